@@ -1,0 +1,89 @@
+# shiptrack — every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3.11
+VENV        := .venv
+BIN         := $(VENV)/bin
+TOOLS       := $(CURDIR)/.tools
+SAM         := $(TOOLS)/bin/sam
+SAM_VERSION := 1.170.0
+UV_VERSION  := 0.13.8
+PYTEST_ARGS ?= -n auto
+
+# SAM and cfn-lint need a region, never credentials; nothing here talks to AWS.
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
+
+.PHONY: help install dev test lint fmt typecheck pytest unit integration e2e cfn-lint sam-validate build openapi bench deploy clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+# The virtual environment is rebuilt whenever the lock file changes. The SAM CLI lives in .tools/
+# as a uv tool, outside the app's venv: it pins an older boto3 and pulls awscrt (docs/local-stack.md).
+$(BIN)/.installed: requirements-dev.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.lock
+	touch $@
+
+$(SAM):
+	@test -x $(BIN)/uv || $(MAKE) $(BIN)/.installed
+	UV_TOOL_DIR=$(TOOLS)/uv UV_TOOL_BIN_DIR=$(TOOLS)/bin $(BIN)/uv tool install -q --python $(PYTHON) aws-sam-cli==$(SAM_VERSION)
+
+install: $(BIN)/.installed $(SAM) ## create .venv from the lock file and install the SAM CLI as a tool
+
+requirements-dev.lock: pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o $@
+
+dev: $(BIN)/.installed ## run the whole stack on this machine (moto, sandbox, API on :3000, invoke API on :3001)
+	$(BIN)/python -m local.stack
+
+test: install lint typecheck pytest cfn-lint sam-validate build ## everything CI runs: lint, types, tests, template checks, sam build
+
+lint: $(BIN)/.installed ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(BIN)/.installed ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(BIN)/.installed ## mypy (strict on layers/shared)
+	$(BIN)/mypy layers/shared local tests bench $(wildcard functions/*/*.py)
+
+pytest: $(BIN)/.installed ## the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(BIN)/.installed ## unit tests only
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+integration: $(BIN)/.installed ## integration tests (handlers on moto against the sandbox)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+e2e: $(BIN)/.installed ## end-to-end tests through the local stack over HTTP
+	$(BIN)/pytest -m e2e $(PYTEST_ARGS)
+
+cfn-lint: $(BIN)/.installed ## lint template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+sam-validate: $(SAM) ## sam validate --lint
+	$(SAM) validate --lint
+
+build: $(SAM) ## sam build (needs python3.11 on PATH)
+	$(SAM) build --cached --parallel
+
+openapi: $(BIN)/.installed ## regenerate docs/openapi.json from the handlers
+	$(BIN)/python -m shiptrack.openapi > docs/openapi.json
+
+bench: $(BIN)/.installed ## run the benchmarks and write docs/benchmarks.md
+	$(BIN)/python -m bench
+
+deploy: build ## deploy to AWS (first time: sam deploy --guided)
+	$(SAM) deploy
+
+clean: ## remove build output and caches (keeps .venv and .tools)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

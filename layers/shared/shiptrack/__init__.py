@@ -1,0 +1,1 @@
+"""shiptrack domain: settings, models, DynamoDB store, services, events and the HTTP error map."""
