@@ -1,0 +1,1 @@
+"""pytest fixtures: aws (registered in pyproject addopts)."""

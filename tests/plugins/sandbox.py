@@ -1,0 +1,1 @@
+"""pytest fixtures: sandbox (registered in pyproject addopts)."""

@@ -1,0 +1,1 @@
+"""pytest fixtures: stack (registered in pyproject addopts)."""
