@@ -1,0 +1,238 @@
+"""Every error shiptrack can answer with, and the one table that turns errors into problem+json (RFC 9457).
+
+Code raises the domain error where the failure happens (``TrackingNotFoundError`` …) or lets a
+``trackingmore`` client error through; :func:`problem_for` is the single place that decides the HTTP
+status, the machine-readable ``code`` and the text. The OpenAPI ``responses`` of every route come from
+:data:`PROBLEM_RESPONSES`, so declared and returned codes cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+import trackingmore
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_RESPONSES",
+    "BadRequestError",
+    "CarrierNotDetectedError",
+    "ConflictError",
+    "FieldError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "Problem",
+    "ShiptrackError",
+    "TrackingNotFoundError",
+    "UnauthorizedError",
+    "UpstreamError",
+    "UpstreamRateLimitedError",
+    "UpstreamTimeoutError",
+    "UpstreamUnavailableError",
+    "ValidationFailedError",
+    "problem_for",
+    "responses",
+]
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://shiptrack.dev/problems/"
+
+
+class FieldError(BaseModel):
+    """One invalid input: where (``loc``), what is wrong (``msg``) and a machine-readable ``type``."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail, with shiptrack's machine-readable ``code``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="URI identifying the problem type")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine-readable error code, e.g. `tracking_not_found`")
+    errors: list[FieldError] = Field(default_factory=list, description="Per-field problems (validation only)")
+    retryable: bool = Field(default=False, description="True when the same request may succeed if retried later")
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        errors: list[FieldError] | None = None,
+        retryable: bool = False,
+        **extra: Any,
+    ) -> Problem:
+        return cls(
+            type=PROBLEM_TYPE_BASE + code.replace("_", "-"),
+            title=title,
+            status=status,
+            detail=detail,
+            code=code,
+            errors=errors or [],
+            retryable=retryable,
+            **extra,
+        )
+
+
+class ShiptrackError(Exception):
+    """Base of every domain error. Subclasses fix the HTTP status, the code and the title."""
+
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+    retryable: bool = False
+
+    def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.extra = extra
+
+    def to_problem(self) -> Problem:
+        return Problem.build(
+            status=self.status,
+            code=self.code,
+            title=self.title,
+            detail=self.detail,
+            errors=self.errors,
+            retryable=self.retryable,
+            **self.extra,
+        )
+
+
+class BadRequestError(ShiptrackError):
+    status, code, title = 400, "bad_request", "Bad request"
+
+
+class UnauthorizedError(ShiptrackError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class NotFoundError(ShiptrackError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class TrackingNotFoundError(NotFoundError):
+    code, title = "tracking_not_found", "Tracking not found"
+
+
+class ConflictError(ShiptrackError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLargeError(ShiptrackError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class ValidationFailedError(ShiptrackError):
+    status, code, title = 422, "validation_failed", "Request validation failed"
+
+
+class CarrierNotDetectedError(ShiptrackError):
+    status, code, title = 422, "carrier_not_detected", "Carrier not detected"
+
+
+class UpstreamError(ShiptrackError):
+    """TrackingMore failed in a way the client cannot fix; retrying later may help."""
+
+    status, code, title, retryable = 502, "upstream_error", "Upstream error", True
+
+
+class UpstreamRateLimitedError(UpstreamError):
+    status, code, title = 429, "upstream_rate_limited", "Upstream rate limit"
+
+    def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailableError(UpstreamError):
+    status, code, title = 503, "upstream_unavailable", "Upstream unavailable"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status, code, title = 504, "upstream_timeout", "Upstream timeout"
+
+
+# How each TrackingMore client error reaches our callers: (status, code, title, retryable).
+# Upstream auth and quota failures are *our* configuration problems, not the caller's: 502/503, never 401/402.
+_UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, bool]] = [
+    (trackingmore.RateLimitError, 429, "upstream_rate_limited", "Upstream rate limit", True),
+    (trackingmore.TimeoutError, 504, "upstream_timeout", "Upstream timeout", True),
+    (trackingmore.TransportError, 502, "upstream_unreachable", "Upstream unreachable", True),
+    (trackingmore.ServerError, 503, "upstream_unavailable", "Upstream unavailable", True),
+    (trackingmore.AuthenticationError, 502, "upstream_auth_failed", "Upstream rejected our credentials", False),
+    (trackingmore.QuotaExceededError, 503, "upstream_quota_exhausted", "Upstream quota exhausted", False),
+    (trackingmore.TrackingNotFoundError, 404, "tracking_not_found", "Tracking not found", False),
+    (trackingmore.TrackingAlreadyExistsError, 409, "tracking_exists_upstream", "Tracking already exists", False),
+    (trackingmore.CarrierNotDetectedError, 422, "carrier_not_detected", "Carrier not detected", False),
+    (trackingmore.InvalidRequestError, 422, "upstream_rejected", "Rejected by the carrier service", False),
+]
+
+# Retry-After we advertise when TrackingMore gives none: its documented pause after a 429 (reference §8).
+DEFAULT_RETRY_AFTER_SECONDS = 120
+
+
+def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
+    """The problem document and extra headers for any exception. Unknown exceptions become an opaque 500."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, ShiptrackError):
+        if isinstance(exc, UpstreamRateLimitedError):
+            headers["Retry-After"] = str(exc.retry_after)
+        return exc.to_problem(), headers
+    if isinstance(exc, trackingmore.TrackingMoreError):
+        status, code, title, retryable = next(
+            (row[1:] for row in _UPSTREAM_MAP if isinstance(exc, row[0])),
+            (502, "upstream_error", "Upstream error", True),
+        )
+        if status == 429:
+            retry_after = getattr(exc, "retry_after", None)
+            headers["Retry-After"] = str(int(retry_after) if retry_after else DEFAULT_RETRY_AFTER_SECONDS)
+        # The upstream message is safe to show (the client never puts the API key in it) and helps callers.
+        detail = f"TrackingMore answered {exc.code}: {exc.message}" if exc.message else f"TrackingMore error {exc.code}"
+        return Problem.build(status=status, code=code, title=title, detail=detail, retryable=retryable), headers
+    unexpected = Problem.build(
+        status=500, code="internal_error", title="Internal error", detail="An unexpected error occurred."
+    )
+    return unexpected, headers
+
+
+def _problem_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+
+
+# The error responses a route may give, for the OpenAPI document: routes pick theirs with :func:`responses`.
+PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
+    400: _problem_response("Malformed request"),
+    403: _problem_response("Missing or invalid API key (answered by API Gateway)"),
+    404: _problem_response("Not found"),
+    409: _problem_response("Conflict"),
+    413: _problem_response("Body larger than 1 MB"),
+    422: _problem_response("Invalid input"),
+    429: _problem_response("TrackingMore rate limit; see Retry-After"),
+    500: _problem_response("Unexpected error"),
+    502: _problem_response("TrackingMore failed, is unreachable, or rejected our credentials"),
+    503: _problem_response("TrackingMore unavailable or its quota is exhausted"),
+    504: _problem_response("TrackingMore timed out"),
+}
+
+# What every API route can answer besides its own success and domain errors.
+COMMON_ERROR_STATUSES = (400, 403, 413, 422, 500)
+UPSTREAM_ERROR_STATUSES = (429, 502, 503, 504)
+
+
+def responses(*statuses: int, upstream: bool = False) -> dict[int, dict[str, Any]]:
+    """The OpenAPI error responses for a route: the common ones, ``statuses``, and the upstream ones if it calls out."""
+    wanted = set(COMMON_ERROR_STATUSES) | set(statuses) | (set(UPSTREAM_ERROR_STATUSES) if upstream else set())
+    return {status: PROBLEM_RESPONSES[status] for status in sorted(wanted)}

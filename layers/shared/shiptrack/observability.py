@@ -1,0 +1,93 @@
+"""Logger, Metrics and Tracer for every function, set up so a cold start pays only for what is used.
+
+- ``logger``: Powertools Logger with a filter that masks e-mail addresses and phone numbers, so customer
+  contact data never reaches CloudWatch even if a message or an ``extra`` carries it.
+- ``metrics``: Powertools Metrics (EMF), namespace from ``POWERTOOLS_METRICS_NAMESPACE``.
+- ``trace_handler`` / ``trace_method``: Powertools Tracer decorators when ``SHIPTRACK_TRACING`` is true, and
+  plain pass-throughs otherwise. Constructing ``Tracer()`` imports aws_xray_sdk (~200 ms) even with
+  tracing disabled, so it is only constructed when tracing is on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from functools import cache
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
+
+__all__ = ["logger", "metrics", "redact", "trace_handler", "trace_method", "tracing_enabled"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A phone number: an optional +, then 7 or more digits possibly separated by spaces, dots, dashes or brackets.
+_PHONE = re.compile(r"(?<![\w-])\+?\(?\d[\d\s().-]{6,}\d(?![\w-])")
+_SENSITIVE_KEYS = frozenset({"customer_email", "customer_phone", "email", "phone", "api_key", "account_email"})
+REDACTED = "***"
+
+
+def redact(value: Any) -> Any:
+    """``value`` with e-mail addresses and phone numbers masked, recursing into dicts and lists."""
+    if isinstance(value, str):
+        return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, value))
+    if isinstance(value, dict):
+        return {k: REDACTED if str(k).lower() in _SENSITIVE_KEYS else redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+class _RedactingFilter(logging.Filter):
+    """Masks contact data in the message, its args and any ``extra`` fields before the record is formatted."""
+
+    _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args:
+            record.args = tuple(redact(arg) for arg in record.args) if isinstance(record.args, tuple) else record.args
+        for key, value in list(record.__dict__.items()):
+            if key in self._STANDARD:
+                continue
+            record.__dict__[key] = REDACTED if key.lower() in _SENSITIVE_KEYS else redact(value)
+        return True
+
+
+logger = Logger()
+for _handler in logger.handlers:
+    _handler.addFilter(_RedactingFilter())
+logger.addFilter(_RedactingFilter())
+
+metrics = Metrics()
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get("SHIPTRACK_TRACING", "false").strip().lower() == "true"
+
+
+@cache
+def _tracer() -> Any:
+    from aws_lambda_powertools import Tracer
+
+    return Tracer()
+
+
+def trace_handler(func: F) -> F:
+    """``Tracer.capture_lambda_handler`` when tracing is on; otherwise ``func`` unchanged (no X-Ray import)."""
+    if not tracing_enabled():
+        return func
+    decorated: F = _tracer().capture_lambda_handler(func)
+    return decorated
+
+
+def trace_method(func: F) -> F:
+    """``Tracer.capture_method`` when tracing is on; otherwise ``func`` unchanged."""
+    if not tracing_enabled():
+        return func
+    decorated: F = _tracer().capture_method(func)
+    return decorated
