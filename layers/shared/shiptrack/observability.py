@@ -24,8 +24,12 @@ __all__ = ["logger", "metrics", "redact", "trace_handler", "trace_method", "trac
 F = TypeVar("F", bound=Callable[..., Any])
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# A phone number: an optional +, then 7 or more digits possibly separated by spaces, dots, dashes or brackets.
-_PHONE = re.compile(r"(?<![\w-])\+?\(?\d[\d\s().-]{6,}\d(?![\w-])")
+# A phone number written for people: digit groups separated by spaces, dots or dashes, optionally with a
+# leading + or an area code in brackets. Bare digit runs are left alone on purpose: most tracking numbers
+# are bare digit runs (FedEx 12, DHL 10, USPS 22 digits) and logs need them; contact fields are masked by key.
+_PHONE = re.compile(
+    r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})\+?\(?\d{1,4}\)?[\s.-]\d{2,4}[\s.-]\d{3,4}(?:[\s.-]\d{2,4})?(?![\w-])"
+)
 _SENSITIVE_KEYS = frozenset({"customer_email", "customer_phone", "email", "phone", "api_key", "account_email"})
 REDACTED = "***"
 
