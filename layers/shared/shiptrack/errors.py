@@ -21,10 +21,14 @@ __all__ = [
     "CarrierNotDetectedError",
     "ConflictError",
     "FieldError",
+    "IdempotencyKeyReusedError",
+    "InvalidCursorError",
     "NotFoundError",
     "PayloadTooLargeError",
     "Problem",
+    "RequestInProgressError",
     "ShiptrackError",
+    "TrackingExistsError",
     "TrackingNotFoundError",
     "UnauthorizedError",
     "UpstreamError",
@@ -115,6 +119,10 @@ class BadRequestError(ShiptrackError):
     status, code, title = 400, "bad_request", "Bad request"
 
 
+class InvalidCursorError(BadRequestError):
+    code, title = "invalid_cursor", "Invalid cursor"
+
+
 class UnauthorizedError(ShiptrackError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
@@ -131,12 +139,26 @@ class ConflictError(ShiptrackError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class TrackingExistsError(ConflictError):
+    code, title = "tracking_exists", "Tracking already exists"
+
+
+class RequestInProgressError(ConflictError):
+    """The same create (same identity, or same ``Idempotency-Key``) is running right now; retry shortly."""
+
+    code, title, retryable = "request_in_progress", "Request in progress", True
+
+
 class PayloadTooLargeError(ShiptrackError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 
 
 class ValidationFailedError(ShiptrackError):
     status, code, title = 422, "validation_failed", "Request validation failed"
+
+
+class IdempotencyKeyReusedError(ShiptrackError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused with a different request"
 
 
 class CarrierNotDetectedError(ShiptrackError):
