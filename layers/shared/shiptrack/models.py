@@ -1,0 +1,687 @@
+"""The tracking domain: identity, the API resource (DESIGN §3), request models, and the upstream mapping.
+
+* :class:`TrackingRef` and :func:`normalize_tracking_number` / :func:`normalize_carrier_code` are the one
+  identity normalisation: carrier codes lower-case, tracking numbers upper-case without whitespace.
+* :class:`Tracking` is the resource every route answers with and every outbound event carries.
+* Request models (:class:`CreateTrackingRequest`, :class:`UpdateTrackingRequest`, :class:`ListQuery`,
+  :class:`RealtimeRequest` …) are strict and bounded; response models are built by our code only.
+* :func:`tracking_from_upstream` maps a ``trackingmore.Tracking`` onto our resource, and
+  :func:`upstream_version` defines the order of upstream observations used by the monotonic rule (DESIGN §5).
+
+Our own timestamps are UTC, serialised as ISO-8601 with millisecond precision and a ``Z``. Carrier event times
+are carrier-local without a zone in TrackingMore v2 (reference §1, §6): they stay local ISO date-times without
+an offset, and no offset is ever invented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
+
+if TYPE_CHECKING:
+    from trackingmore.models import CarrierInfo as UpstreamCarrierInfo
+    from trackingmore.models import Tracking as UpstreamTracking
+
+__all__ = [
+    "LIFECYCLES",
+    "MAX_BATCH_ITEMS",
+    "MAX_LIST_LIMIT",
+    "MAX_STORED_CHECKPOINTS",
+    "STATUSES",
+    "TERMINAL_STATUSES",
+    "BatchCreateRequest",
+    "BatchCreateResponse",
+    "BatchItemResult",
+    "BatchSummary",
+    "Checkpoint",
+    "CreateContext",
+    "CreateTrackingRequest",
+    "Customer",
+    "CustomerInput",
+    "Lifecycle",
+    "ListQuery",
+    "RealtimeRequest",
+    "RealtimeResponse",
+    "Status",
+    "StatusOverride",
+    "Tracking",
+    "TrackingList",
+    "TrackingRef",
+    "UpdateTrackingRequest",
+    "checkpoints_from_upstream",
+    "content_fingerprint",
+    "format_utc",
+    "normalize_carrier_code",
+    "normalize_tracking_number",
+    "parse_utc",
+    "to_millis",
+    "tracking_from_upstream",
+    "upstream_version",
+    "utc_now",
+]
+
+Status = Literal["pending", "notfound", "transit", "pickup", "delivered", "undelivered", "exception", "expired"]
+Lifecycle = Literal["active", "stopped", "archived"]
+CheckpointSource = Literal["origin", "destination"]
+StatusOverride = Literal["delivered", "exception", "revert"]
+
+STATUSES: Final[frozenset[str]] = frozenset(get_args(Status))
+LIFECYCLES: Final[frozenset[str]] = frozenset(get_args(Lifecycle))
+#: Statuses after which a parcel normally stops moving: these start the archiving clock (``terminal_at``).
+#: ``exception`` counts (returned, lost, refused …) even though customs holds sometimes resolve: if one moves
+#: again, the next upstream update takes it out of the terminal set and the clock stops.
+TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"delivered", "expired", "exception"})
+
+#: Most checkpoints stored (and served) per tracking, newest kept. Bounds the item well under DynamoDB's
+#: 400 KB item limit and the write cost of the four ALL-projection indexes (docs/data-model.md).
+MAX_STORED_CHECKPOINTS: Final = 100
+MAX_CHECKPOINT_TEXT: Final = 500
+MAX_BATCH_ITEMS: Final = 1000
+MAX_LIST_LIMIT: Final = 100
+DEFAULT_LIST_LIMIT: Final = 25
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Time
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def format_utc(value: datetime) -> str:
+    """Our timestamp format: UTC, millisecond precision, ``Z`` — fixed width, so strings sort as times do."""
+    if value.tzinfo is None:
+        msg = "naive datetimes have no zone; pass an aware datetime"
+        raise ValueError(msg)
+    value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%dT%H:%M:%S}.{value.microsecond // 1000:03d}Z"
+
+
+def parse_utc(value: str) -> datetime:
+    """Parse one of our timestamps (or any ISO-8601 with an offset) to an aware UTC datetime."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        msg = f"timestamp without an offset: {value!r}"
+        raise ValueError(msg)
+    return parsed.astimezone(UTC)
+
+
+def to_millis(value: datetime) -> datetime:
+    """``value`` in UTC, truncated to the millisecond: the precision our timestamps are stored and shown with."""
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+#: Our own timestamps in models: aware, normalised to UTC (ms), serialised by :func:`format_utc`.
+UtcTimestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(to_millis),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+]
+
+_CARRIER_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def local_event_time(value: str | None) -> str | None:
+    """A carrier-local event time as ISO-8601 *without* an offset: ``YYYY-MM-DDTHH:MM:SS`` (or a bare date).
+
+    TrackingMore v2 sends ``YYYY-MM-DD HH:MM[:SS]`` in the carrier's local time and no zone (reference §1, §6).
+    Anything else is not guessed at: it becomes ``None``.
+    """
+    if not value:
+        return None
+    match = _CARRIER_TIME.match(value.strip())
+    if match is None:
+        return None
+    day, hour, minute, second = match.groups()
+    if hour is None:
+        return day
+    return f"{day}T{hour}:{minute}:{second or '00'}"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Identity
+
+
+def normalize_carrier_code(value: str) -> str:
+    """Carrier codes are lower-case (DESIGN §3)."""
+    return value.strip().lower()
+
+
+def normalize_tracking_number(value: str) -> str:
+    """Tracking numbers are upper-cased with all whitespace removed, before anything else happens (DESIGN §3)."""
+    return "".join(value.split()).upper()
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class TrackingRef:
+    """The identity of a tracking: ``(carrier_code, tracking_number)``, always normalised.
+
+    Build one with :meth:`of` (normalises) or :meth:`from_key` (parses a store key). ``key`` is the
+    TrackingsTable partition key ``"{carrier_code}#{tracking_number}"``.
+    """
+
+    carrier_code: str
+    tracking_number: str
+
+    @classmethod
+    def of(cls, carrier_code: str, tracking_number: str) -> TrackingRef:
+        return cls(normalize_carrier_code(carrier_code), normalize_tracking_number(tracking_number))
+
+    @classmethod
+    def from_key(cls, key: str) -> TrackingRef:
+        carrier_code, sep, tracking_number = key.partition("#")
+        if not sep or not carrier_code or not tracking_number:
+            msg = f"not a tracking key: {key!r}"
+            raise ValueError(msg)
+        return cls(carrier_code, tracking_number)
+
+    @property
+    def key(self) -> str:
+        return f"{self.carrier_code}#{self.tracking_number}"
+
+    def __str__(self) -> str:
+        return f"{self.carrier_code}/{self.tracking_number}"
+
+
+# Accepted input: 5..50 tracking-number characters, with any whitespace between them (it is removed).
+# The pattern is what the OpenAPI document shows, so the schema and the validation agree exactly.
+TRACKING_NUMBER_PATTERN: Final = r"^\s*[0-9A-Za-z_-](?:\s*[0-9A-Za-z_-]){4,49}\s*$"
+CARRIER_CODE_PATTERN: Final = r"^\s*[0-9A-Za-z_-]{1,50}\s*$"
+COUNTRY_CODE_PATTERN: Final = r"^[A-Za-z]{2}$"
+
+
+def _tracking_number(value: str) -> str:
+    return normalize_tracking_number(value)
+
+
+def _carrier_code(value: str) -> str:
+    return normalize_carrier_code(value)
+
+
+def _upper(value: str) -> str:
+    return value.upper()
+
+
+TrackingNumberInput = Annotated[
+    str,
+    Field(min_length=5, max_length=100, pattern=TRACKING_NUMBER_PATTERN, examples=["UB209300714LV"]),
+    AfterValidator(_tracking_number),
+]
+CarrierCodeInput = Annotated[
+    str,
+    Field(min_length=1, max_length=60, pattern=CARRIER_CODE_PATTERN, examples=["china-post"]),
+    AfterValidator(_carrier_code),
+]
+CountryCode = Annotated[
+    str, Field(min_length=2, max_length=2, pattern=COUNTRY_CODE_PATTERN, examples=["US"]), AfterValidator(_upper)
+]
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+OrderId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^,]+$")]
+LogisticsChannel = Annotated[str, Field(min_length=1, max_length=100)]
+Comment = Annotated[str, Field(min_length=1, max_length=500)]
+CustomerName = Annotated[str, Field(min_length=1, max_length=100)]
+# Deliberately loose (no e-mail-validator dependency): one @, no spaces, a dot in the domain, RFC 5321 length.
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]{1,30}[0-9]$")]
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The resource
+
+
+class Customer(BaseModel):
+    """Who the parcel is for. Never logged (observability masks e-mails and phones)."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+class Checkpoint(BaseModel):
+    """One carrier event. ``time`` is carrier-local, ISO-8601 without an offset (none is invented)."""
+
+    time: str | None = Field(default=None, description="Carrier-local time, `YYYY-MM-DDTHH:MM:SS`, no offset")
+    description: str | None = None
+    location: str | None = None
+    status: Status | None = None
+    substatus: str | None = None
+    source: CheckpointSource = Field(description="`origin` (origin carrier) or `destination` (last-mile carrier)")
+
+
+class Tracking(BaseModel):
+    """The tracking resource (DESIGN §3): what routes answer and events carry."""
+
+    carrier_code: str
+    tracking_number: str
+    status: Status = "pending"
+    substatus: str | None = None
+    lifecycle: Lifecycle = "active"
+    order_id: str | None = None
+    order_created_at: UtcTimestamp | None = None
+    title: str | None = None
+    logistics_channel: str | None = None
+    comment: str | None = None
+    customer: Customer = Field(default_factory=Customer)
+    destination_code: str | None = None
+    origin_country: str | None = None
+    destination_country: str | None = None
+    transit_days: int | None = None
+    last_event: str | None = None
+    checkpoints: list[Checkpoint] = Field(default_factory=list, description="Newest first")
+    upstream_id: str | None = None
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    last_checked_at: UtcTimestamp | None = None
+    last_changed_at: UtcTimestamp | None = None
+
+    @property
+    def ref(self) -> TrackingRef:
+        return TrackingRef(self.carrier_code, self.tracking_number)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+#: Resource fields that do not describe the parcel: they change on every look upstream or every write.
+VOLATILE_FIELDS: Final = frozenset({"updated_at", "last_checked_at", "last_changed_at"})
+#: Resource fields that come from the carrier (everything else is our metadata, or our bookkeeping).
+UPSTREAM_FIELDS: Final = frozenset(
+    {
+        "status",
+        "substatus",
+        "origin_country",
+        "destination_country",
+        "transit_days",
+        "last_event",
+        "checkpoints",
+        "upstream_id",
+    }
+)
+#: Fields whose change is a change of the shipment itself (sets ``last_changed_at``).
+SHIPMENT_FIELDS: Final = frozenset({"status", "substatus", "checkpoints", "last_event"})
+
+
+def content_fingerprint(tracking: Tracking) -> str:
+    """A hash of everything a subscriber sees except the volatile timestamps.
+
+    Two stored versions with equal fingerprints are the same to any reader: the store skips such writes, and
+    the publisher emits no event when a stream record's old and new images have the same fingerprint.
+    """
+    data = tracking.model_dump(mode="json", exclude=set(VOLATILE_FIELDS))
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Requests
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class CustomerInput(_Request):
+    name: CustomerName | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class CreateContext(_Request):
+    """Defaults for every item of a batch (the Order Shipped consumer passes the order's)."""
+
+    order_id: OrderId | None = None
+    order_created_at: UtcTimestamp | None = None
+    customer: CustomerInput | None = None
+    destination_code: CountryCode | None = None
+
+
+class CreateTrackingRequest(_Request):
+    """Body of ``POST /trackings`` and one item of ``POST /trackings/batch``.
+
+    ``carrier_code`` is optional: when missing, the carrier is detected from the number (first match).
+    """
+
+    tracking_number: TrackingNumberInput
+    carrier_code: CarrierCodeInput | None = None
+    order_id: OrderId | None = None
+    order_created_at: UtcTimestamp | None = None
+    title: Title | None = None
+    logistics_channel: LogisticsChannel | None = None
+    comment: Comment | None = None
+    customer: CustomerInput | None = None
+    destination_code: CountryCode | None = None
+
+    def with_context(self, context: CreateContext | None) -> CreateTrackingRequest:
+        """This request with the context's values filling what it leaves unset."""
+        if context is None:
+            return self
+        update: dict[str, Any] = {}
+        for name in ("order_id", "order_created_at", "destination_code"):
+            if getattr(self, name) is None and getattr(context, name) is not None:
+                update[name] = getattr(context, name)
+        if context.customer is not None:
+            mine = self.customer or CustomerInput()
+            update["customer"] = CustomerInput(
+                name=mine.name or context.customer.name,
+                email=mine.email or context.customer.email,
+                phone=mine.phone or context.customer.phone,
+            )
+        return self.model_copy(update=update) if update else self
+
+
+class BatchCreateRequest(_Request):
+    """Body of ``POST /trackings/batch``: 1..1000 items.
+
+    Items are deliberately not validated here: one invalid item fails alone, with its own problem, in the
+    result list (the service validates each as a :class:`CreateTrackingRequest`).
+    """
+
+    items: Annotated[
+        list[Any],
+        Field(
+            min_length=1,
+            max_length=MAX_BATCH_ITEMS,
+            description="Up to 1000 trackings; each has the shape of `CreateTrackingRequest`",
+            json_schema_extra={"items": {"$ref": "#/components/schemas/CreateTrackingRequest"}},
+        ),
+    ]
+
+
+class UpdateTrackingRequest(_Request):
+    """Body of ``PATCH /trackings/{carrier_code}/{tracking_number}``: at least one field.
+
+    Absent fields are left as they are. ``status_override`` maps to TrackingMore's status 4 / 7 / 8
+    (delivered / exception / back to the computed status, reference §3.5). ``carrier_code`` moves the tracking
+    to another carrier (upstream ``/trackings/update``, reference §3.10): its identity changes.
+    """
+
+    title: Title | None = None
+    order_id: OrderId | None = None
+    logistics_channel: LogisticsChannel | None = None
+    comment: Comment | None = None
+    customer: CustomerInput | None = None
+    destination_code: CountryCode | None = None
+    status_override: StatusOverride | None = None
+    archived: bool | None = None
+    carrier_code: CarrierCodeInput | None = None
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> UpdateTrackingRequest:
+        if not any(getattr(self, name) is not None for name in type(self).model_fields):
+            msg = "at least one field must be given"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The metadata changes (title, order_id, …) as resource field values; customer is merged later."""
+        names = ("title", "order_id", "logistics_channel", "comment", "destination_code")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+
+class ListQuery(_Request):
+    """Filters of ``GET /trackings``. Without ``lifecycle``, archived trackings are left out.
+
+    ``created_after`` is inclusive, ``created_before`` exclusive.
+    """
+
+    status: Status | None = None
+    carrier_code: CarrierCodeInput | None = None
+    order_id: OrderId | None = None
+    lifecycle: Lifecycle | None = None
+    created_after: UtcTimestamp | None = None
+    created_before: UtcTimestamp | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT
+    cursor: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> ListQuery:
+        if self.created_after and self.created_before and self.created_after >= self.created_before:
+            msg = "created_after must be earlier than created_before"
+            raise ValueError(msg)
+        return self
+
+    def filter_key(self) -> str:
+        """What a cursor is bound to: every filter (not ``limit`` or ``cursor``)."""
+        data = self.model_dump(mode="json", exclude={"limit", "cursor"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class RealtimeRequest(_Request):
+    """Body of ``POST /trackings/realtime``.
+
+    ``max_age_seconds``: a stored copy checked at most this long ago is served without calling the carrier
+    (default from the ``RealtimeMaxAgeSeconds`` parameter, 15 minutes).
+    """
+
+    carrier_code: CarrierCodeInput
+    tracking_number: TrackingNumberInput
+    destination_code: CountryCode | None = None
+    max_age_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Responses
+
+
+class TrackingList(BaseModel):
+    """One page of ``GET /trackings``: newest first; ``next_cursor`` is absent on the last page."""
+
+    items: list[Tracking]
+    next_cursor: str | None = None
+
+
+class BatchItemResult(BaseModel):
+    """The result for one input item of a batch, at the same index."""
+
+    index: int
+    outcome: Literal["created", "existing", "failed"]
+    carrier_code: str | None = None
+    tracking_number: str | None = None
+    tracking: Tracking | None = None
+    problem: dict[str, Any] | None = Field(default=None, description="A problem object (RFC 9457) when failed")
+
+
+class BatchSummary(BaseModel):
+    created: int = 0
+    existing: int = 0
+    failed: int = 0
+
+
+class BatchCreateResponse(BaseModel):
+    """One result per input item, in input order."""
+
+    results: list[BatchItemResult]
+    summary: BatchSummary
+
+
+class RealtimeResponse(BaseModel):
+    """A live lookup: ``source`` says whether the carrier was asked now (``carrier``) or the stored copy served."""
+
+    source: Literal["carrier", "cache"]
+    fetched_at: UtcTimestamp = Field(description="When this copy was last read from TrackingMore")
+    tracking: Tracking
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Mapping from TrackingMore
+
+
+def _clean(value: object, limit: int | None = None) -> str | None:
+    """Upstream text with TrackingMore's "null"/"" placeholders as ``None`` (reference §3.1)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or text.lower() == "null":
+        return None
+    return text[:limit] if limit else text
+
+
+def _status(value: object) -> Status | None:
+    text = _clean(value)
+    if text is None:
+        return None
+    lowered = text.lower()
+    return lowered if lowered in STATUSES else None  # type: ignore[return-value]
+
+
+def _checkpoints(info: UpstreamCarrierInfo | None, source: CheckpointSource) -> list[Checkpoint]:
+    if info is None:
+        return []
+    return [
+        Checkpoint(
+            time=local_event_time(event.date),
+            description=_clean(event.status_description, MAX_CHECKPOINT_TEXT),
+            location=_clean(event.details, MAX_CHECKPOINT_TEXT),
+            status=_status(event.checkpoint_status),
+            substatus=_clean(event.substatus, 50),
+            source=source,
+        )
+        for event in info.trackinfo
+    ]
+
+
+def checkpoints_from_upstream(upstream: UpstreamTracking) -> list[Checkpoint]:
+    """Every checkpoint of ``origin_info`` and ``destination_info``, newest first, exact duplicates dropped.
+
+    Postal parcels often repeat the same event in both lists; the origin copy is kept. Events without a time
+    sort last. The list is not capped here (see :data:`MAX_STORED_CHECKPOINTS`).
+    """
+    merged = _checkpoints(upstream.origin_info, "origin") + _checkpoints(upstream.destination_info, "destination")
+    seen: set[tuple[str | None, str | None, str | None]] = set()
+    unique: list[Checkpoint] = []
+    for checkpoint in merged:
+        key = (checkpoint.time, checkpoint.description, checkpoint.location)
+        if key in seen:
+            continue
+        seen.add(key)
+        unique.append(checkpoint)
+    # Stable sort: events with the same time keep upstream's order (newest first within each list).
+    return sorted(unique, key=lambda c: c.time or "", reverse=True)
+
+
+_ZERO_INSTANT = "0000-00-00T00:00:00.000000Z"
+_ZERO_LOCAL = "0000-00-00T00:00:00"
+
+
+def upstream_version(upstream: UpstreamTracking) -> str:
+    """The order of upstream observations of one tracking, as a string that sorts like the observations.
+
+    ``"{updated_at}|{latest checkpoint time}|{checkpoint count}"``, each part fixed width:
+
+    1. ``updated_at`` — TrackingMore's time of its last refresh of this tracking, in UTC with microseconds
+       (zeros when absent);
+    2. the newest carrier-local checkpoint time of origin and destination (``YYYY-MM-DDTHH:MM:SS``, zeros when
+       none). Comparing local times is sound here because both sides are the same tracking's events;
+    3. the number of checkpoints (6 digits), before any cap.
+
+    An update is applied only when its version is ``>=`` the stored one (DESIGN §5): a webhook that arrives
+    late carries an older ``updated_at`` and is refused by the store's conditional write.
+    """
+    updated = upstream.updated_at
+    updated_part = (
+        f"{updated.astimezone(UTC):%Y-%m-%dT%H:%M:%S}.{updated.astimezone(UTC).microsecond:06d}Z"
+        if updated is not None
+        else _ZERO_INSTANT
+    )
+    checkpoints = checkpoints_from_upstream(upstream)
+    times = [c.time for c in checkpoints if c.time]
+    latest = max(times) if times else _ZERO_LOCAL
+    latest = (latest + "T00:00:00")[:19] if len(latest) == 10 else latest
+    return f"{updated_part}|{latest}|{len(checkpoints):06d}"
+
+
+def _order_time(value: object) -> datetime | None:
+    """``order_create_time`` as we send it (``YYYY-MM-DD HH:MM`` UTC); anything else is not guessed."""
+    text = _clean(value)
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("/", "-"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def tracking_from_upstream(
+    upstream: UpstreamTracking,
+    *,
+    now: datetime,
+    base: Tracking | None = None,
+    ref: TrackingRef | None = None,
+) -> Tracking:
+    """Our resource for a ``trackingmore.Tracking``.
+
+    Carrier data (status, substatus, checkpoints, countries, transit days, last event, upstream id) comes from
+    ``upstream``. Our metadata (order, title, customer …) comes from ``base`` when given, and from upstream only
+    where ``base`` has none: our copy is the one the caller gave us, and v2 answers sometimes blank it
+    (``"null"`` strings, reference §3.1). An unknown upstream status keeps ``base``'s (or ``pending``).
+    Timestamps are ``base``'s; a new resource gets ``now``. The store sets ``updated_at`` / ``last_changed_at``.
+    """
+    if ref is None:
+        if base is not None:
+            ref = base.ref
+        else:
+            ref = TrackingRef.of(upstream.carrier_code or "", upstream.tracking_number or "")
+    checkpoints = checkpoints_from_upstream(upstream)[:MAX_STORED_CHECKPOINTS]
+    emails = [email for email in upstream.customer_email if email]
+    from_upstream = Tracking(
+        carrier_code=ref.carrier_code,
+        tracking_number=ref.tracking_number,
+        status=_status(upstream.status) or (base.status if base else "pending"),
+        substatus=_clean(upstream.substatus, 50),
+        lifecycle="archived" if upstream.archived else "active",
+        order_id=_clean(upstream.order_id, 100),
+        order_created_at=_order_time(upstream.order_create_time),
+        title=_clean(upstream.title, 200),
+        logistics_channel=_clean(upstream.logistics_channel, 100),
+        comment=_clean(upstream.comment, 500),
+        customer=Customer(
+            name=_clean(upstream.customer_name, 100),
+            email=emails[0] if emails else None,
+            phone=_clean(upstream.customer_phone, 32),
+        ),
+        destination_code=(_clean(upstream.destination_code) or "").upper()[:2] or None,
+        origin_country=_clean(upstream.original_country, 100),
+        destination_country=_clean(upstream.destination_country, 100),
+        transit_days=upstream.item_time_length,
+        last_event=_clean(upstream.last_event, MAX_CHECKPOINT_TEXT),
+        checkpoints=checkpoints,
+        upstream_id=_clean(upstream.id, 64),
+        created_at=base.created_at if base else now,
+        updated_at=base.updated_at if base else now,
+        last_checked_at=now,
+        last_changed_at=base.last_changed_at if base else now,
+    )
+    if base is None:
+        return from_upstream
+    carrier_data = {name: getattr(from_upstream, name) for name in UPSTREAM_FIELDS}
+    merged = base.model_copy(update={**carrier_data, "last_checked_at": now})
+    metadata: dict[str, Any] = {}
+    for name in ("order_id", "order_created_at", "title", "logistics_channel", "comment", "destination_code"):
+        if getattr(base, name) is None and getattr(from_upstream, name) is not None:
+            metadata[name] = getattr(from_upstream, name)
+    customer = Customer(
+        name=base.customer.name or from_upstream.customer.name,
+        email=base.customer.email or from_upstream.customer.email,
+        phone=base.customer.phone or from_upstream.customer.phone,
+    )
+    if customer != base.customer:
+        metadata["customer"] = customer
+    return merged.model_copy(update=metadata) if metadata else merged
