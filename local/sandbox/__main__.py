@@ -1,0 +1,55 @@
+"""``python -m local.sandbox --port 4010`` — run the TrackingMore v2 sandbox in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from local.sandbox.engine import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PORT, DEFAULT_QUOTA
+from local.sandbox.server import SandboxServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument("--email", default=DEFAULT_EMAIL, help="account e-mail; keys the webhook signature")
+    parser.add_argument("--webhook-url", default=None, help="where to push signed v2 webhooks")
+    parser.add_argument("--quota", type=float, default=DEFAULT_QUOTA)
+    parser.add_argument("--no-rate-limits", action="store_true", help="turn off 1/s, 3/s and the 2-hour rule")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+
+    server = SandboxServer(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        api_key=args.api_key,
+        email=args.email,
+        webhook_url=args.webhook_url,
+        enforce_rate_limits=not args.no_rate_limits,
+        quota=args.quota,
+        verbose=args.verbose,
+    )
+    server.start()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"TrackingMore v2 sandbox on {server.base_url} (api key {server.api_key!r}, seed {args.seed})", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
