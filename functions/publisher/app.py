@@ -1,0 +1,42 @@
+"""TrackingsTable stream → events on the project bus. Thin: the logic lives in `shiptrack.services.publisher`."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shiptrack.observability import logger, metrics, trace_handler
+from shiptrack.services.publisher import publish_stream_records
+from shiptrack.settings import get_settings
+
+
+@cache
+def events_client() -> Any:
+    import boto3
+
+    return boto3.client("events")
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].eventID")
+@metrics.log_metrics
+@trace_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records") or []
+    result = publish_stream_records(records, events_client=events_client(), bus_name=get_settings().event_bus_name)
+    metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=result.published)
+    metrics.add_metric(name="StreamRecordsWithoutEvent", unit=MetricUnit.Count, value=result.skipped_records)
+    metrics.add_metric(name="EventEntriesRetried", unit=MetricUnit.Count, value=result.retried_entries)
+    metrics.add_metric(name="StreamRecordsFailed", unit=MetricUnit.Count, value=len(result.failed_sequence_numbers))
+    logger.info(
+        "stream batch published",
+        extra={
+            "records": len(records),
+            "published": result.published,
+            "skipped": result.skipped_records,
+            "failed": len(result.failed_sequence_numbers),
+        },
+    )
+    return result.response()

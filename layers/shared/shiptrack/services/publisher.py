@@ -1,0 +1,199 @@
+"""The publisher: TrackingsTable stream records → events on the project bus (DESIGN §5 "no dual writes", §6).
+
+Events come only from the stream, never from a second write next to the first: a crash between the two would
+lose an event, whereas a stream record is delivered until it is processed (or lands in the on-failure queue).
+
+Delivery is at least once, in stream order:
+
+* the events of a batch are sent with ``PutEvents`` in requests of at most 10 entries / 256 KB;
+* PutEvents reports failures per entry: only the failed entries are sent again, with backoff, at most
+  ``max_attempts`` times in all;
+* when an entry still fails, its stream record and every later one are reported in ``batchItemFailures``
+  (``ReportBatchItemFailures``): Lambda retries from the lowest one, bisecting on repeated failure, and after
+  ``MaximumRetryAttempts`` sends the record's description to the on-failure queue (docs/operations.md);
+* later chunks are not sent once a record has failed: they would be sent again on the retry anyway.
+
+Redelivered records produce the same event ids (:func:`shiptrack.events.event_id`), so subscribers deduplicate.
+A record whose image is not a tracking is logged and reported failed: it cannot be published, and the retry
+policy moves it to the on-failure queue instead of silently dropping it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from shiptrack.events import MAX_ENTRY_BYTES, OutboundEvent, events_for_record
+from shiptrack.observability import logger
+
+__all__ = ["MAX_PUT_ATTEMPTS", "PUT_EVENTS_MAX_ENTRIES", "PublishResult", "publish_stream_records"]
+
+#: PutEvents takes at most 10 entries per request, 256 KB in all.
+PUT_EVENTS_MAX_ENTRIES: Final = 10
+#: Attempts per entry (the first send included) before its record is handed back to the stream.
+MAX_PUT_ATTEMPTS: Final = 4
+_BACKOFF_BASE_SECONDS: Final = 0.1
+_BACKOFF_CAP_SECONDS: Final = 2.0
+
+
+@dataclass
+class PublishResult:
+    """What one batch of stream records produced: the Lambda response and counters for metrics."""
+
+    failed_sequence_numbers: list[str] = field(default_factory=list)
+    published: int = 0
+    skipped_records: int = 0
+    unpublishable_records: int = 0
+    retried_entries: int = 0
+
+    def response(self) -> dict[str, Any]:
+        """The ``ReportBatchItemFailures`` response for Lambda's DynamoDB stream poller."""
+        return {"batchItemFailures": [{"itemIdentifier": seq} for seq in self.failed_sequence_numbers]}
+
+
+@dataclass
+class _Pending:
+    record_index: int
+    event: OutboundEvent
+    entry: dict[str, Any]
+    size: int
+    attempts: int = 0
+
+
+def _image(record: Mapping[str, Any], key: str) -> dict[str, Any] | None:
+    from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
+
+    raw = (record.get("dynamodb") or {}).get(key)
+    if not raw:
+        return None
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in raw.items()}
+
+
+def _sequence_number(record: Mapping[str, Any]) -> str:
+    return str((record.get("dynamodb") or {}).get("SequenceNumber") or "")
+
+
+def _chunks(pending: Sequence[_Pending]) -> list[list[_Pending]]:
+    chunks: list[list[_Pending]] = []
+    current: list[_Pending] = []
+    size = 0
+    for item in pending:
+        if current and (len(current) == PUT_EVENTS_MAX_ENTRIES or size + item.size > MAX_ENTRY_BYTES):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += item.size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _entry_size(entry: Mapping[str, Any]) -> int:
+    return len(str(entry["Source"])) + len(str(entry["DetailType"]).encode()) + len(str(entry["Detail"]).encode()) + 14
+
+
+def publish_stream_records(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    events_client: Any,
+    bus_name: str,
+    sleep: Callable[[float], None] = time.sleep,
+    max_attempts: int = MAX_PUT_ATTEMPTS,
+) -> PublishResult:
+    """Publish the events of ``records`` (raw DynamoDB stream records, oldest first) to ``bus_name``."""
+    result = PublishResult()
+    pending: list[_Pending] = []
+    first_failed: int | None = None
+
+    for index, record in enumerate(records):
+        try:
+            events = events_for_record(
+                str(record.get("eventName") or ""),
+                _image(record, "OldImage"),
+                _image(record, "NewImage"),
+                sequence_number=_sequence_number(record) or None,
+            )
+        except ValueError:
+            # ValueError covers pydantic's ValidationError: an image that is not a tracking.
+            logger.exception("stream record cannot be published", extra={"sequence_number": _sequence_number(record)})
+            result.unpublishable_records += 1
+            first_failed = index
+            break
+        if not events:
+            result.skipped_records += 1
+        for event in events:
+            entry = event.to_entry(bus_name)
+            pending.append(_Pending(index, event, entry, _entry_size(entry)))
+
+    for chunk in _chunks(pending):
+        if first_failed is not None and chunk[0].record_index >= first_failed:
+            break
+        failed = _put_with_retries(chunk, events_client=events_client, sleep=sleep, max_attempts=max_attempts)
+        result.retried_entries += sum(1 for item in chunk if item.attempts > 1)
+        result.published += len(chunk) - len(failed)
+        if failed:
+            lowest = min(item.record_index for item in failed)
+            first_failed = lowest if first_failed is None else min(first_failed, lowest)
+            for item in failed:
+                logger.error(
+                    "event not published",
+                    extra={"event_id": item.event.event_id, "detail_type": item.event.detail_type},
+                )
+            break
+
+    if first_failed is not None:
+        result.failed_sequence_numbers = [_sequence_number(record) for record in records[first_failed:]]
+    return result
+
+
+def _put_with_retries(
+    chunk: list[_Pending],
+    *,
+    events_client: Any,
+    sleep: Callable[[float], None],
+    max_attempts: int,
+) -> list[_Pending]:
+    """Send one chunk; resend only the entries PutEvents reports failed. Returns those that never got through."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    remaining = chunk
+    for attempt in range(1, max_attempts + 1):
+        for item in remaining:
+            item.attempts = attempt
+        entries = [item.entry for item in remaining]
+        try:
+            response = events_client.put_events(Entries=entries)
+        except (ClientError, BotoCoreError) as exc:
+            # Throttling or a service error: the whole request failed, every entry is still to send.
+            logger.warning("PutEvents failed", extra={"attempt": attempt, "error": type(exc).__name__})
+            failed = remaining
+        else:
+            results = response.get("Entries") or []
+            failed = [
+                item
+                for item, outcome in zip(remaining, results, strict=False)
+                if outcome.get("ErrorCode") or not outcome.get("EventId")
+            ]
+            # Fewer results than entries should not happen; treat the missing ones as failed, never as sent.
+            failed += remaining[len(results) :]
+            for item, outcome in zip(remaining, results, strict=False):
+                if outcome.get("ErrorCode"):
+                    logger.warning(
+                        "PutEvents entry failed",
+                        extra={
+                            "attempt": attempt,
+                            "event_id": item.event.event_id,
+                            "error_code": outcome.get("ErrorCode"),
+                        },
+                    )
+        if not failed:
+            return []
+        remaining = failed
+        if attempt < max_attempts:
+            delay = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+            sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not security
+    return remaining
