@@ -160,18 +160,25 @@ class TtlCache(Generic[M]):
 
     # -- writing ------------------------------------------------------------------------------------------------
 
-    def put_many(self, values: Mapping[str, M], ttl_seconds: int) -> int:
-        """Store answers for ``ttl_seconds`` (BatchWriteItem); returns how many were stored. TTL ≤ 0 stores none."""
-        return self._put("value", {key: value.model_dump_json() for key, value in values.items()}, ttl_seconds)
+    def put_many(self, values: Mapping[str, M], ttl_seconds: int, *, stored_at: int | None = None) -> int:
+        """Store answers for ``ttl_seconds`` (BatchWriteItem); returns how many were stored. TTL ≤ 0 stores none.
 
-    def put_errors(self, errors: Mapping[str, CachedError], ttl_seconds: int) -> int:
+        ``stored_at`` (epoch seconds, default now) is when the answer was obtained; expiry counts from it.
+        """
+        payloads = {key: value.model_dump_json() for key, value in values.items()}
+        return self._put("value", payloads, ttl_seconds, stored_at)
+
+    def put_errors(self, errors: Mapping[str, CachedError], ttl_seconds: int, *, stored_at: int | None = None) -> int:
         """Store definitive per-item errors for ``ttl_seconds``; returns how many were stored."""
-        return self._put("error", {key: error.model_dump_json() for key, error in errors.items()}, ttl_seconds)
+        payloads = {key: error.model_dump_json() for key, error in errors.items()}
+        return self._put("error", payloads, ttl_seconds, stored_at)
 
-    def _put(self, kind: Literal["value", "error"], payloads: Mapping[str, str], ttl_seconds: int) -> int:
+    def _put(
+        self, kind: Literal["value", "error"], payloads: Mapping[str, str], ttl_seconds: int, stored_at: int | None
+    ) -> int:
         if ttl_seconds <= 0 or not payloads:
             return 0
-        now = self.now()
+        now = self.now() if stored_at is None else stored_at
         expires_at = now + ttl_seconds
         requests = [
             {

@@ -1,0 +1,1 @@
+"""API routes as Powertools Routers, one module (exporting `router`) per feature."""
