@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from shiptrack.errors import Problem
+
 if TYPE_CHECKING:
     from trackingmore.models import CarrierInfo as UpstreamCarrierInfo
     from trackingmore.models import Tracking as UpstreamTracking
@@ -495,7 +497,7 @@ class BatchItemResult(BaseModel):
     carrier_code: str | None = None
     tracking_number: str | None = None
     tracking: Tracking | None = None
-    problem: dict[str, Any] | None = Field(default=None, description="A problem object (RFC 9457) when failed")
+    problem: Problem | None = Field(default=None, description="A problem object (RFC 9457) when failed")
 
 
 class BatchSummary(BaseModel):

@@ -1,0 +1,86 @@
+"""``Idempotency-Key`` for ``POST /trackings``: Powertools Idempotency on the IdempotencyTable.
+
+Same key + same (normalised) body within 24 h → the first response is replayed, status included. Same key +
+another body → 422 ``idempotency_key_reused``. Same key while the first request still runs → 409
+``request_in_progress`` (retryable). A request that failed is not recorded, so retrying it runs again.
+
+The persistence layer is built on first use (never at import: it would read settings and create a boto3 client
+during the cold start of every route), and the decorator is applied per call for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Final
+
+from pydantic import BaseModel
+
+from shiptrack.errors import IdempotencyKeyReusedError, RequestInProgressError
+
+__all__ = ["IDEMPOTENCY_TTL_SECONDS", "CreateResponse", "run_idempotent"]
+
+IDEMPOTENCY_TTL_SECONDS: Final = 24 * 3600
+
+
+class CreateResponse(BaseModel):
+    """What a create answered: replayed as is (status and body) for the same ``Idempotency-Key``."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+@cache
+def _persistence(table_name: str) -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(table_name=table_name)
+
+
+def run_idempotent(
+    key: str,
+    body: dict[str, Any],
+    handler: Callable[[], CreateResponse],
+    *,
+    lambda_context: Any = None,
+    persistence_store: Any = None,
+) -> CreateResponse:
+    """Run ``handler`` once per ``key``; replay its :class:`CreateResponse` for the same ``key`` and ``body``."""
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+    from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+
+    from shiptrack.settings import get_settings
+
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+    )
+    if lambda_context is not None:
+        config.register_lambda_context(lambda_context)
+
+    def create_tracking_once(request: dict[str, Any]) -> CreateResponse:
+        return handler()
+
+    # Powertools reads the return annotation to pick the model; with postponed annotations it is a string.
+    create_tracking_once.__annotations__["return"] = CreateResponse
+    idempotent = idempotent_function(
+        data_keyword_argument="request",
+        persistence_store=persistence_store or _persistence(get_settings().idempotency_table),
+        config=config,
+        output_serializer=PydanticSerializer,
+    )(create_tracking_once)
+    try:
+        result: CreateResponse = idempotent(request={"key": key, "body": body})
+    except IdempotencyValidationError as exc:
+        raise IdempotencyKeyReusedError(
+            "This Idempotency-Key was used with a different request body; use a new key for a new request."
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise RequestInProgressError("A request with this Idempotency-Key is still running; retry shortly.") from exc
+    return result

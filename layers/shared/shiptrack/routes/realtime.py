@@ -1,0 +1,41 @@
+"""Route of RealtimeFunction: ``POST /trackings/realtime`` (DESIGN §3)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from shiptrack import errors
+from shiptrack.models import RealtimeRequest, RealtimeResponse
+from shiptrack.services import realtime as service
+
+__all__ = ["router"]
+
+router = Router()  # type: ignore[no-untyped-call]
+
+_RESPONSES: dict[int, Any] = {
+    200: {"description": "The tracking", "content": {"application/json": {"model": RealtimeResponse}}},
+    **errors.responses(upstream=True),
+}
+
+
+@router.post(
+    "/trackings/realtime",
+    summary="Live carrier lookup",
+    description=(
+        "Asks the carrier now through TrackingMore, unless the stored copy was checked within `max_age_seconds` "
+        "(default 15 minutes) or the number was looked up live less than 2 hours ago (TrackingMore allows one "
+        "realtime query per number per 2 hours). `source` says which: `carrier` or `cache`; `fetched_at` when the "
+        "copy was read from TrackingMore. A number not yet tracked is added. On an upstream rate limit: 429 with "
+        "`Retry-After`, and the stored copy in the problem's `tracking` when we hold one."
+    ),
+    tags=["Trackings"],
+    operation_id="realtimeTracking",
+    responses=_RESPONSES,
+)
+def realtime_tracking(request: Annotated[RealtimeRequest, Body()]) -> Response[str]:
+    answer = service.realtime_lookup(request)
+    return Response(status_code=200, content_type="application/json", body=answer.model_dump_json())

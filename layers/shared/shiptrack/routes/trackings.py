@@ -1,0 +1,223 @@
+"""Routes of TrackingsFunction: create (one / batch), list, get, update, delete (DESIGN §3).
+
+Thin: validate (Powertools + pydantic), call one service function, shape the response. Errors are raised as
+domain errors and answered as problem+json by :mod:`shiptrack.http`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+
+from shiptrack import errors
+from shiptrack.models import (
+    BatchCreateRequest,
+    BatchCreateResponse,
+    CreateTrackingRequest,
+    Lifecycle,
+    ListQuery,
+    Status,
+    Tracking,
+    TrackingList,
+    TrackingRef,
+    UpdateTrackingRequest,
+)
+from shiptrack.services import trackings as service
+
+__all__ = ["router"]
+
+router = Router()  # type: ignore[no-untyped-call]
+
+TAGS = ["Trackings"]
+JSON = "application/json"
+
+CarrierCodePath = Annotated[
+    str, Path(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z_-]+$", description="Carrier code, e.g. `usps`")
+]
+TrackingNumberPath = Annotated[
+    str, Path(min_length=1, max_length=60, pattern=r"^[0-9A-Za-z_-]+$", description="Tracking number")
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any client-chosen key (printable ASCII): a repeat with the same body replays the first answer",
+    ),
+]
+
+
+def _json(model: Any, status_code: int = 200) -> Response[str]:
+    return Response(status_code=status_code, content_type=JSON, body=model.model_dump_json())
+
+
+def _model(description: str, model: type[Any]) -> Any:
+    return {"description": description, "content": {JSON: {"model": model}}}
+
+
+def _responses(success: dict[int, Any], *statuses: int, upstream: bool = False) -> dict[int, Any]:
+    return {**success, **errors.responses(*statuses, upstream=upstream)}
+
+
+@router.post(
+    "/trackings",
+    summary="Track a parcel",
+    description=(
+        "Registers a tracking with TrackingMore and stores it. `carrier_code` is optional (detected from the number, "
+        "first match). Idempotent by identity — a tracking we already hold is answered with 200 and no upstream "
+        "call — and by the `Idempotency-Key` header: the same key with the same body replays the first answer, "
+        "with another body it is a 422."
+    ),
+    tags=TAGS,
+    operation_id="createTracking",
+    status_code=201,
+    responses=_responses(
+        {201: _model("Created", Tracking), 200: _model("Already tracked: the stored tracking", Tracking)},
+        409,
+        upstream=True,
+    ),
+)
+def create_tracking(
+    request: Annotated[CreateTrackingRequest, Body()],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response[str]:
+    def run() -> service.CreateResult:
+        return service.create_tracking(request)
+
+    if idempotency_key is None:
+        result = run()
+        return _json(result.tracking, 201 if result.created else 200)
+
+    from shiptrack.idempotency import CreateResponse, run_idempotent
+
+    def run_once() -> CreateResponse:
+        result = run()
+        return CreateResponse(status_code=201 if result.created else 200, body=result.tracking.model_dump(mode="json"))
+
+    answer = run_idempotent(
+        idempotency_key, request.model_dump(mode="json"), run_once, lambda_context=router.lambda_context
+    )
+    return Response(
+        status_code=answer.status_code,
+        content_type=JSON,
+        body=Tracking.model_validate(answer.body).model_dump_json(),
+    )
+
+
+@router.post(
+    "/trackings/batch",
+    summary="Track up to 1000 parcels",
+    description=(
+        "One result per input item, in input order: `created`, `existing` (already tracked; not sent upstream) or "
+        "`failed` with a problem object. Invalid items fail alone; duplicates collapse onto one tracking; the rest "
+        "go to TrackingMore 40 per call. A failed upstream call fails only its items, with `retryable: true`."
+    ),
+    tags=TAGS,
+    operation_id="createTrackingsBatch",
+    responses=_responses({200: _model("Per-item results", BatchCreateResponse)}, upstream=True),
+)
+def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Response[str]:
+    return _json(service.create_trackings(request.items))
+
+
+@router.get(
+    "/trackings",
+    summary="List trackings",
+    description=(
+        "Stored trackings, newest first. Without `lifecycle`, archived trackings are left out. `created_after` is "
+        "inclusive, `created_before` exclusive. Pass `next_cursor` back as `cursor` (with the same filters) for the "
+        "next page; it stays valid while trackings are added."
+    ),
+    tags=TAGS,
+    operation_id="listTrackings",
+    responses=_responses({200: _model("One page", TrackingList)}),
+)
+def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to one argument
+    status: Annotated[Status | None, Query()] = None,
+    carrier_code: Annotated[str | None, Query(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z_-]+$")] = None,
+    order_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    lifecycle: Annotated[Lifecycle | None, Query()] = None,
+    created_after: Annotated[str | None, Query(description="ISO-8601 with an offset, inclusive")] = None,
+    created_before: Annotated[str | None, Query(description="ISO-8601 with an offset, exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+) -> Response[str]:
+    query = _list_query(
+        status=status,
+        carrier_code=carrier_code,
+        order_id=order_id,
+        lifecycle=lifecycle,
+        created_after=created_after,
+        created_before=created_before,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _json(service.list_trackings(query))
+
+
+def _list_query(**params: Any) -> ListQuery:
+    from pydantic import ValidationError
+
+    try:
+        return ListQuery.model_validate({key: value for key, value in params.items() if value is not None})
+    except ValidationError as exc:
+        problems = [
+            errors.FieldError(
+                loc=["query", *[str(part) for part in error.get("loc", ())]],
+                msg=str(error.get("msg")),
+                type=str(error.get("type")),
+            )
+            for error in exc.errors(include_url=False)
+        ]
+        raise errors.ValidationFailedError("The query is not valid; see errors.", errors=problems) from exc
+
+
+@router.get(
+    "/trackings/<carrier_code>/<tracking_number>",
+    summary="Get a tracking",
+    description="The stored tracking (carrier code and number are normalised first: case and spaces do not matter).",
+    tags=TAGS,
+    operation_id="getTracking",
+    responses=_responses({200: _model("The tracking", Tracking)}, 404),
+)
+def get_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
+    return _json(service.get_tracking(TrackingRef.of(carrier_code, tracking_number)))
+
+
+@router.patch(
+    "/trackings/<carrier_code>/<tracking_number>",
+    summary="Update a tracking",
+    description=(
+        "Metadata, `status_override` (`delivered`, `exception`, or `revert` to the status TrackingMore computes), "
+        "`archived`, and `carrier_code` (moves the tracking to another carrier; its identity changes). TrackingMore "
+        "is updated first; if it refuses, nothing of ours changes."
+    ),
+    tags=TAGS,
+    operation_id="updateTracking",
+    responses=_responses({200: _model("The updated tracking", Tracking)}, 404, 409, upstream=True),
+)
+def update_tracking(
+    carrier_code: CarrierCodePath,
+    tracking_number: TrackingNumberPath,
+    request: Annotated[UpdateTrackingRequest, Body()],
+) -> Response[str]:
+    return _json(service.update_tracking(TrackingRef.of(carrier_code, tracking_number), request))
+
+
+@router.delete(
+    "/trackings/<carrier_code>/<tracking_number>",
+    summary="Stop tracking and delete",
+    description="Deletes the tracking at TrackingMore and ours. 204 on success, 404 when we do not hold it.",
+    tags=TAGS,
+    operation_id="deleteTracking",
+    status_code=204,
+    responses=_responses({204: {"description": "Deleted"}}, 404, upstream=True),
+)
+def delete_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
+    service.delete_tracking(TrackingRef.of(carrier_code, tracking_number))
+    return Response(status_code=204, body="")
