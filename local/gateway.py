@@ -1,0 +1,410 @@
+"""API Gateway (REST API, Lambda proxy integration) in front of the local function pools.
+
+Routes come from the template's `Api` events. Like API Gateway: an unknown path or method is a 403
+`Missing Authentication Token`; a route that needs a key without a valid `x-api-key` is a 403 `Forbidden`;
+a handler error or malformed proxy response is a 502; an integration slower than 29 s is a 504; a body over
+10 MB is a 413. Gateway-made answers get the headers of the Api's `GatewayResponses`.
+The stage prefix is optional locally: `/v1/trackings` and `/trackings` reach the same route.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import parse_qsl
+
+from local.functions import FunctionPool, PoolClosedError, ThrottledError
+from local.httpserver import Request, Response
+from local.template import ApiSpec, RouteSpec
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+INTEGRATION_TIMEOUT_SECONDS = 29.0
+
+# Gateway response type → (status, message), as API Gateway answers by default.
+GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
+    "INVALID_API_KEY": (403, "Forbidden"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
+    "THROTTLED": (429, "Too Many Requests"),
+    "INTEGRATION_FAILURE": (502, "Internal server error"),
+    "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
+}
+_ERROR_TYPES = {
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "INVALID_API_KEY": "ForbiddenException",
+    "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    "THROTTLED": "TooManyRequestsException",
+    "INTEGRATION_FAILURE": "InternalServerErrorException",
+    "INTEGRATION_TIMEOUT": "InternalServerErrorException",
+}
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    spec: RouteSpec
+    segments: tuple[str, ...]
+    rank: tuple[int, ...]  # per segment: 0 static, 1 {param}, 2 {proxy+}; lower is more specific
+
+    @classmethod
+    def of(cls, spec: RouteSpec) -> CompiledRoute:
+        segments = tuple(s for s in spec.path.strip("/").split("/") if s)
+        rank = tuple(2 if s.endswith("+}") else 1 if s.startswith("{") else 0 for s in segments)
+        return cls(spec, segments, rank)
+
+    def match(self, parts: list[str]) -> dict[str, str] | None:
+        params: dict[str, str] = {}
+        for i, segment in enumerate(self.segments):
+            if segment.startswith("{") and segment.endswith("+}"):
+                if i >= len(parts):
+                    return None
+                params[segment[1:-2]] = "/".join(parts[i:])
+                return params
+            if i >= len(parts):
+                return None
+            if segment.startswith("{") and segment.endswith("}"):
+                params[segment[1:-1]] = parts[i]
+            elif segment != parts[i]:
+                return None
+        return params if len(parts) == len(self.segments) else None
+
+
+class ApiGateway:
+    """A WSGI-free request → response function serving every `Api` route of the template."""
+
+    def __init__(
+        self,
+        routes: list[RouteSpec],
+        apis: Mapping[str, ApiSpec],
+        pools: Mapping[str, FunctionPool],
+        *,
+        api_key: str,
+        account_id: str,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
+        local_routes: Mapping[str, Callable[[Request], Response]] | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.routes = [CompiledRoute.of(r) for r in routes]
+        self.apis = dict(apis)
+        self.pools = pools
+        self.api_key = api_key
+        self.account_id = account_id
+        self.integration_timeout = integration_timeout
+        self.local_routes = dict(local_routes or {})
+        self.log = log or (lambda line: None)
+        stages = {api.stage_name for api in self.apis.values()}
+        self._stage_re = (
+            re.compile(r"^/(" + "|".join(re.escape(s) for s in sorted(stages)) + r")(/.*|$)") if stages else None
+        )
+
+    # -- routing -----------------------------------------------------------------------------------
+
+    def _strip_stage(self, path: str) -> tuple[str, str | None]:
+        if self._stage_re:
+            match = self._stage_re.match(path)
+            if match:
+                return match.group(2) or "/", match.group(1)
+        return path, None
+
+    def find_route(self, path: str, method: str) -> tuple[CompiledRoute, dict[str, str]] | None:
+        parts = [p for p in path.strip("/").split("/") if p]
+        candidates = [(r, p) for r in self.routes if (p := r.match(parts)) is not None]
+        if not candidates:
+            return None
+        best_rank = min(r.rank for r, _ in candidates)
+        same_resource = [(r, p) for r, p in candidates if r.rank == best_rank]
+        for route, params in same_resource:
+            if route.spec.method == method:
+                return route, params
+        for route, params in same_resource:
+            if route.spec.method == "ANY":
+                return route, params
+        return None
+
+    def _route_for(self, raw_path: str, method: str) -> tuple[CompiledRoute, dict[str, str], str | None] | None:
+        stripped, stage = self._strip_stage(raw_path)
+        if stage is not None:
+            found = self.find_route(stripped, method)
+            if found:
+                return found[0], found[1], stage
+        found = self.find_route(raw_path, method)
+        return (found[0], found[1], None) if found else None
+
+    # -- gateway responses -------------------------------------------------------------------------
+
+    def gateway_response(self, kind: str, api_id: str | None = None, request_id: str | None = None) -> Response:
+        status, message = GATEWAY_RESPONSES[kind]
+        api = self.apis.get(api_id or "") or next(iter(self.apis.values()), None)
+        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", _ERROR_TYPES[kind])]
+        if request_id:
+            headers.append(("x-amzn-RequestId", request_id))
+        body = json.dumps({"message": message}).encode()
+        if api is not None:
+            family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+            config = api.gateway_responses.get(kind) or api.gateway_responses.get(family) or {}
+            params = config.get("ResponseParameters") or {}
+            custom = dict(params.get("Headers") or {})
+            custom.update(
+                {
+                    k.removeprefix("gatewayresponse.header."): v
+                    for k, v in params.items()
+                    if k.startswith("gatewayresponse.header.")
+                }
+            )
+            for name, value in custom.items():
+                headers = [(k, v) for k, v in headers if k.lower() != str(name).lower()]
+                headers.append((str(name), str(value).strip("'")))
+            if config.get("StatusCode"):
+                status = int(config["StatusCode"])
+            templates = config.get("ResponseTemplates") or {}
+            template = templates.get("application/json")
+            if isinstance(template, str):
+                body = (
+                    template.replace("$context.error.messageString", json.dumps(message))
+                    .replace("$context.error.message", message)
+                    .encode()
+                )
+        return Response(status, body, headers)
+
+    # -- the request path --------------------------------------------------------------------------
+
+    def __call__(self, request: Request) -> Response:
+        if request.raw_path.startswith("/_local/"):
+            handler = self.local_routes.get(request.raw_path.rstrip("/"))
+            if handler is None:
+                for prefix, candidate in self.local_routes.items():
+                    if prefix.endswith("/") and request.raw_path.startswith(prefix):
+                        handler = candidate
+            if handler is not None:
+                return handler(request)
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        response = self._serve(request, request_id)
+        self.log(
+            f"{request.method} {request.raw_path} → {response.status} ({(time.monotonic() - started) * 1000:.0f} ms)"
+        )
+        return response
+
+    def _serve(self, request: Request, request_id: str) -> Response:
+        found = self._route_for(request.raw_path, request.method)
+        if found is None:
+            if request.method == "OPTIONS":
+                cors = self._cors_preflight(request)
+                if cors is not None:
+                    return cors
+            return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id=request_id)
+        route, params, stage_in_path = found
+        api = self.apis.get(route.spec.api_id)
+        api_id = route.spec.api_id
+        if route.spec.api_key_required and request.header("x-api-key") != self.api_key:
+            return self.gateway_response("INVALID_API_KEY", api_id, request_id)
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
+        body = request.read_body()
+        if len(body) > MAX_BODY_BYTES:
+            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
+        stage = stage_in_path or (api.stage_name if api else "Prod")
+        event = self.proxy_event(request, route, params, body, stage, request_id, api)
+        pool = self.pools.get(route.spec.function_id)
+        if pool is None:  # the function is not runnable locally (see the stack's log)
+            self.log(f"{route.spec.function_id} is not running locally")
+            return self.gateway_response("INTEGRATION_FAILURE", api_id, request_id)
+        future = pool.invoke_async(event, request_id)
+        try:
+            result = future.result(timeout=self.integration_timeout)
+        except FutureTimeout:
+            return self.gateway_response("INTEGRATION_TIMEOUT", api_id, request_id)
+        except ThrottledError:
+            return self.gateway_response("THROTTLED", api_id, request_id)
+        except PoolClosedError:
+            return self.gateway_response("INTEGRATION_FAILURE", api_id, request_id)
+        if not result.ok:
+            error = result.payload if isinstance(result.payload, dict) else {}
+            self.log(f"{route.spec.function_id} failed: {error.get('errorType')}: {error.get('errorMessage')}")
+            return self.gateway_response("INTEGRATION_FAILURE", api_id, request_id)
+        response = self.proxy_response(result.payload, request_id)
+        if response is None:
+            self.log(f"{route.spec.function_id}: malformed Lambda proxy response: {str(result.payload)[:200]}")
+            return self.gateway_response("INTEGRATION_FAILURE", api_id, request_id)
+        return response
+
+    def proxy_event(  # noqa: PLR0917
+        self,
+        request: Request,
+        route: CompiledRoute,
+        params: dict[str, str],
+        body: bytes,
+        stage: str,
+        request_id: str,
+        api: ApiSpec | None,
+    ) -> dict[str, Any]:
+        """The REST API (payload format 1.0) Lambda proxy event."""
+        path, _ = self._strip_stage(request.raw_path) if stage else (request.raw_path, None)
+        host = request.header("Host") or "127.0.0.1"
+        headers: dict[str, str] = {}
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in request.headers:
+            headers[name] = value
+            multi_headers.setdefault(name, []).append(value)
+        forwarded = {
+            "X-Forwarded-For": request.client_ip,
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-Port": host.rpartition(":")[2] or "80",
+        }
+        for name, value in forwarded.items():
+            if not any(k.lower() == name.lower() for k in headers):
+                headers[name] = value
+                multi_headers[name] = [value]
+        query_pairs = parse_qsl(request.query, keep_blank_values=True)
+        query: dict[str, str] = {}
+        multi_query: dict[str, list[str]] = {}
+        for key, value in query_pairs:
+            query[key] = value
+            multi_query.setdefault(key, []).append(value)
+        binary = self._is_binary(request, api)
+        if not body and request.method in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            body_value: str | None = None
+        elif binary:
+            body_value = base64.b64encode(body).decode()
+        else:
+            try:
+                body_value = body.decode("utf-8")
+            except UnicodeDecodeError:
+                body_value, binary = base64.b64encode(body).decode(), True
+        now = time.time()
+        api_key = request.header("x-api-key")
+        return {
+            "resource": route.spec.path,
+            "path": path,
+            "httpMethod": request.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "accountId": self.account_id,
+                "apiId": route.spec.api_id.lower(),
+                "resourceId": "local",
+                "resourcePath": route.spec.path,
+                "httpMethod": request.method,
+                "path": f"/{stage}{path}",
+                "stage": stage,
+                "protocol": "HTTP/1.1",
+                "domainName": host.partition(":")[0],
+                "domainPrefix": host.partition(".")[0].partition(":")[0],
+                "requestId": request_id,
+                "extendedRequestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "requestTimeEpoch": int(now * 1000),
+                "identity": {
+                    "sourceIp": request.client_ip,
+                    "userAgent": request.header("User-Agent"),
+                    "apiKey": api_key if route.spec.api_key_required else None,
+                    "apiKeyId": "local-api-key-id" if route.spec.api_key_required else None,
+                    "accountId": None,
+                    "caller": None,
+                    "cognitoIdentityId": None,
+                    "cognitoIdentityPoolId": None,
+                    "principalOrgId": None,
+                    "user": None,
+                    "userArn": None,
+                    "accessKey": None,
+                },
+            },
+            "body": body_value,
+            "isBase64Encoded": binary,
+        }
+
+    @staticmethod
+    def _is_binary(request: Request, api: ApiSpec | None) -> bool:
+        if api is None or not api.binary_media_types:
+            return False
+        content_type = (request.header("Content-Type") or "").split(";")[0].strip().lower()
+        for configured in api.binary_media_types:
+            media = configured.lower()
+            if media in ("*/*", content_type):
+                return True
+            if media.endswith("/*") and content_type.startswith(media[:-1]):
+                return True
+        return False
+
+    @staticmethod
+    def proxy_response(payload: Any, request_id: str) -> Response | None:
+        """Map a Lambda proxy result back to HTTP; None when API Gateway would call it malformed."""
+        if not isinstance(payload, dict):
+            return None
+        allowed = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"}
+        if set(payload) - allowed or "statusCode" not in payload:
+            return None
+        try:
+            status = int(payload["statusCode"])
+        except (TypeError, ValueError):
+            return None
+        body = payload.get("body")
+        if body is not None and not isinstance(body, str):
+            return None
+        headers_in = payload.get("headers") or {}
+        multi_in = payload.get("multiValueHeaders") or {}
+        if not isinstance(headers_in, dict) or not isinstance(multi_in, dict):
+            return None
+        headers: list[tuple[str, str]] = []
+        multi_names = {k.lower() for k in multi_in}
+        for name, values in multi_in.items():
+            for value in values if isinstance(values, list) else [values]:
+                headers.append((str(name), _header_str(value)))
+        for name, value in headers_in.items():
+            if str(name).lower() not in multi_names:
+                headers.append((str(name), _header_str(value)))
+        if not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", "application/json"))
+        headers.append(("x-amzn-RequestId", request_id))
+        headers.append(("Date", formatdate(usegmt=True)))
+        raw = (body or "").encode()
+        if payload.get("isBase64Encoded"):
+            try:
+                raw = base64.b64decode(body or "")
+            except ValueError:
+                return None
+        return Response(status, raw, headers)
+
+    def _cors_preflight(self, request: Request) -> Response | None:
+        path, _ = self._strip_stage(request.raw_path)
+        parts = [p for p in path.strip("/").split("/") if p]
+        matching = [r for r in self.routes if r.match(parts) is not None]
+        apis = {r.spec.api_id for r in matching}
+        for api_id in apis:
+            api = self.apis.get(api_id)
+            if api is None or not api.cors:
+                continue
+            cors = api.cors if isinstance(api.cors, dict) else {"AllowOrigin": api.cors}
+            methods = sorted({r.spec.method for r in matching if r.spec.api_id == api_id} | {"OPTIONS"})
+            headers = [("Access-Control-Allow-Origin", str(cors.get("AllowOrigin", "'*'")).strip("'"))]
+            headers.append(
+                (
+                    "Access-Control-Allow-Methods",
+                    str(cors.get("AllowMethods", "'" + ",".join(methods) + "'")).strip("'"),
+                )
+            )
+            if cors.get("AllowHeaders"):
+                headers.append(("Access-Control-Allow-Headers", str(cors["AllowHeaders"]).strip("'")))
+            if cors.get("MaxAge"):
+                headers.append(("Access-Control-Max-Age", str(cors["MaxAge"]).strip("'")))
+            if str(cors.get("AllowCredentials", "")).lower() == "true":
+                headers.append(("Access-Control-Allow-Credentials", "true"))
+            return Response(200, b"{}", [("Content-Type", "application/json"), *headers])
+        return None
+
+
+def _header_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
