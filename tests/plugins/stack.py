@@ -1,1 +1,74 @@
-"""pytest fixtures: stack (registered in pyproject addopts)."""
+"""pytest fixtures: stack (registered in pyproject addopts).
+
+* `local_stack` — session-scoped: `python -m local.stack` on the repository's template.yaml, as a child process on
+  free loopback ports, ready (`GET /_local/health` is 200) before the first test, always stopped at the end.
+  It is a `local.stack.StackProcess`: `.api_url`, `.invoke_url`, `.aws_endpoint`, `.sandbox_url`,
+  `.sandbox_control_url`, `.api_key`, `.client(service)`, `.logs()`.
+* `local_stack_factory` — session-scoped: `start(template_path, env=..., sandbox=...)` starts another stack
+  (e.g. on a fixture template) and stops it at the end of the session.
+
+Schedules are off in `local_stack` (LOCAL_SCHEDULE_SECONDS=0): tests fire them with
+`POST {api_url}/_local/schedules/{FunctionId}`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from local.stack import StackProcess
+from local.template import DEFAULT_TEMPLATE
+
+READY_TIMEOUT_SECONDS = 120.0  # generous: the machine is shared
+
+
+class StackFactory:
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[StackProcess] = []
+
+    def start(
+        self,
+        template_path: str | Path = DEFAULT_TEMPLATE,
+        *,
+        env: Mapping[str, str] | None = None,
+        sandbox: bool = True,
+        name: str = "stack",
+    ) -> StackProcess:
+        stack = StackProcess(
+            template_path,
+            env={"LOCAL_SCHEDULE_SECONDS": "0", **(env or {})},
+            sandbox=sandbox,
+            log_path=self.log_dir / f"{name}-{len(self.started)}.log",
+        )
+        self.started.append(stack)
+        stack.start()
+        try:
+            stack.wait_ready(READY_TIMEOUT_SECONDS)
+        except Exception:
+            stack.stop()
+            raise
+        return stack
+
+    def stop_all(self) -> None:
+        for stack in self.started:
+            with contextlib.suppress(Exception):
+                stack.stop()
+
+
+@pytest.fixture(scope="session")
+def local_stack_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
+    factory = StackFactory(tmp_path_factory.mktemp("local-stack"))
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def local_stack(local_stack_factory: StackFactory) -> StackProcess:
+    """The whole service (template.yaml, the sandbox, moto) running locally for the session."""
+    return local_stack_factory.start(DEFAULT_TEMPLATE, name="local-stack")
