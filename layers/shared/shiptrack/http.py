@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.router import Router
 from pydantic import ValidationError as PydanticValidationError
 
 from shiptrack.errors import (
@@ -73,57 +72,79 @@ def _body_size(event_body: str | None, is_base64: bool) -> int:
     return len(event_body.encode())
 
 
-def _limit_body_size(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    event = app.current_event
-    if _body_size(event.body, event.is_base64_encoded) > MAX_BODY_BYTES:
-        raise PayloadTooLargeError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
-    return next_middleware(app)
+def _on_validation_error(exc: RequestValidationError) -> Response[str]:
+    error = ValidationFailedError("The request is not valid; see errors.", errors=_field_errors(exc))
+    return problem_response(error.to_problem())
 
 
-def _register_error_handlers(app: APIGatewayRestResolver) -> None:
-    @app.exception_handler(RequestValidationError)
-    def _validation(exc: RequestValidationError) -> Response[str]:
-        error = ValidationFailedError("The request is not valid; see errors.", errors=_field_errors(exc))
-        return problem_response(error.to_problem())
+def _on_service_error(exc: ServiceError) -> Response[str]:
+    status = HTTPStatus(exc.status_code)
+    code = status.phrase.lower().replace(" ", "_")
+    detail = exc.msg if isinstance(exc.msg, str) else status.description
+    return problem_response(Problem.build(status=status.value, code=code, title=status.phrase, detail=detail))
 
-    @app.exception_handler(ServiceError)
-    def _service(exc: ServiceError) -> Response[str]:
-        status = HTTPStatus(exc.status_code)
-        code = status.phrase.lower().replace(" ", "_")
-        problem = Problem.build(status=status.value, code=code, title=status.phrase, detail=exc.msg)
-        return problem_response(problem)
 
-    @app.exception_handler(ValueError)
-    def _unparseable(exc: ValueError) -> Response[str]:
-        # Body decoding failures (bad JSON, multipart without a boundary …) surface as ValueError from the
-        # resolver before any route runs: the client sent something we cannot read. A pydantic
-        # ValidationError is also a ValueError, but one raised inside our code is our bug, not bad input.
-        if isinstance(exc, PydanticValidationError):
-            return _any(exc)
-        logger.info("unreadable request", extra={"error": type(exc).__name__})
-        problem = Problem.build(
-            status=400, code="bad_request", title="Bad request", detail="The request body could not be read."
-        )
-        return problem_response(problem)
+def _on_unreadable_body(exc: ValueError) -> Response[str]:
+    # Body decoding failures (bad JSON, multipart without a boundary …) surface as ValueError from the
+    # resolver before any route runs: the client sent something we cannot read. A pydantic
+    # ValidationError is also a ValueError, but one raised inside our code is our bug, not bad input.
+    if isinstance(exc, PydanticValidationError):
+        return _on_any_error(exc)
+    logger.info("unreadable request", extra={"error": type(exc).__name__})
+    problem = Problem.build(
+        status=400, code="bad_request", title="Bad request", detail="The request body could not be read."
+    )
+    return problem_response(problem)
 
-    @app.exception_handler(Exception)
-    def _any(exc: Exception) -> Response[str]:
-        problem, headers = problem_for(exc)
-        if problem.status >= 500 and not isinstance(exc, ShiptrackError):
-            logger.exception("request failed", extra={"problem_code": problem.code})
-        return problem_response(problem, headers)
 
-    @app.not_found
-    def _not_found(exc: Exception) -> Response[str]:
-        problem = Problem.build(status=404, code="route_not_found", title="Not found", detail="No such route.")
-        return problem_response(problem)
+def _on_any_error(exc: Exception) -> Response[str]:
+    problem, headers = problem_for(exc)
+    if problem.status >= 500 and not isinstance(exc, ShiptrackError):
+        logger.exception("request failed", extra={"problem_code": problem.code})
+    return problem_response(problem, headers)
+
+
+def _on_route_not_found(exc: Exception) -> Response[str]:
+    return problem_response(
+        Problem.build(status=404, code="route_not_found", title="Not found", detail="No such route.")
+    )
+
+
+# Most specific first is not needed: Powertools picks the handler of the nearest class in the exception's MRO.
+_ERROR_HANDLERS: list[tuple[type[Exception], Callable[[Any], Response[str]]]] = [
+    (RequestValidationError, _on_validation_error),
+    (ServiceError, _on_service_error),
+    (ValueError, _on_unreadable_body),
+    (Exception, _on_any_error),
+]
+
+
+class ShiptrackResolver(APIGatewayRestResolver):
+    """The REST resolver with the body limit applied before anything parses the body.
+
+    Powertools runs request validation ahead of global middlewares, so a size check there would come too late.
+    """
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        if _body_size(event.get("body"), bool(event.get("isBase64Encoded"))) > MAX_BODY_BYTES:
+            error = PayloadTooLargeError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+            response = problem_response(error.to_problem())
+            return {
+                "statusCode": response.status_code,
+                "multiValueHeaders": {"Content-Type": [PROBLEM_CONTENT_TYPE]},
+                "body": response.body,
+                "isBase64Encoded": False,
+            }
+        resolved: dict[str, Any] = super().resolve(event, context)
+        return resolved
 
 
 def build_resolver(*routers: Router, configure: Callable[[APIGatewayRestResolver], None] | None = None) -> Any:
     """A REST API resolver with validation, the body limit and problem+json errors, serving ``routers``."""
-    app = APIGatewayRestResolver(enable_validation=True)
-    app.use([_limit_body_size])
-    _register_error_handlers(app)
+    app = ShiptrackResolver(enable_validation=True)
+    for exc_class, handler in _ERROR_HANDLERS:
+        app.exception_handler(exc_class)(handler)
+    app.not_found(_on_route_not_found)
     for router in routers:
         app.include_router(router)
     if configure is not None:
