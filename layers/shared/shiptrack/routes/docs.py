@@ -1,0 +1,73 @@
+"""``GET /openapi.json`` and ``GET /docs``: the OpenAPI document of the whole API and Swagger UI (DocsFunction).
+
+Both are public (template.yaml: ``Auth: {ApiKeyRequired: false}``). The document is built once per execution
+environment from every router (``shiptrack.openapi``); its ``servers`` is the base path of the request, so
+Swagger UI's "Try it out" calls the same stage or domain the page was loaded from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+__all__ = ["router"]
+
+router = APIGatewayRouter()  # type: ignore[no-untyped-call]
+
+
+def _base_path() -> str:
+    # API Gateway puts the stage in the path (/v1/openapi.json); a custom domain or the local stack do not.
+    context = router.current_event.request_context
+    stage = context.stage
+    if stage and stage != "$default" and (context.path or "").startswith(f"/{stage}/"):
+        return f"/{stage}"
+    return ""
+
+
+def _document() -> dict[str, Any]:
+    from shiptrack.openapi import served_document  # imports every router: only this function pays for it
+
+    return served_document(_base_path())
+
+
+@router.get(
+    "/openapi.json",
+    summary="OpenAPI document",
+    description="The OpenAPI 3.1 document of the whole API (the committed copy is docs/openapi.json).",
+    tags=["Docs"],
+    operation_id="getOpenApiDocument",
+    responses={
+        200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}}
+    },
+)
+def openapi_document() -> Response[str]:
+    return Response(status_code=200, content_type="application/json", body=json.dumps(_document()))
+
+
+@router.get(
+    "/docs",
+    summary="Swagger UI",
+    description="An interactive page for the OpenAPI document. Works offline: Swagger UI is inlined.",
+    tags=["Docs"],
+    operation_id="getSwaggerUi",
+    responses={200: {"description": "Swagger UI page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+)
+def swagger_ui() -> Response[str]:
+    import aws_lambda_powertools.event_handler.openapi.swagger_ui as swagger_ui_assets
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+    assets = Path(swagger_ui_assets.__file__).parent
+    # </ must not close the inline <script>: the same escaping Powertools' enable_swagger() applies.
+    spec = json.dumps(_document()).replace("</", "<\\/")
+    html = generate_swagger_html(
+        spec,
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )
+    return Response(status_code=200, content_type="text/html", body=html)
