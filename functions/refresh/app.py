@@ -1,0 +1,65 @@
+"""Scheduled refresh (delta pull, stale sweep, retirement). Thin: the job lives in `shiptrack.services.refresh`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shiptrack.jobs import Deadline, JobStateStore
+from shiptrack.models import utc_now
+from shiptrack.observability import logger, metrics, trace_handler
+from shiptrack.runtime import cache_table, trackingmore_client, trackings_table
+from shiptrack.services.refresh import RefreshConfig, run_refresh
+from shiptrack.settings import get_settings
+from shiptrack.store import TrackingStore
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics
+@trace_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    config = RefreshConfig(
+        stale_after_hours=settings.stale_after_hours, delivered_grace_days=settings.delivered_grace_days
+    )
+    report = run_refresh(
+        store=TrackingStore(trackings_table()),
+        jobs=JobStateStore(cache_table()),
+        client=trackingmore_client(),
+        deadline=Deadline(context.get_remaining_time_in_millis, reserve_ms=config.reserve_ms),
+        clock=utc_now,
+        config=config,
+    )
+    counts = {
+        "TrackingsPulled": report.pulled,
+        "TrackingsChanged": report.changed,
+        "TrackingsUnchanged": report.unchanged,
+        "TrackingsStaleSwept": report.swept,
+        "TrackingsStopped": report.stopped,
+        "UpstreamCalls": report.upstream_calls,
+        "RefreshInterrupted": 0 if report.completed else 1,
+    }
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if report.watermark_lag_seconds is not None:
+        metrics.add_metric(name="WatermarkLag", unit=MetricUnit.Seconds, value=report.watermark_lag_seconds)
+    summary = {
+        "completed": report.completed,
+        "interrupted_by": report.interrupted_by,
+        "pulled": report.pulled,
+        "changed": report.changed,
+        "unchanged": report.unchanged,
+        "stale_refused": report.stale_refused,
+        "swept": report.swept,
+        "missing_upstream": report.missing_upstream,
+        "stopped": report.stopped,
+        "stopped_by_reason": report.stopped_by_reason,
+        "upstream_calls": report.upstream_calls,
+        "list_calls": report.list_calls,
+        "watermark": report.watermark,
+    }
+    logger.info("refresh run finished", extra=summary)
+    return summary
