@@ -1,0 +1,48 @@
+"""Scheduled archive of old terminal trackings. Thin: the job lives in `shiptrack.services.archive`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shiptrack.jobs import Deadline, JobStateStore
+from shiptrack.models import utc_now
+from shiptrack.observability import logger, metrics, trace_handler
+from shiptrack.runtime import cache_table, trackingmore_client, trackings_table
+from shiptrack.services.archive import RESERVE_MS, run_archive
+from shiptrack.settings import get_settings
+from shiptrack.store import TrackingStore
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
+@metrics.log_metrics
+@trace_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = get_settings()
+    report = run_archive(
+        store=TrackingStore(trackings_table()),
+        jobs=JobStateStore(cache_table()),
+        client=trackingmore_client(),
+        deadline=Deadline(context.get_remaining_time_in_millis, reserve_ms=RESERVE_MS),
+        clock=utc_now,
+        archive_after_days=settings.archive_after_days,
+        retention_days=settings.retention_days,
+    )
+    metrics.add_metric(name="TrackingsArchived", unit=MetricUnit.Count, value=report.archived)
+    metrics.add_metric(name="ArchiveRefusedUpstream", unit=MetricUnit.Count, value=report.refused_upstream)
+    metrics.add_metric(name="UpstreamCalls", unit=MetricUnit.Count, value=report.upstream_calls)
+    metrics.add_metric(name="ArchiveInterrupted", unit=MetricUnit.Count, value=0 if report.completed else 1)
+    summary = {
+        "completed": report.completed,
+        "interrupted_by": report.interrupted_by,
+        "cutoff": report.cutoff,
+        "candidates": report.candidates,
+        "archived": report.archived,
+        "refused_upstream": report.refused_upstream,
+        "upstream_calls": report.upstream_calls,
+    }
+    logger.info("archive run finished", extra=summary)
+    return summary

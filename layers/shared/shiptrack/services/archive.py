@@ -1,0 +1,193 @@
+"""The archive job (DESIGN §6 "Archive"): retire terminal trackings for good, upstream and here.
+
+Trackings whose status became terminal (delivered, expired, exception) more than ``archive_after_days`` ago are
+found through TerminalByTime, oldest first, and in groups:
+
+1. archived upstream (``POST /trackings/updatemore`` with ``archived: "true"``, reference §3.7);
+2. told to stop updating (``POST /trackings/notupdate``, §3.13) unless the refresh job already stopped them,
+   so they cost no quota;
+3. given lifecycle ``archived`` here: they leave the active, terminal and list-by-default indexes but stay
+   readable by identity, and the stream turns the write into a ``Tracking Archived`` event (no dual write).
+   With ``retention_days`` > 0 they also get ``expires_at`` and DynamoDB's TTL deletes them later.
+
+A tracking TrackingMore refuses to archive stays as it is and is tried again on the next run; one it does not
+know at all (4017/4031) is archived here anyway.
+
+Resumable like refresh: the cutoff is fixed when a cycle starts and kept in ``JOB#archive`` until the cycle
+completes, so an interrupted cycle archives exactly the trackings that were due when it started. Archived
+trackings leave TerminalByTime, so the resumed run simply queries again from the oldest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
+
+from pydantic import BaseModel
+
+from shiptrack.jobs import Deadline, JobConflictError, JobStateStore
+from shiptrack.models import TrackingRef, format_utc, parse_utc
+from shiptrack.observability import logger
+from shiptrack.services.refresh import failed_refs
+
+if TYPE_CHECKING:
+    from shiptrack.store import TrackingStore
+    from trackingmore import TrackingMoreClient
+
+__all__ = ["ARCHIVE_GROUP_SIZE", "JOB_NAME", "ArchiveReport", "ArchiveState", "run_archive"]
+
+JOB_NAME: Final = "archive"
+#: Trackings per updatemore / notupdate call. Neither limit is documented (reference §2, §3.7, §3.13); 40 is the
+#: limit of every documented v2 batch and keeps a group small enough to checkpoint between.
+ARCHIVE_GROUP_SIZE: Final = 40
+#: Time one group may take (two upstream calls and 40 writes), and the time kept back for the final save.
+GROUP_BUDGET_MS: Final = 10_000
+RESERVE_MS: Final = 5_000
+
+
+class ArchiveState(BaseModel):
+    """What ``JOB#archive`` holds between runs."""
+
+    cutoff: str | None = None
+    cycle_started_at: str | None = None
+    last_completed_at: str | None = None
+
+
+@dataclass
+class ArchiveReport:
+    """Counters of one run (the function turns them into metrics)."""
+
+    candidates: int = 0
+    archived: int = 0
+    refused_upstream: int = 0
+    upstream_calls: int = 0
+    completed: bool = False
+    interrupted_by: str | None = None
+    cutoff: str | None = None
+
+
+class _Interrupted(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def run_archive(
+    *,
+    store: TrackingStore,
+    jobs: JobStateStore,
+    client: TrackingMoreClient,
+    deadline: Deadline,
+    clock: Callable[[], datetime],
+    archive_after_days: int,
+    retention_days: int = 0,
+    group_size: int = ARCHIVE_GROUP_SIZE,
+) -> ArchiveReport:
+    """Run (or resume) one archive cycle until it completes or the time budget says stop; see the module doc."""
+    from trackingmore.errors import RateLimitError, ServerError, TransportError
+
+    report = ArchiveReport()
+    loaded = jobs.load(JOB_NAME, ArchiveState)
+    state, revision = loaded.state, loaded.revision
+
+    def save() -> None:
+        nonlocal revision
+        try:
+            revision = jobs.save(JOB_NAME, state, revision=revision, now=clock())
+        except JobConflictError as exc:
+            raise _Interrupted("conflict") from exc
+
+    try:
+        if state.cutoff is None:
+            started = clock().astimezone(UTC)
+            state.cutoff = format_utc(started - timedelta(days=archive_after_days))
+            state.cycle_started_at = format_utc(started)
+            save()
+        report.cutoff = state.cutoff
+        cutoff = parse_utc(state.cutoff)
+        group: list[TrackingRef] = []
+        for ref in store.iter_terminal_before(cutoff):
+            group.append(ref)
+            if len(group) == group_size:
+                _archive_group(
+                    group,
+                    store=store,
+                    client=client,
+                    deadline=deadline,
+                    clock=clock,
+                    report=report,
+                    retention_days=retention_days,
+                )
+                group = []
+        if group:
+            _archive_group(
+                group,
+                store=store,
+                client=client,
+                deadline=deadline,
+                clock=clock,
+                report=report,
+                retention_days=retention_days,
+            )
+        state.cutoff = None
+        state.last_completed_at = format_utc(clock())
+        save()
+        report.completed = True
+    except _Interrupted as stop:
+        report.interrupted_by = stop.why
+    except (RateLimitError, ServerError, TransportError) as exc:
+        logger.warning("archive stopped by an upstream failure", extra={"error": type(exc).__name__})
+        report.interrupted_by = "upstream"
+    return report
+
+
+def _archive_group(
+    refs: list[TrackingRef],
+    *,
+    store: TrackingStore,
+    client: TrackingMoreClient,
+    deadline: Deadline,
+    clock: Callable[[], datetime],
+    report: ArchiveReport,
+    retention_days: int,
+) -> None:
+    from trackingmore.models import TrackingRef as UpstreamRef
+    from trackingmore.models import UpdateTrackingsItem
+
+    if not deadline.allows(GROUP_BUDGET_MS):
+        raise _Interrupted("time")
+    stored = store.batch_get(refs)
+    due = [ref for ref in refs if ref in stored and stored[ref].lifecycle != "archived"]
+    report.candidates += len(due)
+    if not due:
+        return
+
+    report.upstream_calls += 1
+    result = client.update_trackings(
+        [
+            UpdateTrackingsItem(tracking_number=r.tracking_number, carrier_code=r.carrier_code, archived=True)
+            for r in due
+        ]
+    )
+    refused = failed_refs(result, due)
+    archived_upstream = [ref for ref in due if ref not in refused]
+
+    still_updating = [ref for ref in archived_upstream if stored[ref].lifecycle == "active"]
+    if still_updating:
+        report.upstream_calls += 1
+        stop_result = client.stop_updating(
+            [UpstreamRef(carrier_code=r.carrier_code, tracking_number=r.tracking_number) for r in still_updating]
+        )
+        refused |= failed_refs(stop_result, still_updating)
+
+    now = clock().astimezone(UTC)
+    expires_at = now + timedelta(days=retention_days) if retention_days > 0 else None
+    for ref in due:
+        if ref in refused:
+            report.refused_upstream += 1
+            logger.warning("TrackingMore refused to archive a tracking", extra={"tracking": str(ref)})
+            continue
+        store.set_lifecycle(ref, "archived", now=now, expires_at=expires_at)
+        report.archived += 1
