@@ -211,7 +211,8 @@ class ApiGateway:
         if len(body) > MAX_BODY_BYTES:
             return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
         stage = stage_in_path or (api.stage_name if api else "Prod")
-        event = self.proxy_event(request, route, params, body, stage, request_id, api)
+        path = self._strip_stage(request.raw_path)[0] if stage_in_path else request.raw_path
+        event = self.proxy_event(request, route, params, body, stage, request_id, api, path)
         pool = self.pools.get(route.spec.function_id)
         if pool is None:  # the function is not runnable locally (see the stack's log)
             self.log(f"{route.spec.function_id} is not running locally")
@@ -244,9 +245,9 @@ class ApiGateway:
         stage: str,
         request_id: str,
         api: ApiSpec | None,
+        path: str,
     ) -> dict[str, Any]:
-        """The REST API (payload format 1.0) Lambda proxy event."""
-        path, _ = self._strip_stage(request.raw_path) if stage else (request.raw_path, None)
+        """The REST API (payload format 1.0) Lambda proxy event; `path` is the request path without the stage."""
         host = request.header("Host") or "127.0.0.1"
         headers: dict[str, str] = {}
         multi_headers: dict[str, list[str]] = {}

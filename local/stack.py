@@ -17,6 +17,7 @@ See docs/local-stack.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -566,41 +567,56 @@ class LocalStack:
 
     # -- stop --------------------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Stop everything: event sources, workers, servers, sandbox, moto. Idempotent."""
+    def stop(self, timeout: float = 4.0) -> None:
+        """Stop everything — event sources, workers, servers, sandbox, moto — in parallel, within `timeout`.
+
+        Idempotent. Parts still busy at the deadline are daemon threads or killed processes: nothing outlives it.
+        """
         if self._stopped.is_set():
             return
         self._stopped.set()
         self._ready.clear()
+        deadline = time.monotonic() + timeout
         for poller in self._pollers:
             poller.stop()
-        closers = [threading.Thread(target=pool.close, daemon=True) for pool in self.pools.values()]
-        for thread in closers:
-            thread.start()
-        for server in self._servers:
-            try:
-                server.stop()
-            except Exception as exc:
-                self.log(f"stopping {server.name}: {exc}")
+        jobs: list[tuple[str, Any]] = [(f"pool {name}", pool.close) for name, pool in self.pools.items()]
+        jobs += [(f"server {server.name}", server.stop) for server in self._servers]
         if self.sandbox is not None:
-            try:
-                self.sandbox.stop()
-            except Exception as exc:
-                self.log(f"stopping the sandbox: {exc}")
-        if self._moto is not None and self._moto.poll() is None:
-            self._moto.terminate()
-            try:
-                self._moto.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                self._moto.kill()
-                self._moto.wait(timeout=2)
-        if self._moto is not None and self._moto.stdin:
-            self._moto.stdin.close()
-        deadline = time.monotonic() + 2
-        for thread in closers:
+            jobs.append(("sandbox", self.sandbox.stop))
+        jobs.append(("moto", lambda: self._stop_moto(deadline)))
+        threads = []
+        for name, job in jobs:
+
+            def run(name: str = name, job: Any = job) -> None:
+                try:
+                    job()
+                except Exception as exc:
+                    self.log(f"stopping {name}: {type(exc).__name__}: {exc}")
+
+            thread = threading.Thread(target=run, daemon=True, name=f"stop-{name}")
+            thread.start()
+            threads.append((name, thread))
+        for name, thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                self.log(f"stopping {name}: still busy at the deadline; left behind")
         for poller in self._pollers:
             poller.join(max(0.0, deadline - time.monotonic()))
+
+    def _stop_moto(self, deadline: float) -> None:
+        moto = self._moto
+        if moto is None:
+            return
+        if moto.poll() is None:
+            moto.terminate()
+            try:
+                moto.wait(timeout=max(0.1, deadline - time.monotonic() - 1))
+            except subprocess.TimeoutExpired:
+                moto.kill()
+                moto.wait(timeout=1)
+        if moto.stdin:
+            with contextlib.suppress(OSError):
+                moto.stdin.close()
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -811,6 +827,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if getattr(stack, "start_error", None) else 0
 
 
+def run() -> None:
+    """Entry point: exit at once after stopping (daemon threads of servers must not delay the exit)."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _start_into(stack: LocalStack, stop_requested: threading.Event) -> None:
     try:
         stack.start()
@@ -823,4 +847,4 @@ def _start_into(stack: LocalStack, stop_requested: threading.Event) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
