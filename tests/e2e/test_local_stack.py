@@ -543,3 +543,25 @@ def test_the_tap_command_prints_outbound_events(stack: StackProcess) -> None:
 
     text = eventually(printed)
     assert "shiptrack | Tracking Status Changed" in text
+
+
+def test_the_stack_runs_in_process_too() -> None:
+    from local.stack import LocalStack
+
+    stack = LocalStack(
+        FIXTURE_TEMPLATE, aws_port=0, api_port=0, lambda_port=0, sandbox=False, schedule_seconds=0, api_key=API_KEY
+    )
+    with stack:
+        stack.wait_ready(timeout=30)
+        response = requests.get(f"{stack.api_url}/echo/9", headers={"x-api-key": API_KEY}, timeout=30)
+        invoked = requests.post(
+            f"{stack.invoke_url}/2015-03-31/functions/EchoFunction/invocations", data="{}", timeout=30
+        )
+        tables = stack.client("dynamodb").list_tables()["TableNames"]
+
+    assert response.json()["event"]["pathParameters"] == {"id": "9"}
+    assert invoked.json()["direct"] is True
+    assert "shiptrack-local-SeenTable" in tables
+    assert stack.sandbox is None
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{stack.api_url}/_local/health", timeout=2)

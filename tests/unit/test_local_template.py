@@ -381,3 +381,53 @@ def test_aws_server_fixture_provisions_into_the_moto_server(aws_server: Any) -> 
     assert "shiptrack-local-TrackingsTable" in client.list_tables()["TableNames"]
     aws_server.table().put_item(Item={"pk": "T#1"})
     assert [r["eventName"] for r in aws_server.stream_records()] == ["INSERT"]
+
+
+def test_stack_config_reads_ports_and_variables_from_the_environment() -> None:
+    from local.stack import StackConfig
+
+    config = StackConfig.from_env(
+        {
+            "LOCAL_AWS_PORT": "5500",
+            "LOCAL_SANDBOX_PORT": "4500",
+            "LOCAL_API_PORT": "3500",
+            "LOCAL_LAMBDA_PORT": "3501",
+            "LOCAL_API_KEY": "k",
+            "LOCAL_SCHEDULE_SECONDS": "0",
+            "LOCAL_SANDBOX": "0",
+            "LOCAL_PARAMETER_OVERRIDES": "LogLevel=DEBUG Stage=v2",
+        },
+        api_port=3600,
+    )
+
+    assert (config.aws_port, config.sandbox_port, config.api_port, config.lambda_port) == (5500, 4500, 3600, 3501)
+    assert config.api_key == "k"
+    assert config.schedule_seconds == 0
+    assert config.sandbox is False
+    assert config.parameter_overrides == {"LogLevel": "DEBUG", "Stage": "v2"}
+    defaults = StackConfig.from_env({})
+    assert (defaults.aws_port, defaults.sandbox_port, defaults.api_port, defaults.lambda_port) == (
+        5000,
+        4010,
+        3000,
+        3001,
+    )
+    assert defaults.api_key == "local-dev-key"
+    assert defaults.schedule_seconds == 60
+
+
+def test_the_stack_picks_up_every_function_of_the_real_template() -> None:
+    from local.stack import LocalStack
+
+    stack = LocalStack(DEFAULT_TEMPLATE, sandbox=False)
+    stack._create_pools()
+
+    assert set(stack.pools) | set(stack.skipped_functions) == set(stack.template.functions)
+    for logical_id, pool in stack.pools.items():
+        spec = stack.template.functions[logical_id]
+        assert pool.env["AWS_LAMBDA_FUNCTION_NAME"] == spec.name
+        assert pool.env["AWS_ENDPOINT_URL"] == stack.aws_endpoint
+        assert {k: pool.env[k] for k in spec.environment if k != "TRACKINGMORE_BASE_URL"} == {
+            k: v for k, v in spec.environment.items() if k != "TRACKINGMORE_BASE_URL"
+        }
+        assert pool.max_concurrency == (1 if spec.reserved_concurrency == 1 else 4)
