@@ -58,6 +58,8 @@ COST_DETECT = 1  # 0.2 per call
 COST_REMOTE = 1  # 0.2 per call
 COST_AWB = 100  # 20 per air waybill
 STATUS_INPUT = {"4": "delivered", "7": "exception", "8": None}  # PUT status values (reference §3.5, §5.1)
+# Success messages the documented examples print (seed 001 for aircargo, seed 003 for remote).
+SUCCESS_MESSAGES = {"/trackings/aircargo": "Request Success", "/trackings/remote": "The request was successful."}
 STATUSES = ("pending", "notfound", "transit", "pickup", "delivered", "undelivered", "exception", "expired")
 
 
@@ -367,7 +369,7 @@ class SandboxEngine:
         route, params, allowed = _match(method, path)
         if route is None:
             code = 405 if allowed else 404
-            return self._reply(code, error_envelope(ApiError(code)), key=None)
+            return self._reply(200, error_envelope(ApiError(code)), key=None)  # HTTP 200, outcome in meta (§1)
         key = route.key
         query = parse_qs(query_string, keep_blank_values=True)
         with self.lock:
@@ -384,7 +386,7 @@ class SandboxEngine:
                 if request.headers.get(API_KEY_HEADER) != self.config.api_key:
                     raise ApiError(4001)
                 code, data = route.handler(self, request)
-                result = envelope(code, data)
+                result = envelope(code, data, SUCCESS_MESSAGES.get(route.template) if code == 200 else None)
                 if route.template == "/carriers":
                     result = {"meta": {"code": 200}, "data": data}  # carriers meta holds only the code (§3.17)
         except ApiError as error:

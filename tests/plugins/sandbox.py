@@ -109,10 +109,10 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             status = receiver.next_status()
+            receiver.record(ReceivedRequest(self.path, dict(self.headers.items()), body, status))  # before answering
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            receiver.record(ReceivedRequest(self.path, dict(self.headers.items()), body, status))
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
