@@ -596,6 +596,12 @@ def update_tracking(
             archived=request.archived,
         )
         upstream = _call("update", lambda: upstream_client.update_tracking(ref.carrier_code, ref.tracking_number, put))
+    recomputed: Tracking | None = None
+    if request.status_override == "revert":
+        # 8 = back to the status TrackingMore computes from the events (reference §3.5). The PUT answer echoes the
+        # code, not the status, so read the tracking back to learn it.
+        upstream = _call("get", partial(upstream_client.get_tracking, ref.carrier_code, ref.tracking_number))
+        recomputed = tracking_from_upstream(upstream, now=now, base=current)
     if new_ref is not None:
         _call(
             "change_carrier",
@@ -606,11 +612,9 @@ def update_tracking(
         changes["status"] = request.status_override
         same = upstream is not None and (upstream.status or "").lower() == request.status_override
         changes["substatus"] = upstream.substatus if same and upstream is not None else None
-    elif request.status_override == "revert" and upstream is not None:
-        # TrackingMore recomputes the status from the events (8 = back to the system status): take its answer.
-        reverted = tracking_from_upstream(upstream, now=now, base=current)
-        changes["status"] = reverted.status
-        changes["substatus"] = reverted.substatus
+    elif request.status_override == "revert" and recomputed is not None:
+        changes["status"] = recomputed.status
+        changes["substatus"] = recomputed.substatus
 
     version = upstream_version(upstream) if upstream is not None else None
     expires_at = _retention_expiry(now) if changes.get("lifecycle") == "archived" else None

@@ -1,0 +1,160 @@
+"""RealtimeFunction through ``lambda_handler`` on moto against the TrackingMore sandbox."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+
+from shiptrack.models import format_utc
+from tests.integration.test_trackings_support import REALTIME, Api, api_fixture  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.integration
+
+NUMBER = "RR123456785CN"
+BODY = {"carrier_code": "china-post", "tracking_number": NUMBER}
+
+
+def set_attribute(api: Api, name: str, value: str) -> None:
+    api.aws.table().update_item(
+        Key={"pk": f"china-post#{NUMBER}"},
+        UpdateExpression="SET #n = :v",
+        ExpressionAttributeNames={"#n": name},
+        ExpressionAttributeValues={":v": value},
+    )
+
+
+def hours_ago(hours: float) -> str:
+    return format_utc(datetime.now(UTC) - timedelta(hours=hours))
+
+
+def test_unknown_number_is_looked_up_at_the_carrier_and_stored(api: Api) -> None:
+    answer = api.post("/trackings/realtime", BODY)
+
+    assert answer.status == 200, answer.body
+    assert answer.body["source"] == "carrier"
+    assert answer.body["fetched_at"].endswith("Z")
+    assert answer.body["tracking"]["tracking_number"] == NUMBER
+    assert api.calls(REALTIME) == 1
+    assert api.stored("china-post", NUMBER) is not None
+    # Carrier event times stay carrier-local without an offset; ours are UTC with Z
+    checkpoints = answer.body["tracking"]["checkpoints"]
+    assert checkpoints
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", c["time"]) for c in checkpoints)
+    assert answer.body["tracking"]["last_checked_at"].endswith("Z")
+
+
+def test_a_fresh_stored_copy_is_served_without_calling_upstream(api: Api) -> None:
+    # Given a tracking created (checked upstream) a moment ago
+    assert api.post("/trackings", BODY).status == 201
+
+    # When a live lookup allows 15 minutes (the default) and then an hour
+    default = api.post("/trackings/realtime", BODY)
+    hour = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 3600})
+
+    # Then both are the stored copy
+    assert (default.status, hour.status) == (200, 200)
+    assert default.body["source"] == hour.body["source"] == "cache"
+    assert api.calls(REALTIME) == 0
+
+
+def test_a_stale_copy_is_refreshed_from_the_carrier(api: Api) -> None:
+    assert api.post("/trackings", BODY).status == 201
+    set_attribute(api, "last_checked_at", hours_ago(1))
+
+    answer = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 60})
+
+    assert answer.body["source"] == "carrier"
+    assert api.calls(REALTIME) == 1
+    assert api.stored("china-post", NUMBER).last_checked_at > datetime.now(UTC) - timedelta(minutes=5)
+
+
+def test_trackingmore_two_hour_rule_serves_the_stored_copy(api: Api) -> None:
+    # Given a live lookup just now
+    first = api.post("/trackings/realtime", BODY)
+    assert first.body["source"] == "carrier"
+
+    # When another comes that accepts no staleness at all
+    second = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 0})
+
+    # Then TrackingMore's once-per-2-hours rule wins: the stored copy, no upstream call
+    assert second.status == 200
+    assert second.body["source"] == "cache"
+    assert api.calls(REALTIME) == 1
+
+    # And once the last live lookup is 2 hours old, the carrier is asked again
+    set_attribute(api, "last_realtime_at", hours_ago(2.1))
+    third = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 0})
+    assert third.body["source"] == "carrier"
+    assert api.calls(REALTIME) == 2
+
+
+def test_upstream_429_is_our_429_with_retry_after_and_the_stored_copy(api: Api) -> None:
+    assert api.post("/trackings", BODY).status == 201
+    api.sandbox.set_faults(error_rate=1.0, kinds=["meta_429"], endpoints=[REALTIME])
+
+    answer = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 0})
+
+    assert answer.status == 429
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert int(answer.headers["Retry-After"]) > 0
+    assert answer.body["code"] == "upstream_rate_limited"
+    assert answer.body["tracking"]["tracking_number"] == NUMBER
+    assert api.calls(REALTIME) == 1  # no retry while the caller waits
+
+
+def test_upstream_429_for_a_number_we_do_not_hold_has_no_copy(api: Api) -> None:
+    api.sandbox.set_faults(error_rate=1.0, kinds=["meta_429"], endpoints=[REALTIME])
+
+    answer = api.post("/trackings/realtime", BODY)
+
+    assert answer.status == 429
+    assert "tracking" not in answer.body
+
+
+def test_a_live_answer_never_moves_a_delivered_parcel_back(api: Api) -> None:
+    # Given a parcel we marked delivered, which TrackingMore has since (behind our back) put back in transit
+    assert api.post("/trackings", BODY).status == 201
+    assert api.patch(f"/trackings/china-post/{NUMBER}", {"status_override": "delivered"}).status == 200
+    api.sandbox.advance(24)
+    requests.put(
+        f"{api.sandbox.base_url}/trackings/china-post/{NUMBER}",
+        json={"status": 8},
+        headers=api.sandbox.headers,
+        timeout=10,
+    )
+    upstream_status = next(t for t in api.sandbox.trackings() if t["tracking_number"] == NUMBER)["status"]
+    assert upstream_status not in ("delivered", "exception", "expired")
+    set_attribute(api, "last_checked_at", hours_ago(1))
+
+    # When a live lookup returns whatever the carrier says now
+    answer = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 0})
+
+    # Then the carrier's events are taken, but it stays delivered
+    assert answer.status == 200
+    assert answer.body["source"] == "carrier"
+    assert answer.body["tracking"]["status"] == "delivered"
+    assert answer.body["tracking"]["checkpoints"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"carrier_code": "china-post"},
+        {"carrier_code": "china-post", "tracking_number": "RR1"},
+        {"carrier_code": "china post", "tracking_number": NUMBER},
+        {**BODY, "max_age_seconds": -1},
+        {**BODY, "max_age_seconds": 7 * 24 * 3600 + 1},
+        {**BODY, "destination_code": "USA"},
+        {**BODY, "unknown": True},
+    ],
+)
+def test_invalid_realtime_requests_are_422(api: Api, body: dict[str, Any]) -> None:
+    answer = api.post("/trackings/realtime", body)
+
+    assert answer.status == 422
+    assert answer.body["errors"]
+    assert api.calls(REALTIME) == 0
