@@ -237,8 +237,8 @@ def handle_order_shipped(
         "order shipped handled",
         extra={
             "order_id": detail.order_id,
-            "created": result.created,
-            "existing": result.existing,
+            "trackings_created": result.created,
+            "trackings_existing": result.existing,
             "skipped": result.skipped,
             "failed": len(result.failed),
         },
