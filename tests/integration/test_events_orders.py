@@ -162,9 +162,7 @@ def test_two_shipments_become_two_trackings_exactly_once_even_when_delivered_twi
 def test_a_poison_message_reaches_the_dlq_and_never_blocks_the_others(on_sandbox: Any, sandbox: Any) -> None:
     aws = on_sandbox
     poller = Poller(aws)
-    max_receives = (
-        aws.names.queues["OrderEventsQueue"].arn and aws.template.queues["OrderEventsQueue"].max_receive_count
-    )
+    max_receives = aws.template.queues["OrderEventsQueue"].max_receive_count
     assert max_receives == 5
     put_order_shipped(aws, {"order_id": "SO-1", "shipments": []})  # no shipments: never valid
     put_order_shipped(aws, order_detail("SO-2"))
