@@ -25,6 +25,10 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
+    from local.moto_patches import apply as apply_moto_patches
+
+    apply_moto_patches()
+
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     print(f"moto listening on http://{host}:{port}", flush=True)

@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
+from local.moto_patches import apply as apply_moto_patches
 from local.resources import ResourceNames, provision
 from local.template import DEFAULT_TEMPLATE, Template, load_template
 
@@ -188,6 +189,7 @@ def aws(aws_template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
     """In-process moto with every template resource created and the function environment set."""
     from moto import mock_aws
 
+    apply_moto_patches()
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -221,6 +223,7 @@ def moto_server() -> Iterator[MotoServer]:
     """A moto server on a free loopback port for the whole session. Reset it between uses (`aws_server` does)."""
     from moto.server import ThreadedMotoServer
 
+    apply_moto_patches()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

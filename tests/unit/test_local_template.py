@@ -317,7 +317,24 @@ def test_provisioned_rule_delivers_to_its_queue(template_path: Path) -> None:
         )
 
         messages = session.client("sqs").receive_message(QueueUrl=names.queue_url("Work"))["Messages"]
-        assert json.loads(messages[0]["Body"]) == {"order_id": "o1"}
+        assert json.loads(messages[0]["Body"]) == {"order_id": "o1"}  # InputPath $.detail
+
+
+def test_events_delivered_to_queues_carry_the_full_envelope(aws: Any) -> None:
+    # moto's own envelope has no "account"; local.moto_patches adds it, as EventBridge sends it.
+    url = aws.sqs.create_queue(QueueName="envelope")["QueueUrl"]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.events.put_rule(Name="envelope", EventBusName=aws.event_bus_name, EventPattern='{"source": ["shop"]}')
+    aws.events.put_targets(Rule="envelope", EventBusName=aws.event_bus_name, Targets=[{"Id": "q", "Arn": arn}])
+
+    aws.events.put_events(
+        Entries=[{"EventBusName": aws.event_bus_name, "Source": "shop", "DetailType": "Order Shipped", "Detail": "{}"}]
+    )
+
+    event = json.loads(aws.sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"])
+    assert set(event) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+    assert event["account"] == "123456789012"
+    assert event["time"].endswith("Z")
 
 
 def test_secret_values_are_overridable(template_path: Path) -> None:
