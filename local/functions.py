@@ -359,6 +359,29 @@ class FunctionPool:
         error = runtime_exit_error(request_id, f"Runtime exited with error: exit status {payload}")
         return InvokeResult(request_id, False, error, elapsed_ms, cold)
 
+    def prewarm(self) -> None:
+        """Start one execution environment before the first invocation (like provisioned concurrency)."""
+        with self._lock:
+            if self._closed or self._all or self._starting:
+                return
+            self._starting += 1
+        try:
+            worker = Worker(self.spec, self.env, self.log)
+        except Exception:
+            with self._lock:
+                self._starting -= 1
+                self._lock.notify()
+            raise
+        with self._lock:
+            self._starting -= 1
+            self._all.add(worker)
+        worker.wait_ready(max(INIT_TIMEOUT_SECONDS, float(self.spec.timeout)))
+        if worker.init_error is not None:
+            self.log(self.spec.logical_id, f"prewarm failed: {worker.init_error.get('errorMessage')}")
+        else:
+            self.cold_starts += 1
+        self._release(worker)
+
     def invoke_async(self, event: Any, request_id: str | None = None) -> Future[InvokeResult]:
         """Start an invocation on its own thread; the future holds the result (or ThrottledError...)."""
         future: Future[InvokeResult] = Future()

@@ -81,6 +81,7 @@ class StackConfig:
     region: str = DEFAULT_REGION
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     verbose: bool = False
+    prewarm: bool = False
 
     ENV: dict[str, str] = field(
         default_factory=lambda: {
@@ -96,6 +97,7 @@ class StackConfig:
             "integration_timeout": "LOCAL_API_TIMEOUT_SECONDS",
             "sqs_retry_seconds": "LOCAL_SQS_RETRY_SECONDS",
             "verbose": "LOCAL_VERBOSE",
+            "prewarm": "LOCAL_PREWARM",
         },
         repr=False,
     )
@@ -417,6 +419,9 @@ class LocalStack:
             self.pools[logical_id] = FunctionPool(
                 spec, self.function_environment(spec), self.console.line, max_concurrency=concurrency
             )
+        if self.config.prewarm:
+            for pool in self.pools.values():
+                threading.Thread(target=pool.prewarm, daemon=True, name=f"prewarm-{pool.spec.logical_id}").start()
         self.parts["functions"] = "ok"
 
     def _start_invoke_api(self) -> None:

@@ -476,6 +476,7 @@ def test_outbound_events_reach_the_local_event_tap(stack: StackProcess) -> None:
     tapped = eventually(lambda: [json.loads(m["Body"]) for m in receive_all(stack, "local-event-tap")])
 
     assert [(e["source"], e["detail"]["m"]) for e in tapped] == [("shiptrack", marker)]
+    assert tapped[0]["account"] == "123456789012"  # moto leaves it out; local.moto_patches puts it back
 
 
 def test_a_schedule_can_be_fired_on_demand(stack: StackProcess) -> None:
@@ -549,10 +550,19 @@ def test_the_stack_runs_in_process_too() -> None:
     from local.stack import LocalStack
 
     stack = LocalStack(
-        FIXTURE_TEMPLATE, aws_port=0, api_port=0, lambda_port=0, sandbox=False, schedule_seconds=0, api_key=API_KEY
+        FIXTURE_TEMPLATE,
+        aws_port=0,
+        api_port=0,
+        lambda_port=0,
+        sandbox=False,
+        schedule_seconds=0,
+        api_key=API_KEY,
+        prewarm=True,
     )
     with stack:
         stack.wait_ready(timeout=30)
+        echo = stack.pools["EchoFunction"]
+        eventually(lambda: echo.cold_starts == 1 and echo.size == 1 and echo.busy == 0)
         response = requests.get(f"{stack.api_url}/echo/9", headers={"x-api-key": API_KEY}, timeout=30)
         invoked = requests.post(
             f"{stack.invoke_url}/2015-03-31/functions/EchoFunction/invocations", data="{}", timeout=30
@@ -563,5 +573,6 @@ def test_the_stack_runs_in_process_too() -> None:
     assert invoked.json()["direct"] is True
     assert "shiptrack-local-SeenTable" in tables
     assert stack.sandbox is None
+    assert echo.cold_starts == 1  # the prewarmed environment served the requests
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{stack.api_url}/_local/health", timeout=2)
