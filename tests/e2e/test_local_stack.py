@@ -500,14 +500,16 @@ def test_schedules_fire_on_the_local_timer(tmp_path: Path) -> None:
 # -- the real template ------------------------------------------------------------------------------
 
 
-def test_every_function_of_the_real_template_is_picked_up(local_stack_factory: StackFactory) -> None:
+def test_every_function_of_the_real_template_is_picked_up(local_stack: StackProcess) -> None:
     template = load_template(DEFAULT_TEMPLATE)
-    real = local_stack_factory.start(DEFAULT_TEMPLATE, sandbox=False, name="real-template")
+    real = local_stack
 
     listed = requests.get(f"{real.invoke_url}/2015-03-31/functions/", timeout=30).json()["Functions"]
     health = requests.get(f"{real.api_url}/_local/health", timeout=30).json()
 
     assert {f["FunctionName"] for f in listed} | set(health["functions_skipped"]) == set(template.functions)
+    assert health["sandbox"] == "ok"
+    assert real.sandbox_url == f"{real.sandbox_control_url}/v2"
     for route in template.routes:
         if not route.api_key_required:
             continue
