@@ -5,10 +5,18 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from datetime import UTC, datetime
 from types import FrameType
 
 from local.sandbox.engine import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PORT, DEFAULT_QUOTA
 from local.sandbox.server import SandboxServer
+
+
+def _sim_start(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--email", default=DEFAULT_EMAIL, help="account e-mail; keys the webhook signature")
     parser.add_argument("--webhook-url", default=None, help="where to push signed v2 webhooks")
     parser.add_argument("--quota", type=float, default=DEFAULT_QUOTA)
+    parser.add_argument(
+        "--sim-start", default=None, help="simulated start time, ISO-8601 (default: now); fixes event dates for a seed"
+    )
     parser.add_argument("--no-rate-limits", action="store_true", help="turn off 1/s, 3/s and the 2-hour rule")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -33,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         webhook_url=args.webhook_url,
         enforce_rate_limits=not args.no_rate_limits,
         quota=args.quota,
+        sim_start=_sim_start(args.sim_start),
         verbose=args.verbose,
     )
     server.start()

@@ -190,10 +190,15 @@ class SandboxEngine:
         self.webhooks.retry_delays = tuple(self.config.webhook_retry_delays)
         self.webhooks.timeout_s = self.config.webhook_timeout_s
 
-    def reset(self, seed: int | None = None) -> dict[str, Any]:
-        """Back to a clean slate: the constructor's configuration (with ``seed`` if given), no trackings, no stats."""
+    def reset(self, seed: int | None = None, *, restore_config: bool = False) -> dict[str, Any]:
+        """A clean slate: no trackings, no stats, quota unused, faults off, simulated clock back to its start.
+
+        The configuration (API key, e-mail, webhook URL, quota limit, rate-limit switches) is kept, unless
+        ``restore_config`` puts back the one the sandbox started with. ``seed`` replaces the seed.
+        """
         with self.lock:
-            self.config = replace(self._initial)
+            if restore_config:
+                self.config = replace(self._initial)
             if seed is not None:
                 self.config.seed = int(seed)
             self.webhooks.reset()

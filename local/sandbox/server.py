@@ -3,6 +3,7 @@ in-process :class:`SandboxServer` that tests start and stop."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import struct
@@ -36,7 +37,17 @@ class _HTTPServer(ThreadingHTTPServer):
         self.engine = engine
         self.stopping = stopping
         self.verbose = verbose
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def close_connections(self) -> None:
+        """Hang up every open (keep-alive) connection so no handler thread outlives the server."""
+        with self.connections_lock:
+            open_connections = list(self.connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,8 +58,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
         # Headers and body leave in separate writes; without TCP_NODELAY, Nagle + delayed ACK add ~40 ms per call.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -130,7 +148,8 @@ def _control(engine: SandboxEngine, method: str, path: str, raw: bytes) -> tuple
             return 200, {"sim_time": engine.now_iso(), "trackings": engine.trackings()}
         if route == "/_sandbox/reset" and method == "POST":
             seed = body.get("seed")
-            return 200, engine.reset(int(seed) if seed is not None else None)
+            restore = bool(body.get("restore_config", False))
+            return 200, engine.reset(int(seed) if seed is not None else None, restore_config=restore)
         if route == "/_sandbox/faults" and method == "POST":
             return 200, engine.set_faults(body)
         if route == "/_sandbox/faults" and method == "GET":
@@ -216,6 +235,7 @@ class SandboxServer:
         self._stopping.set()  # wakes injected timeouts and latencies
         self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         if self._thread is not None:
             self._thread.join(2.0)
         self.engine.webhooks.stop(2.0)
@@ -275,8 +295,9 @@ class SandboxServer:
     def stats(self) -> dict[str, Any]:
         return self.engine.stats()
 
-    def reset(self, seed: int | None = None) -> dict[str, Any]:
-        return self.engine.reset(seed)
+    def reset(self, seed: int | None = None, *, restore_config: bool = False) -> dict[str, Any]:
+        """Clean state; the configuration stays unless ``restore_config`` (see ``SandboxEngine.reset``)."""
+        return self.engine.reset(seed, restore_config=restore_config)
 
     def advance(self, hours: float) -> dict[str, Any]:
         return self.engine.advance(hours)

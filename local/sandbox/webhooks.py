@@ -86,7 +86,8 @@ class WebhookDispatcher:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
             self._thread.start()
 
@@ -96,6 +97,7 @@ class WebhookDispatcher:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+            self._thread = None
 
     def reset(self) -> None:
         """Drop pending deliveries and counters (in-flight attempts of the old generation are not recorded)."""

@@ -2,12 +2,13 @@
 
 - ``sandbox_server`` (session): one :class:`local.sandbox.SandboxServer` per test process (xdist worker), seed 7,
   rate limits and the realtime 2-hour rule OFF so suites run fast, short webhook retry delays.
-- ``sandbox`` (function): the same server reset to that clean state before the test. Use ``sandbox.base_url``
-  (``http://127.0.0.1:PORT/v2``), ``sandbox.headers``, ``sandbox.api_key``, ``sandbox.email``, ``sandbox.stats()``,
-  ``sandbox.reset(seed=None)``, ``sandbox.advance(hours)``, ``sandbox.set_faults(error_rate, kinds, latency_ms,
-  endpoints, timeout_s)``, ``sandbox.clear_faults()``, ``sandbox.trackings()``, ``sandbox.configure(**changes)``
-  (e.g. ``enforce_rate_limits=True``, ``webhook_url=...``, ``quota=...``), ``sandbox.wait_for_webhooks()``.
-  Changes made through ``configure`` last until the next test's reset.
+- ``sandbox`` (function): the same server reset to that clean state (and start-up configuration) before the test.
+  Use ``sandbox.base_url`` (``http://127.0.0.1:PORT/v2``), ``sandbox.root_url``, ``sandbox.headers``,
+  ``sandbox.api_key``, ``sandbox.email``, ``sandbox.stats()``, ``sandbox.reset(seed=None, restore_config=False)``,
+  ``sandbox.advance(hours)``, ``sandbox.set_faults(error_rate, kinds, latency_ms, endpoints, timeout_s)``,
+  ``sandbox.clear_faults()``, ``sandbox.trackings()``, ``sandbox.configure(**changes)`` (e.g.
+  ``enforce_rate_limits=True``, ``enforce_realtime_interval=True``, ``webhook_url=...``, ``quota=...``) and
+  ``sandbox.wait_for_webhooks()``. Changes made through ``configure`` last until the next test's reset.
 - ``webhook_receiver`` (function): a tiny local HTTP server that records POSTs; ``.url``, ``.requests``,
   ``.wait_for(n)``, ``.respond_with([500, 200])`` to script its answers.
 """
@@ -49,7 +50,7 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
-    sandbox_server.reset()
+    sandbox_server.reset(restore_config=True)
     return sandbox_server
 
 

@@ -48,9 +48,11 @@ def test_stats_count_calls_per_endpoint_template(v2: V2, sandbox: SandboxServer)
     assert {"attempted", "succeeded", "failed"} <= set(stats["webhooks"])
 
 
-def test_reset_clears_state_and_can_change_the_seed(v2: V2, sandbox: SandboxServer) -> None:
+def test_reset_clears_state_keeps_configuration_and_can_change_the_seed(v2: V2, sandbox: SandboxServer) -> None:
     v2.create("1234567890", "dhl")
     sandbox.configure(quota=5)
+    sandbox.set_faults(error_rate=1.0, kinds=["http_500"], endpoints=["/trackings/batch"])
+    sandbox.advance(30)
 
     response = requests.post(sandbox.root_url + "/_sandbox/reset", json={"seed": 42}, timeout=5)
 
@@ -58,9 +60,20 @@ def test_reset_clears_state_and_can_change_the_seed(v2: V2, sandbox: SandboxServ
     stats = sandbox.stats()
     assert stats["seed"] == 42
     assert stats["calls"] == {}
-    assert stats["quota"]["used"] == 0
-    assert stats["quota"]["limit"] != 5
+    assert stats["quota"] == {"limit": 5, "used": 0, "remaining": 5}
+    assert stats["fault_config"]["error_rate"] == 0
+    assert stats["sim_time"] == stats["sim_start"]
     assert code_of(v2.get("/trackings/dhl/1234567890")) == 4031
+
+
+def test_reset_with_restore_config_goes_back_to_the_start_up_configuration(v2: V2, sandbox: SandboxServer) -> None:
+    start_up_quota = sandbox.stats()["quota"]["limit"]
+    sandbox.configure(quota=5, api_key="temporary")
+
+    requests.post(sandbox.root_url + "/_sandbox/reset", json={"restore_config": True}, timeout=5)
+
+    assert sandbox.stats()["quota"]["limit"] == start_up_quota
+    assert code_of(v2.get("/trackings/getuserinfo")) == 200
 
 
 def test_advance_over_http_moves_the_simulated_clock(v2: V2, sandbox: SandboxServer) -> None:
@@ -117,7 +130,19 @@ def test_standalone_cli_serves_and_stops_on_sigterm() -> None:
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers/shared'}{os.pathsep}{ROOT}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.sandbox", "--port", str(port), "--seed", "3", "--api-key", "cli-key"],
+        [
+            sys.executable,
+            "-m",
+            "local.sandbox",
+            "--port",
+            str(port),
+            "--seed",
+            "3",
+            "--api-key",
+            "cli-key",
+            "--sim-start",
+            "2024-03-01T08:00:00+00:00",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -133,8 +158,23 @@ def test_standalone_cli_serves_and_stops_on_sigterm() -> None:
                 time.sleep(0.05)
         body = requests.get(base + "/v2/trackings/getuserinfo", headers={"Trackingmore-Api-Key": "cli-key"}, timeout=5)
         assert body.json()["meta"]["code"] == 200
-        assert requests.get(base + "/_sandbox/stats", timeout=5).json()["seed"] == 3
+        stats = requests.get(base + "/_sandbox/stats", timeout=5).json()
+        assert stats["seed"] == 3
+        assert stats["sim_start"] == "2024-03-01T08:00:00+00:00"
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(10)
     assert process.returncode == 0
+
+
+def test_server_restarts_and_stop_hangs_up_keep_alive_connections() -> None:
+    server = SandboxServer(seed=1)
+    session = requests.Session()
+    with server:
+        session.headers.update(server.headers)
+        base_url = server.base_url
+        assert code_of(session.get(base_url + "/carriers", timeout=5).json()) == 200  # keep-alive connection
+
+    with pytest.raises(requests.ConnectionError):
+        session.get(base_url + "/carriers", timeout=5)
+    session.close()
