@@ -223,6 +223,8 @@ class SandboxEngine:
         with self.lock:
             for name, value in changes.items():
                 if name == "quota":
+                    if float(value) < 0:
+                        raise ValueError("quota must not be negative")
                     self.config.quota = float(value)
                     self.quota_limit_fifths = round(float(value) * 5)
                 elif name in {"enforce_rate_limits", "enforce_realtime_interval"}:
@@ -374,7 +376,7 @@ class SandboxEngine:
         route, params, allowed = _match(method, path)
         if route is None:
             code = 405 if allowed else 404
-            return self._reply(200, error_envelope(ApiError(code)), key=None)  # HTTP 200, outcome in meta (§1)
+            return self._reply(200, error_envelope(ApiError(code)))  # HTTP 200, outcome in meta (§1)
         key = route.key
         query = parse_qs(query_string, keep_blank_values=True)
         with self.lock:
@@ -399,11 +401,11 @@ class SandboxEngine:
                 with self.lock:
                     self.rate_limited += 1
             result = error_envelope(error)
-        outcome = self._reply(200, result, key=key)
+        outcome = self._reply(200, result)
         outcome.latency_s = latency
         return outcome
 
-    def _reply(self, http_status: int, body: dict[str, Any], key: str | None) -> Outcome:
+    def _reply(self, http_status: int, body: dict[str, Any]) -> Outcome:
         with self.lock:
             self.meta_codes[str(body["meta"]["code"])] += 1
         return Outcome(http_status, json.dumps(body, ensure_ascii=False).encode("utf-8"))

@@ -161,7 +161,7 @@ def _control(engine: SandboxEngine, method: str, path: str, raw: bytes) -> tuple
             return 200, engine.configure(**body)
         if route == "/_sandbox/config" and method == "GET":
             return 200, engine.config.public()
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         return 400, {"error": str(exc)}
     return 404, {"error": f"no control endpoint {method} {route}"}
 
