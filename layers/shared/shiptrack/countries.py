@@ -16,7 +16,7 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["COUNTRIES", "country_code", "country_name"]
+__all__ = ["CODE_PATTERN", "COUNTRIES", "country_code", "country_name"]
 
 #: ISO 3166-1 alpha-2 code → English short name.
 COUNTRIES: Final[dict[str, str]] = {
@@ -325,6 +325,19 @@ _ALIASES: Final[dict[str, str]] = {
     "vietnam": "VN",
     "wales": "GB",
 }
+
+
+def _code_pattern() -> str:
+    # Any case, spelled with character classes: JSON Schema (ECMA-262) patterns have no case-insensitive flag.
+    branches = []
+    for first in sorted({code[0] for code in COUNTRIES}):
+        seconds = "".join(code[1] for code in sorted(COUNTRIES) if code[0] == first)
+        branches.append(f"[{first}{first.lower()}][{seconds}{seconds.lower()}]")
+    return "^ *(?:" + "|".join(branches) + ") *$"
+
+
+#: A regular expression (JSON Schema dialect) matching exactly the codes of :data:`COUNTRIES`, in any case.
+CODE_PATTERN: Final = _code_pattern()
 
 _NOT_LETTERS = re.compile(r"[^a-z0-9]+")
 

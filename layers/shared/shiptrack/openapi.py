@@ -164,14 +164,24 @@ def _anchor(name: str) -> str:
     return name.lower()
 
 
+_MAX_ENUM_SHOWN: Final = 12
+_MAX_PATTERN_SHOWN: Final = 80
+
+
 def _type(schema: dict[str, Any]) -> str:
     """A short human type for a JSON schema: ``string``, ``[Flight](#flight)[]``, ``integer | null`` …"""
+    if "pattern" in schema and len(schema["pattern"]) > _MAX_PATTERN_SHOWN:
+        return (
+            f"{schema.get('type', 'string')} (a pattern of {len(schema['pattern'])} characters, in docs/openapi.json)"
+        )
     if "$ref" in schema:
         name = _ref_name(schema["$ref"])
         return f"[{name}](#{_anchor(name)})"
     if "const" in schema:
         return f"`{json.dumps(schema['const'])}`"
     if "enum" in schema:
+        if len(schema["enum"]) > _MAX_ENUM_SHOWN:
+            return f"one of {len(schema['enum'])} {schema.get('type', 'value')}s (listed in docs/openapi.json)"
         return " \\| ".join(f"`{json.dumps(value)}`" for value in schema["enum"])
     for combinator in ("anyOf", "oneOf", "allOf"):
         if combinator in schema:

@@ -52,13 +52,13 @@ MAX_AWBS: Final = 50
 #: How long a per-waybill upstream error ("unknown airline", "not found") is cached, at most.
 ERROR_TTL_SECONDS: Final = 300
 
-_AWB = re.compile(r"^(\d{3})-?(\d{8})$")
-_UPSTREAM_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2})(:\d{2})?$")
+_AWB = re.compile(r"^([0-9]{3})-?([0-9]{8})$")
+_UPSTREAM_TIME = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2})(:[0-9]{2})?$")
 
 
 def normalize_awb(value: str) -> str:
-    """``NNN-NNNNNNNN`` from ``NNN-NNNNNNNN`` or ``NNNNNNNNNNN`` (surrounding spaces ignored); ``ValueError`` else."""
-    match = _AWB.match(value.strip())
+    """``NNN-NNNNNNNN`` from ``NNN-NNNNNNNN`` or ``NNNNNNNNNNN`` (spaces around ignored); ``ValueError`` else."""
+    match = _AWB.match(value.strip(" "))
     if match is None:
         msg = "an air waybill number is 3 digits, an optional '-', then 8 digits (NNN-NNNNNNNN)"
         raise ValueError(msg)
@@ -74,7 +74,7 @@ def awb_check_digit_ok(awb: str) -> bool:
 AwbNumber = Annotated[
     str,
     Field(
-        pattern=r"^\s*\d{3}-?\d{8}\s*$",
+        pattern=r"^ *[0-9]{3}-?[0-9]{8} *$",
         examples=["172-28891936"],
         description="Air waybill number: airline prefix, optional '-', 8-digit serial",
     ),

@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal, Protocol
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from shiptrack.cache import TtlCache
-from shiptrack.countries import country_code
+from shiptrack.countries import CODE_PATTERN, COUNTRIES, country_code
 from shiptrack.errors import Problem
 from shiptrack.services.lookups import (
     ItemFailure,
@@ -78,7 +78,9 @@ TRANSIT_BANDS: Final[dict[str, tuple[int | None, int | None]]] = {
 }
 
 _SPACES = re.compile(r"\s+")
-_POSTCODE_PATTERN = r"^\s*[\w][\w .'/-]{0,39}\s*$"
+# Latin letters (with accents), digits, and . ' / - inside; spaces around are ignored. No \w or \s: regex engines
+# disagree on them (pydantic's, Python's, JSON Schema's), and the document must say exactly what is accepted.
+_POSTCODE_PATTERN = r"^ *[0-9A-Za-zÀ-ɏ][0-9A-Za-zÀ-ɏ .'/-]{0,39} *$"
 
 
 def normalize_country(value: str) -> str:
@@ -100,10 +102,21 @@ def _match_key(postcode: str) -> str:
     return _SPACES.sub("", postcode).casefold()
 
 
+# The schema lists what is certainly accepted: every code in any case, and every English short name. The validator
+# is more lenient still (any case, accents optional, everyday names such as "UK" or "South Korea").
 Country = Annotated[
     str,
-    Field(min_length=2, max_length=60, examples=["JP", "Japan"], description="ISO 3166-1 alpha-2 code or name"),
     AfterValidator(normalize_country),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": CODE_PATTERN},
+                {"type": "string", "enum": sorted(COUNTRIES.values())},
+            ],
+            "description": "ISO 3166-1 alpha-2 code (any case) or English country name; answered as the code",
+            "examples": ["JP", "Japan"],
+        }
+    ),
 ]
 Postcode = Annotated[
     str,
@@ -121,7 +134,7 @@ RemoteCarrier = Annotated[
 ]
 CarrierCode = Annotated[
     str,
-    Field(pattern=r"^\s*[0-9A-Za-z_-]{1,40}\s*$", examples=["dhl"], description="TrackingMore carrier code"),
+    Field(pattern=r"^ *[0-9A-Za-z_-]{1,40} *$", examples=["dhl"], description="TrackingMore carrier code"),
     AfterValidator(lambda value: value.strip().lower()),
 ]
 
