@@ -234,6 +234,8 @@ class SandboxEngine:
                 elif name == "webhook_retry_delays":
                     self.config.webhook_retry_delays = tuple(float(v) for v in value)
                 elif name == "webhook_url":
+                    if value and not str(value).startswith(("http://", "https://")):
+                        raise ValueError("webhook_url must be an http:// or https:// URL")
                     self.config.webhook_url = str(value) if value else None
                 else:
                     setattr(self.config, name, str(value))

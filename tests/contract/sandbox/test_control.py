@@ -113,6 +113,8 @@ def test_config_changes_the_api_key_email_and_quota(v2: V2, sandbox: SandboxServ
     assert info["email"] == "ops@example.com"
     assert info["track_number"] == 3
     assert requests.post(sandbox.root_url + "/_sandbox/config", json={"colour": "red"}, timeout=5).status_code == 400
+    bad_url = requests.post(sandbox.root_url + "/_sandbox/config", json={"webhook_url": "file:///x"}, timeout=5)
+    assert bad_url.status_code == 400
 
 
 def test_control_endpoints_need_no_api_key(sandbox: SandboxServer) -> None:
