@@ -168,6 +168,21 @@ def test_seed_003_places_are_matched_whatever_the_case_upstream_echoes(table: An
     assert [(c.country, c.postcode, c.company) for c in sent] == [("JP", "7621094", None), ("NZ", "PAPAAROHA", None)]
 
 
+def test_a_carrier_is_sent_as_trackingmore_spells_it(table: Any) -> None:
+    client = FakeClient(remote={"submitted": 1, "other": [], "remote": [], "errors": []})
+    cache = TtlCache(table, "REMOTE", remote_checks.RemoteAnswer)
+
+    response = remote_checks.check_remote_areas(
+        remote_request({"country": "US", "postcode": "99501", "carrier": "FEDEX"}),
+        client=lambda: client,
+        cache=cache,
+        ttl_seconds=60,
+    )
+
+    assert client.asked[0][1][0].company == "FedEx"
+    assert (response.results[0].carrier, response.results[0].remote) == ("fedex", False)
+
+
 def test_a_place_no_list_mentions_is_unanswered_when_upstream_lists_the_others(table: Any) -> None:
     answer = {
         "submitted": 2,

@@ -69,10 +69,6 @@ class LookupOutcome(Generic[K, V]):
     source: Source
     fetched_at: datetime | None
 
-    @property
-    def from_cache(self) -> bool:
-        return self.source == "cache"
-
 
 class LookupSummary(BaseModel):
     """Counts for one lookup request."""

@@ -61,6 +61,8 @@ MAX_REMOTE_CHECKS: Final = 100
 MAX_TRANSIT_ROUTES: Final = 50
 #: Carriers TrackingMore has remote-area data for (reference §3.14).
 REMOTE_CARRIERS: Final = ("dhl", "ups", "fedex", "tnt")
+# ``company`` as TrackingMore spells it in its documentation (reference §3.14); it answers in lower case.
+_UPSTREAM_COMPANY: Final = {"dhl": "DHL", "ups": "UPS", "fedex": "FedEx", "tnt": "TNT"}
 #: How long a definitive per-item upstream error is cached, at most.
 ERROR_TTL_SECONDS: Final = 3600
 #: Cache-key part standing for "every carrier" in remote checks.
@@ -276,7 +278,10 @@ def _fetch_remote(
     from trackingmore.models import RemoteCheck
 
     result = client.check_remote_areas(
-        [RemoteCheck(country=item.country, postcode=item.postcode, company=item.carrier) for item in items]
+        [
+            RemoteCheck(country=item.country, postcode=item.postcode, company=_UPSTREAM_COMPANY.get(item.carrier or ""))
+            for item in items
+        ]
     )
     remote: dict[tuple[str, str], set[str]] = {}
     for area in result.remote:
