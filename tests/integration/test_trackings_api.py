@@ -364,6 +364,16 @@ def test_patch_metadata_goes_upstream_then_ours(api: Api) -> None:
     assert api.stored("china-post", NUMBER).title == "Blue mug x2"
 
 
+def test_patch_comment_only_is_ours_alone(api: Api) -> None:
+    create(api)
+
+    answer = api.patch(ONE, {"comment": "leave with the neighbour"})
+
+    assert answer.status == 200
+    assert answer.body["comment"] == "leave with the neighbour"
+    assert api.calls(PUT_ONE) == 0  # v2's PUT has no comment field
+
+
 @pytest.mark.parametrize(("override", "expected"), [("delivered", "delivered"), ("exception", "exception")])
 def test_patch_status_override(api: Api, override: str, expected: str) -> None:
     create(api)

@@ -577,11 +577,12 @@ def update_tracking(
 
     upstream_client = _client(client)
     upstream: trackingmore.Tracking | None = None
+    # v2's PUT has no comment field (reference §3.5): a comment-only change is ours alone.
     needs_put = (
-        bool(request.metadata)
+        any(name != "comment" for name in request.metadata)
         or request.customer is not None
-        or request.status_override
-        or (request.archived is not None)
+        or request.status_override is not None
+        or request.archived is not None
     )
     if needs_put:
         put = UpstreamUpdate(
