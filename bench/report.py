@@ -1,0 +1,492 @@
+"""The machine description, the console tables, and docs/benchmarks.md.
+
+Each benchmark's result is stored with the machine and date it was measured on, as JSON inside an HTML comment at
+the end of docs/benchmarks.md: running one benchmark (``python -m bench cold_start``) rewrites the document with
+its new figures and keeps the latest figures of the others, each still labelled with its own date and machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import REPO_ROOT
+
+DOC = REPO_ROOT / "docs" / "benchmarks.md"
+MARK = "bench-results"
+ORDER = ("cold_start", "economy", "throughput", "local_stack")
+
+MAKEFILE_LINES = """build: $(SAM) ## sam build (needs python3.11 on PATH), then precompile the layer's bytecode
+	$(SAM) build --cached --parallel
+	python3.11 -m compileall -q -j 0 --invalidation-mode unchecked-hash \\
+		.aws-sam/build/SharedLayer/python $(wildcard .aws-sam/build/*Function)"""
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (0.0, 0.0, 0.0)
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "load_average_at_start": [round(x, 2) for x in load],
+        "commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() + (" (work tree with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def envelope(name: str, result: dict[str, Any], started: str, options: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "date": started, "machine": machine(), "options": options, "result": result}
+
+
+# ----------------------------------------------------------------------------------------------------- persistence
+
+
+def load_previous(path: Path = DOC) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    match = re.search(rf"<!-- {MARK}\n(.*?)\n-->", path.read_text(encoding="utf-8"), re.S)
+    if not match:
+        return {}
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write(results: dict[str, Any], path: Path = DOC) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = render(results)
+    payload = json.dumps(results, indent=1, sort_keys=True, default=str)
+    path.write_text(f"{body}\n<!-- {MARK}\n{payload}\n-->\n", encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------------------------- rendering
+
+
+def _yes(value: bool | None) -> str:
+    return "n/a" if value is None else ("**yes**" if value else "**no**")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _stamp(entry: dict[str, Any]) -> str:
+    m = entry["machine"]
+    load = ", ".join(str(x) for x in m.get("load_average_at_start", []))
+    return (
+        f"_Measured {entry['date']} on {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}; "
+        f"load average at start {load}; commit {m.get('commit', '?')}._"
+    )
+
+
+def cold_start_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    layouts = [name for name in ("source", "built", "built+pyc") if name in result["baseline_ms"]]
+    by_fn: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in result["rows"]:
+        by_fn.setdefault(row["function"], {})[row["layout"]] = row
+    header = ["Function"]
+    for layout in layouts:
+        header += [f"{layout} ms", f"{layout} × boto3"]
+    header.append("boto3 imported at init?")
+    rows: list[list[Any]] = [
+        ["bare `import boto3`"]
+        + [cell for layout in layouts for cell in (f"{result['baseline_ms'][layout]:.0f}", "1.00")]
+        + ["—"]
+    ]
+    for fn in sorted(by_fn):
+        cells: list[Any] = [fn]
+        loaded: set[str] = set()
+        for layout in layouts:
+            row = by_fn[fn].get(layout)
+            if row is None:
+                cells += ["—", "—"]
+                continue
+            mark = "" if row["ratio"] <= result["target_ratio"] else " ✗"
+            cells += [f"{row['median_ms']:.0f}", f"{row['ratio']:.2f}{mark}"]
+            loaded.update(row["loaded"])
+        cells.append("yes" if "boto3" in loaded else "no (on first use)")
+        rows.append(cells)
+    return header, rows
+
+
+def _cold_start(entry: dict[str, Any]) -> list[str]:
+    r = entry["result"]
+    header, rows = cold_start_rows(r)
+    out = [
+        "## Cold start",
+        "",
+        _stamp(entry),
+        "",
+        "Each function's `import app` + first `shiptrack.settings.get_settings()`, timed inside a fresh `python` "
+        "child with `time.perf_counter_ns()` (interpreter start-up excluded), with the function's environment from "
+        "template.yaml and `PYTHONPATH` = layer + function code. The baseline is a bare `import boto3` child, run "
+        "twice per round and layout. All children of a round are shuffled together, so machine noise falls on both "
+        f"sides of every ratio. Median of {r['runs']} rounds; the ratio is median ÷ baseline median of the same "
+        f"layout. Target: ≤ {r['target_ratio']:.1f}× for every function (✗ marks a miss).",
+        "",
+        "Layouts: **source** = work tree (`layers/shared`, venv dependencies) with bytecode cached; **built** = the "
+        "`sam build` output as shipped today: no `.pyc`, and Lambda's file system is read-only, so every layer "
+        "module (ours, Powertools, pydantic, requests) is compiled at every cold start; **built+pyc** = the same "
+        "build after `compileall --invalidation-mode unchecked-hash` (the Makefile change proposed below). boto3 "
+        "always comes precompiled (on Lambda it is part of the runtime).",
+        "",
+        _table(header, rows),
+        "",
+    ]
+    for layout, met in (("source", "source"), ("built", "built"), ("built+pyc", "built+pyc")):
+        rows_of = [row for row in r["rows"] if row["layout"] == layout]
+        if rows_of:
+            worst = max(rows_of, key=lambda row: row["ratio"])
+            ok = all(row["ratio"] <= r["target_ratio"] for row in rows_of)
+            out.append(
+                f"- **{met}**: target {'met' if ok else 'NOT met'}; worst {worst['function']} {worst['ratio']:.2f}×."
+            )
+    for layout, reason in (r.get("not_measured") or {}).items():
+        out.append(f"- **{layout}**: not measured: {reason}.")
+    if r.get("build_source"):
+        out.append(f"- Built layouts from: {r['build_source']}.")
+    if r.get("import_costs"):
+        out += [
+            "",
+            "Where the cold import goes (source layout, `python -X importtime`, self time summed per package, "
+            "median of 3; Powertools and our packages split by sub-package):",
+            "",
+            _table(
+                ["Function", "Top import costs (ms)"],
+                [
+                    [fn, ", ".join(f"{group} {ms:.0f}" for group, ms in costs[:7])]
+                    for fn, costs in sorted(r["import_costs"].items())
+                ],
+            ),
+        ]
+    out.append("")
+    return out
+
+
+def _economy(entry: dict[str, Any]) -> list[str]:
+    r = entry["result"]
+    rows = []
+    for c in r["creates"]:
+        rows.append(
+            [
+                c["n"],
+                ", ".join(f"{k} ×{v}" for k, v in c["upstream_calls"].items()) or "0",
+                f"{c['upstream_total']} / {c['minimum_calls']}",
+                f"{c['tracking_writes']} / {c['minimum_writes']}",
+                ", ".join(f"{k} ×{v}" for k, v in c["other_writes"].items()) or "none",
+                c.get("naive_calls", "—"),
+                c.get("naive_writes", "—"),
+                _yes(c.get("met")),
+            ]
+        )
+    out = [
+        "## Upstream economy",
+        "",
+        _stamp(entry),
+        "",
+        "In-process moto (resources from template.yaml) and the in-process TrackingMore sandbox (rate limits off; "
+        "its per-endpoint counter gives the upstream calls). DynamoDB writes are counted with a botocore hook on "
+        "every call the layer makes. Target: upstream calls and tracking writes equal to the minimum.",
+        "",
+        "### Create (TrackingsFunction, `POST /trackings/batch`, carrier given)",
+        "",
+        "Minimum: ⌈n/40⌉ calls (batch create takes 40), one tracking write per new tracking. Naive: one "
+        "`POST /trackings/post` per parcel and one write per answer.",
+        "",
+        _table(
+            [
+                "n",
+                "upstream calls",
+                "calls / minimum",
+                "tracking writes / minimum",
+                "other writes",
+                "naive calls",
+                "naive writes",
+                "met",
+            ],
+            rows,
+        ),
+        "",
+    ]
+    f = r.get("refresh")
+    if f:
+        seeding = r.get("seeding") or {}
+        writes = ", ".join(f"{k} ×{v}" for k, v in f["tracking_writes"].items()) or "0"
+        out += [
+            f"### Refresh (`shiptrack.services.refresh.run_refresh`, {f['total']:,} trackings, "
+            f"{f['changed']:,} changed, {f['stale']:,} stale)",
+            "",
+            f"Set-up: {f['total']:,} trackings created through the handler (1000 per request: "
+            f"{sum((seeding.get('upstream_calls') or {}).values())} batch calls for a minimum of "
+            f"{seeding.get('minimum_calls', '?')}, {seeding.get('tracking_writes', '?')} writes). Steady state: "
+            "every tracking created and last changed upstream 2 h ago, the previous run's watermark 30 min ago; then "
+            f"exactly {f['changed']:,} trackings get new carrier events upstream (none becomes terminal) and "
+            f"{f['stale']:,} others were last checked more than `STALE_AFTER_HOURS` ago. One run.",
+            "",
+            "Minimum: ⌈changed/2000⌉ delta-pull pages + ⌈stale/40⌉ sweep calls; writes: one per changed tracking "
+            "+ one `last_checked_at` mark per swept tracking (invisible to subscribers). Naive: one "
+            "`POST /trackings/realtime` per parcel per poll, every answer written.",
+            "",
+            _table(
+                ["", "ours", "minimum", "naive (one realtime call per parcel)"],
+                [
+                    [
+                        "upstream calls",
+                        f"{f['upstream_total']} ({f['list_calls_pull']} pull + {f['list_calls_sweep']} sweep)",
+                        f"{f['minimum_calls']}",
+                        f.get("naive_calls", "—"),
+                    ],
+                    [
+                        "tracking writes",
+                        f"{f['tracking_writes_total']} ({writes})",
+                        f"{f['minimum_writes']}",
+                        f.get("naive_writes", "—"),
+                    ],
+                    ["job-state writes (CacheTable checkpoints)", f["job_state_writes"], "—", "—"],
+                ],
+            ),
+            "",
+            f"Met: {_yes(f.get('met'))}. Run report: "
+            + ", ".join(f"{k} {v}" for k, v in f["report"].items())
+            + f". Naive: {f.get('naive_note', '')}; ours at the real limits (list 1/s): "
+            f"≈ {f['upstream_total']} s of pacing.",
+            "",
+        ]
+    for what, reason in (r.get("not_measured") or {}).items():
+        out.append(f"- {what}: not measured: {reason}.")
+    return out
+
+
+def _throughput(entry: dict[str, Any]) -> list[str]:
+    r = entry["result"]
+    rows = []
+    for rate in r["rates"]:
+        ratio = rate["ratio"]
+        met = "—" if ratio is None else _yes(ratio >= r["target_ratio"])
+        calls = ", ".join(f"{op} {n:g}" for op, n in rate["dynamodb_calls_per_op"].items())
+        rows.append(
+            [
+                rate["kind"],
+                f"{rate['median_per_s']:.1f} {rate['unit']}",
+                "1.00" if ratio is None else f"{ratio:.2f}",
+                calls,
+                " / ".join(f"{x:.0f}" for x in rate["blocks_per_s"]),
+                met,
+            ]
+        )
+    return [
+        "## Throughput",
+        "",
+        _stamp(entry),
+        "",
+        f"{r['moto']}; handlers invoked in this process with API Gateway events; the TrackingMore sandbox "
+        f"in-process (rate limits off). {r['rounds']} rounds; in each, one block of every kind in turn; the rate "
+        "is the median over blocks, the ratio is that median ÷ the raw `put_item` median of the same run. "
+        f"Target: ≥ {r['target_ratio']}.",
+        "",
+        _table(["Through", "rate (median)", "÷ raw put_item", "DynamoDB calls per item", "blocks", "met"], rows),
+        "",
+    ]
+
+
+def _local_stack(entry: dict[str, Any]) -> list[str]:
+    r = entry["result"]
+    return [
+        "## Local stack",
+        "",
+        _stamp(entry),
+        "",
+        "`python -m local.stack` (what `make dev` runs once the venv is installed) on free ports, from launch to "
+        "`GET /_local/health` = 200, after one unmeasured warm-up start; then SIGTERM and the time to exit.",
+        "",
+        _table(
+            ["", "median", "runs"],
+            [
+                ["launch → ready", f"{r['median_ready_s']:.1f} s", ", ".join(f"{x:.1f}" for x in r["ready_s"])],
+                ["SIGTERM → exited", f"{r['median_stop_s']:.1f} s", ", ".join(f"{x:.1f}" for x in r["stop_s"])],
+            ],
+        ),
+        "",
+    ]
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    rows = []
+    cold = results.get("cold_start")
+    if cold:
+        r = cold["result"]
+        for layout in ("source", "built", "built+pyc"):
+            rows_of = [row for row in r["rows"] if row["layout"] == layout]
+            if rows_of:
+                worst = max(row["ratio"] for row in rows_of)
+                rows.append(
+                    [
+                        f"Cold start ({layout})",
+                        f"≤ {r['target_ratio']:.1f}× `import boto3`, every function",
+                        f"worst {worst:.2f}×",
+                        _yes(worst <= r["target_ratio"]),
+                    ]
+                )
+    eco = results.get("economy")
+    if eco:
+        r = eco["result"]
+        for c in r["creates"]:
+            rows.append(
+                [
+                    f"Create n={c['n']}",
+                    "calls = ⌈n/40⌉, writes = n",
+                    f"{c['upstream_total']} calls, {c['tracking_writes']} writes",
+                    _yes(c.get("met")),
+                ]
+            )
+        f = r.get("refresh")
+        if f:
+            rows.append(
+                [
+                    f"Refresh {f['total']:,}, {f['changed']:,} changed",
+                    "calls = ⌈changed/2000⌉ + sweep, writes = changed + swept",
+                    f"{f['upstream_total']} / {f['minimum_calls']} calls, "
+                    f"{f['tracking_writes_total']} / {f['minimum_writes']} writes",
+                    _yes(f.get("met")),
+                ]
+            )
+    thr = results.get("throughput")
+    if thr:
+        r = thr["result"]
+        for rate in r["rates"]:
+            if rate["ratio"] is not None:
+                rows.append(
+                    [
+                        f"Throughput: {rate['kind']}",
+                        f"≥ {r['target_ratio']} × raw put_item",
+                        f"{rate['ratio']:.2f}",
+                        _yes(rate["ratio"] >= r["target_ratio"]),
+                    ]
+                )
+    stack = results.get("local_stack")
+    if stack:
+        rows.append(["Local stack ready", "reported (no target)", f"{stack['result']['median_ready_s']:.1f} s", "—"])
+    return ["## Targets", "", _table(["Benchmark", "Target", "Result", "Met"], rows), ""]
+
+
+def render(results: dict[str, Any]) -> str:
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench`, code in `bench/`); do not edit by hand. Every figure is a "
+        "median or a ratio of two quantities measured side by side in the same run: the machines are shared, so "
+        "absolute times move from run to run, ratios much less. No test asserts a time; "
+        "`tests/contract/test_bench_smoke.py` only checks that the benchmarks run and that the call-count "
+        "equalities hold at small sizes.",
+        "",
+        "**Noise.** These figures come from a 2-core machine shared with other engineers' test runs (the load "
+        "average at the start of each benchmark is in its heading). Absolute milliseconds and rates are inflated "
+        "by that load; the ratios are what to read.",
+        "",
+    ]
+    out += _targets(results)
+    renderers = {
+        "cold_start": _cold_start,
+        "economy": _economy,
+        "throughput": _throughput,
+        "local_stack": _local_stack,
+    }
+    for name in ORDER:
+        if name in results:
+            out += renderers[name](results[name])
+        else:
+            out += [
+                f"## {name.replace('_', ' ').capitalize()}",
+                "",
+                "Not measured yet: run `python -m bench " + name + "`.",
+                "",
+            ]
+    out += [
+        "## Precompiled bytecode in the built layer",
+        "",
+        "`sam build` ships no `.pyc`, and Lambda's `/opt` is read-only, so without them every cold start compiles "
+        "every module the function imports from the layer (the **built** column above). Proposed `Makefile` change "
+        "(`unchecked-hash`: the `.pyc` is used without checking the source's mtime, which deployment does not "
+        "preserve):",
+        "",
+        "```make",
+        MAKEFILE_LINES,
+        "```",
+        "",
+        "## How to reproduce",
+        "",
+        "```sh",
+        "make bench                                   # everything (a few minutes on 2 cores)",
+        "python -m bench cold_start                   # one benchmark; the others keep their last figures",
+        "python -m bench cold_start --runs 15         # more rounds",
+        "python -m bench economy --refresh-total 2000 # a smaller refresh",
+        "python -m bench --no-write                   # print the tables only",
+        "```",
+        "",
+        "The built layouts of the cold-start benchmark run `sam build` (`.tools/bin/sam`, needs `python3.11`) into "
+        "a private build directory, or use `.aws-sam/build` when it is newer than the sources (`--build never`). "
+        "The layer is built for arm64; on another machine its compiled extension modules (pydantic_core, "
+        "charset_normalizer) are swapped for the venv's build of the same version, the Python files stay the "
+        "built layer's.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------------------- console
+
+
+def console(name: str, entry: dict[str, Any]) -> str:
+    """A plain-text summary of one benchmark for the terminal."""
+    renderers = {
+        "cold_start": _cold_start,
+        "economy": _economy,
+        "throughput": _throughput,
+        "local_stack": _local_stack,
+    }
+    lines = renderers[name](entry)
+    return "\n".join(line for line in lines if not line.startswith("_Measured"))
