@@ -17,7 +17,7 @@ export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 
-.PHONY: help install dev test lint fmt typecheck pytest unit integration e2e cfn-lint sam-validate build openapi bench deploy clean
+.PHONY: help install lock dev test lint fmt typecheck pytest unit integration e2e cfn-lint sam-validate build openapi bench deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -36,8 +36,9 @@ $(SAM):
 
 install: $(BIN)/.installed $(SAM) ## create .venv from the lock file and install the SAM CLI as a tool
 
-requirements-dev.lock: pyproject.toml
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header -o $@
+# Re-pin on purpose only (never as a side effect of a newer pyproject.toml: a fresh clone's mtimes are arbitrary).
+lock: $(BIN)/.installed ## re-resolve requirements-dev.lock from pyproject.toml after changing a pin
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
 
 dev: $(BIN)/.installed ## run the whole stack on this machine (moto, sandbox, API on :3000, invoke API on :3001)
 	$(BIN)/python -m local.stack
