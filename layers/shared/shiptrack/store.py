@@ -634,8 +634,9 @@ class TrackingStore:
 
         * The copy is applied only if its :func:`~shiptrack.models.upstream_version` is ``>=`` the stored one
           (compared here and enforced again by the conditional write): a late webhook is ``stale``.
-        * A delivered tracking never goes back to a non-terminal status this way (only an explicit PATCH
-          revert can): carrier data is taken, the delivered status and substatus are kept.
+        * A delivered tracking keeps its status through upstream copies — so it can never go back to a
+          non-terminal one, not even by way of ``exception`` (only an explicit PATCH can change it): carrier data
+          is taken, the delivered status and substatus are kept.
         * Only real changes are written: with an equal content fingerprint, just ``last_checked_at`` (and the
           version) move, which subscribers do not see. Our metadata is kept (see ``tracking_from_upstream``).
         * ``realtime=True`` also records ``last_realtime_at`` (TrackingMore's once-per-2-hours rule), stale or not.
@@ -685,7 +686,10 @@ class TrackingStore:
             return ApplyOutcome(changed=False, tracking=before, reason="stale", previous=before)
 
         proposed = tracking_from_upstream(upstream, now=observed_at, base=before)
-        if before.status == "delivered" and proposed.status not in TERMINAL_STATUSES:
+        if before.status == "delivered" and proposed.status != "delivered":
+            # Delivered is final for upstream copies. Letting it move to another terminal status (exception) would
+            # open a path back to transit one copy later; a return after delivery still shows in the checkpoints,
+            # and a PATCH can set the status explicitly.
             proposed = proposed.model_copy(update={"status": before.status, "substatus": before.substatus})
         # last_checked_at never moves backwards (an older-but-not-stale observation can arrive late).
         if before.last_checked_at and before.last_checked_at > observed_at:
