@@ -77,8 +77,9 @@ sam-validate: $(SAM) ## sam validate --lint
 build: $(SAM) ## sam build (needs python3.11 on PATH)
 	$(SAM) build --cached --parallel
 
-openapi: $(BIN)/.installed ## regenerate docs/openapi.json from the handlers
+openapi: $(BIN)/.installed ## regenerate docs/openapi.json and docs/api.md from the routers (after any route change)
 	$(BIN)/python -m shiptrack.openapi > docs/openapi.json
+	$(BIN)/python -m shiptrack.openapi --markdown > docs/api.md
 
 bench: $(BIN)/.installed ## run the benchmarks and write docs/benchmarks.md
 	$(BIN)/python -m bench
