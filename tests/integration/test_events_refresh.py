@@ -222,17 +222,25 @@ def test_a_pull_interrupted_mid_page_resumes_at_the_item_it_stopped_at(
     assert_matches_sandbox(sandbox, store)
 
 
-def test_overlapping_runs_cannot_both_checkpoint(
-    sandbox: Any, store: CountingStore, jobs: JobStateStore, client: TrackingMoreClient
+def test_a_run_that_lost_the_job_to_another_stops_without_writing(
+    sandbox: Any, store: CountingStore, jobs: JobStateStore, client: TrackingMoreClient, on_sandbox: Any
 ) -> None:
     track(3, store, client)
-    loaded = jobs.load(JOB_NAME, RefreshState)
-    # Another run saved in between: this run's first checkpoint is refused and it stops without writing.
-    jobs.save(JOB_NAME, RefreshState(), revision=loaded.revision)
-    from shiptrack.jobs import JobConflictError
 
-    with pytest.raises(JobConflictError):
-        jobs.save(JOB_NAME, RefreshState(), revision=loaded.revision)
+    class RacedJobs(JobStateStore):
+        """Another run saves the job right after this run loaded it (what reserved concurrency 1 prevents)."""
+
+        def load(self, name: str, model: Any) -> Any:
+            loaded = super().load(name, model)
+            jobs.save(name, RefreshState(watermark=123), revision=loaded.revision)
+            return loaded
+
+    calls_before = list_calls(sandbox)
+    report = refresh(store, RacedJobs(on_sandbox.table("CacheTable")), client)
+
+    assert report.interrupted_by == "conflict"
+    assert list_calls(sandbox) == calls_before  # it stopped at its first checkpoint, before any upstream call
+    assert jobs.load(JOB_NAME, RefreshState).state.watermark == 123  # the other run's state stands
 
 
 def test_stale_trackings_are_swept_by_forty_least_recently_checked_first(
