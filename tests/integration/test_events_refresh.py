@@ -145,7 +145,7 @@ def test_days_later_the_stored_states_match_the_sandbox_with_minimal_list_calls(
     assert report.swept == 0  # nothing was stale: the delta pull alone kept everything current
     assert_matches_sandbox(sandbox, store)
     assert report.watermark is not None
-    assert report.watermark > first.watermark
+    assert report.watermark >= first.watermark  # both runs may fall in the same second
     assert len(refs) == 30
 
 
