@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["cache_table", "clear", "dynamodb", "trackingmore_client", "trackings_table"]
 
 _client_lock = threading.Lock()
-_client: tuple[str, str, TrackingMoreClient] | None = None
+# Clients by retry policy, each for the (api_key, base_url) it was built with.
+_clients: dict[int | None, tuple[str, str, TrackingMoreClient]] = {}
 
 
 @cache
@@ -37,22 +38,27 @@ def cache_table() -> Any:
     return dynamodb().Table(get_settings().cache_table)
 
 
-def trackingmore_client() -> TrackingMoreClient:
-    """A TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation)."""
-    global _client  # noqa: PLW0603 - one client per warm execution environment is the point
-    from trackingmore import TrackingMoreClient
+def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
+    """A TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation).
+
+    ``max_retries`` overrides the client's retry policy (``None`` keeps its default); one client is kept per
+    policy, so a path that must never retry (realtime behind API Gateway's 29 s) shares nothing it should not.
+    """
+    from trackingmore.client import DEFAULT_MAX_RETRIES, TrackingMoreClient
 
     api_key = get_secrets().api_key
     base_url = get_settings().trackingmore_base_url
     with _client_lock:
-        if _client is None or _client[0] != api_key or _client[1] != base_url:
-            _client = (api_key, base_url, TrackingMoreClient(api_key, base_url=base_url))
-        return _client[2]
+        cached = _clients.get(max_retries)
+        if cached is None or cached[0] != api_key or cached[1] != base_url:
+            retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+            cached = (api_key, base_url, TrackingMoreClient(api_key, base_url=base_url, max_retries=retries))
+            _clients[max_retries] = cached
+        return cached[2]
 
 
 def clear() -> None:
     """Drop every cached dependency (tests)."""
-    global _client  # noqa: PLW0603
     dynamodb.cache_clear()
     with _client_lock:
-        _client = None
+        _clients.clear()

@@ -9,7 +9,6 @@ stored tracking backwards either.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -31,9 +30,6 @@ REALTIME_REPEAT_INTERVAL: Final = timedelta(hours=2)
 # What we advertise after a realtime 429 without Retry-After: TrackingMore's documented pause (reference §8).
 DEFAULT_RETRY_AFTER_SECONDS: Final = 120
 
-_client_lock = threading.Lock()
-_client: tuple[str, str, TrackingMoreClient] | None = None
-
 
 def realtime_client() -> TrackingMoreClient:
     """A TrackingMore client for realtime calls made while an API request waits: it never retries.
@@ -42,16 +38,9 @@ def realtime_client() -> TrackingMoreClient:
     behind API Gateway's 29 s limit the caller must get our 429 with ``Retry-After`` instead. And a realtime
     call that reached TrackingMore must not be repeated anyway (once per 2 hours).
     """
-    global _client  # noqa: PLW0603 - one client per warm execution environment
-    from shiptrack.settings import get_secrets, get_settings
-    from trackingmore import TrackingMoreClient
+    from shiptrack import runtime
 
-    api_key = get_secrets().api_key
-    base_url = get_settings().trackingmore_base_url
-    with _client_lock:
-        if _client is None or _client[0] != api_key or _client[1] != base_url:
-            _client = (api_key, base_url, TrackingMoreClient(api_key, base_url=base_url, max_retries=0))
-        return _client[2]
+    return runtime.trackingmore_client(max_retries=0)
 
 
 def _cache_reason(record: TrackingItem, max_age: timedelta, now: datetime) -> str | None:
