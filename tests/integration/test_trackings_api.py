@@ -121,24 +121,8 @@ def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(api: 
     assert api.stored("china-post", NUMBER).title == "Blue mug"
 
 
-@pytest.fixture
-def atomic_moto_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB evaluates a write's condition and applies it atomically; in-process moto checks then writes
-    without a lock, so two threads can both pass the same condition. Serialise moto's writes like DynamoDB."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, locked)
-
-
-def test_twenty_concurrent_identical_creates_make_one_upstream_create(api: Api, atomic_moto_writes: None) -> None:
+def test_twenty_concurrent_identical_creates_make_one_upstream_create(api: Api) -> None:
+    # moto is made to apply conditional writes atomically, as DynamoDB does (local/moto_patches.py).
     request = CreateTrackingRequest(tracking_number=NUMBER, carrier_code="china-post")
     results: list[Any] = []
     failures: list[BaseException] = []
