@@ -61,13 +61,13 @@ def test_throughput_drives_both_handlers_against_the_same_moto_server() -> None:
 
     kinds = [rate.kind for rate in result.rates]
     assert kinds[0] == "raw put_item"
-    assert len(kinds) == 4
+    assert len(kinds) == 5
     assert all(rate.median_per_s > 0 for rate in result.rates)
-    assert [rate.ratio is None for rate in result.rates] == [True, False, False, False]
+    assert [rate.ratio is None for rate in result.rates] == [True, False, False, False, False]
     # Every push was applied (run() raises otherwise) with one read and one conditional write
-    webhook = result.rates[3]
+    webhook = result.rates[4]
     assert webhook.dynamodb_calls_per_op == {"GetItem": 1.0, "PutItem": 1.0}
-    batch = result.rates[2]
+    batch = result.rates[3]
     assert batch.dynamodb_calls_per_op["PutItem"] == 1.0
 
 
