@@ -47,6 +47,9 @@ PROBLEM_TYPE_BASE = "https://shiptrack.dev/problems/"
 class FieldError(BaseModel):
     """One invalid input: where (``loc``), what is wrong (``msg``) and a machine-readable ``type``."""
 
+    # Built on first use, not at import (cold start): most requests never answer a problem.
+    model_config = ConfigDict(defer_build=True)
+
     loc: list[str | int]
     msg: str
     type: str
@@ -55,7 +58,7 @@ class FieldError(BaseModel):
 class Problem(BaseModel):
     """An RFC 9457 problem detail, with shiptrack's machine-readable ``code``."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     type: str = Field(description="URI identifying the problem type")
     title: str
