@@ -242,11 +242,18 @@ CustomerName = Annotated[str, Field(min_length=1, max_length=100)]
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]{1,30}[0-9]$")]
 
+
+class _Model(BaseModel):
+    # A model's validator and serializer are built on first use, not at import: a function pays only for the
+    # models its path uses (cold start; docs/benchmarks.md).
+    model_config = ConfigDict(defer_build=True)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The resource
 
 
-class Customer(BaseModel):
+class Customer(_Model):
     """Who the parcel is for. Never logged (observability masks e-mails and phones)."""
 
     name: str | None = None
@@ -254,7 +261,7 @@ class Customer(BaseModel):
     phone: str | None = None
 
 
-class Checkpoint(BaseModel):
+class Checkpoint(_Model):
     """One carrier event. ``time`` is carrier-local, ISO-8601 without an offset (none is invented)."""
 
     time: str | None = Field(default=None, description="Carrier-local time, `YYYY-MM-DDTHH:MM:SS`, no offset")
@@ -265,7 +272,7 @@ class Checkpoint(BaseModel):
     source: CheckpointSource = Field(description="`origin` (origin carrier) or `destination` (last-mile carrier)")
 
 
-class Tracking(BaseModel):
+class Tracking(_Model):
     """The tracking resource (DESIGN §3): what routes answer and events carry."""
 
     carrier_code: str
@@ -334,7 +341,7 @@ def content_fingerprint(tracking: Tracking) -> str:
 # Requests
 
 
-class _Request(BaseModel):
+class _Request(_Model):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
@@ -482,14 +489,14 @@ class RealtimeRequest(_Request):
 # Responses
 
 
-class TrackingList(BaseModel):
+class TrackingList(_Model):
     """One page of ``GET /trackings``: newest first; ``next_cursor`` is absent on the last page."""
 
     items: list[Tracking]
     next_cursor: str | None = None
 
 
-class BatchItemResult(BaseModel):
+class BatchItemResult(_Model):
     """The result for one input item of a batch, at the same index."""
 
     index: int
@@ -500,20 +507,20 @@ class BatchItemResult(BaseModel):
     problem: Problem | None = Field(default=None, description="A problem object (RFC 9457) when failed")
 
 
-class BatchSummary(BaseModel):
+class BatchSummary(_Model):
     created: int = 0
     existing: int = 0
     failed: int = 0
 
 
-class BatchCreateResponse(BaseModel):
+class BatchCreateResponse(_Model):
     """One result per input item, in input order."""
 
     results: list[BatchItemResult]
     summary: BatchSummary
 
 
-class RealtimeResponse(BaseModel):
+class RealtimeResponse(_Model):
     """A live lookup: ``source`` says whether the carrier was asked now (``carrier``) or the stored copy served."""
 
     source: Literal["carrier", "cache"]
