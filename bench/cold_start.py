@@ -49,6 +49,7 @@ SAM = REPO_ROOT / ".tools" / "bin" / "sam"
 CHILD = """
 import sys, time, json
 t0 = time.perf_counter_ns()
+c0 = time.process_time_ns()
 if sys.argv[1] == "boto3":
     import boto3
 else:
@@ -57,8 +58,10 @@ else:
     import shiptrack.settings
     shiptrack.settings.get_settings()
 elapsed = time.perf_counter_ns() - t0
+cpu = time.process_time_ns() - c0
 probe = ("boto3", "botocore", "requests", "pydantic", "aws_xray_sdk", "aws_lambda_powertools.event_handler")
-print(json.dumps({"ns": elapsed, "loaded": [m for m in probe if m in sys.modules], "modules": len(sys.modules)}))
+loaded = [m for m in probe if m in sys.modules]
+print(json.dumps({"ns": elapsed, "cpu_ns": cpu, "loaded": loaded, "modules": len(sys.modules)}))
 """
 
 
@@ -89,6 +92,8 @@ class Row:
     ratio: float
     samples_ms: list[float]
     loaded: list[str]
+    cpu_median_ms: float = 0.0
+    cpu_ratio: float = 0.0  # the same ratio on the children's CPU time: less sensitive to other load
 
 
 @dataclass
@@ -97,6 +102,7 @@ class ColdStartResult:
     baseline_ms: dict[str, float]  # per layout: median of the bare import boto3 measured in that layout's rounds
     baseline_samples_ms: dict[str, list[float]]
     rows: list[Row]
+    baseline_cpu_ms: dict[str, float]
     import_costs: dict[str, list[tuple[str, float]]]  # function -> [(group, ms)], from -X importtime
     not_measured: dict[str, str] = field(default_factory=dict)  # layout -> reason
     target_ratio: float = TARGET_RATIO
@@ -355,6 +361,7 @@ def run(
 
         rng = random.Random(seed)
         samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+        cpu: dict[tuple[str, str], list[float]] = defaultdict(list)
         loaded: dict[tuple[str, str], set[str]] = defaultdict(set)
         for round_no in range(runs):
             order: list[tuple[Layout, FunctionCode | None]] = []
@@ -367,10 +374,12 @@ def run(
                 result = _sample(target, layout)
                 key = (layout.name, target.logical_id if target else "boto3")
                 samples[key].append(result["ns"] / 1e6)
+                cpu[key].append(result["cpu_ns"] / 1e6)
                 loaded[key].update(result["loaded"])
             print(f"cold start: round {round_no + 1}/{runs} done", flush=True)
 
         baseline = {layout.name: statistics.median(samples[(layout.name, "boto3")]) for layout in chosen}
+        baseline_cpu = {layout.name: statistics.median(cpu[(layout.name, "boto3")]) for layout in chosen}
         rows = []
         for layout in chosen:
             for fn in functions:
@@ -378,6 +387,7 @@ def run(
                 if key not in samples:
                     continue
                 median = statistics.median(samples[key])
+                cpu_median = statistics.median(cpu[key])
                 rows.append(
                     Row(
                         function=fn.logical_id,
@@ -386,6 +396,8 @@ def run(
                         ratio=round(median / baseline[layout.name], 2),
                         samples_ms=[round(s, 1) for s in samples[key]],
                         loaded=sorted(loaded[key]),
+                        cpu_median_ms=round(cpu_median, 1),
+                        cpu_ratio=round(cpu_median / baseline_cpu[layout.name], 2),
                     )
                 )
         costs: dict[str, list[tuple[str, float]]] = {}
@@ -397,6 +409,7 @@ def run(
         baseline_ms={k: round(v, 1) for k, v in baseline.items()},
         baseline_samples_ms={layout.name: [round(s, 1) for s in samples[(layout.name, "boto3")]] for layout in chosen},
         rows=rows,
+        baseline_cpu_ms={k: round(v, 1) for k, v in baseline_cpu.items()},
         import_costs=costs,
         not_measured=not_measured,
         seconds=round(time.monotonic() - started, 1),

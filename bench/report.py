@@ -23,10 +23,12 @@ DOC = REPO_ROOT / "docs" / "benchmarks.md"
 MARK = "bench-results"
 ORDER = ("cold_start", "economy", "throughput", "local_stack")
 
-MAKEFILE_LINES = """build: $(SAM) ## sam build (needs python3.11 on PATH), then precompile the layer's bytecode
+# The function directories are a shell glob, not $(wildcard): make expands a whole recipe before running its first
+# line, so $(wildcard) would see the build output of the previous build (or none).
+MAKEFILE_LINES = """build: $(SAM) ## sam build (needs python3.11 on PATH), then precompile the bytecode
 	$(SAM) build --cached --parallel
 	python3.11 -m compileall -q -j 0 --invalidation-mode unchecked-hash \\
-		.aws-sam/build/SharedLayer/python $(wildcard .aws-sam/build/*Function)"""
+		.aws-sam/build/SharedLayer/python .aws-sam/build/*Function"""
 
 
 def machine() -> dict[str, Any]:
