@@ -173,7 +173,8 @@ def _cold_start(entry: dict[str, Any]) -> list[str]:
         "less: where the two disagree, the machine was busy.",
         "",
         "Layouts: **source** = work tree (`layers/shared`, venv dependencies) with bytecode cached; **built** = the "
-        "`sam build` output as shipped today: no `.pyc`, and Lambda's file system is read-only, so every layer "
+        "`sam build` output without `.pyc` (what `make build` ships until the Makefile change below; any `.pyc` "
+        "is removed first): Lambda's file system is read-only, so every layer "
         "module (ours, Powertools, pydantic, requests) is compiled at every cold start; **built+pyc** = the same "
         "build after `compileall --invalidation-mode unchecked-hash` (the Makefile change proposed below). boto3 "
         "always comes precompiled (on Lambda it is part of the runtime).",
