@@ -83,23 +83,30 @@ def _to_instant(value: object) -> datetime | None:
     """ISO-8601 with an offset, or unix seconds, to an aware datetime; anything else to ``None``.
 
     TrackingMore sends ``created_at``/``updated_at`` with an offset (``+08:00`` live, ``+00:00`` in docs,
-    reference §1). A value without one is not guessed: its zone is unknown, so it becomes ``None``.
+    reference §1). A value without one is not guessed: its zone is unknown, so it becomes ``None``; so does one
+    that has no UTC equivalent (outside ``datetime``'s range once converted).
     """
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else None
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     try:
-        if isinstance(value, int | float):
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, int | float):
             return datetime.fromtimestamp(value, UTC) if value > 0 else None
-        if isinstance(value, str):
+        elif isinstance(value, str):
             parsed = datetime.fromisoformat(value.strip())
-            return parsed if parsed.tzinfo is not None else None
+        else:
+            return None
+        if parsed.tzinfo is None:
+            return None
+        # An offset time at the edge of datetime's range (0001-01-01T00:00+01:00) has no UTC equivalent: it is no
+        # usable instant, and every consumer converts to UTC.
+        parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         return None
-    return None
+    return parsed
 
 
 def _to_optional_text(value: object) -> object:
