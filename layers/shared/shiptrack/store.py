@@ -95,6 +95,8 @@ MAX_WRITE_ATTEMPTS: Final = 8
 # so one request cannot run for the whole Lambda timeout.
 MAX_LIST_PAGES: Final = 10
 CURSOR_VERSION: Final = 1
+#: DynamoDB refuses any request whose partition key is longer than this (a ValidationException, reads included).
+MAX_KEY_BYTES: Final = 2048
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Stored record
@@ -357,7 +359,13 @@ class TrackingStore:
     # ----------------------------------------------------------------------------------------------- reads
 
     def load(self, ref: TrackingRef) -> TrackingItem | None:
-        """The stored record (resource + bookkeeping), strongly consistent; ``None`` when unknown."""
+        """The stored record (resource + bookkeeping), strongly consistent; ``None`` when unknown.
+
+        An identity whose key DynamoDB could never hold (over :data:`MAX_KEY_BYTES`) is unknown without asking:
+        DynamoDB would refuse the read itself, and such identities reach us only in untrusted input (a push body).
+        """
+        if not _storable(ref):
+            return None
         response = self._table.get_item(Key={"pk": ref.key}, ConsistentRead=True)
         item = response.get("Item")
         return tracking_item_from_item(item) if item else None
@@ -371,7 +379,7 @@ class TrackingStore:
         """The stored trackings among ``refs`` (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
         # The Table's own client (de)serialises Python values itself (boto3's resource transformation hooks).
         client = self._table.meta.client
-        wanted = sorted({ref.key for ref in refs})
+        wanted = sorted({ref.key for ref in refs if _storable(ref)})
         found: dict[TrackingRef, Tracking] = {}
         for start in range(0, len(wanted), 100):
             request: dict[str, Any] = {
@@ -971,6 +979,11 @@ class TrackingStore:
     def _backoff(self, attempt: int) -> None:
         # Jitter spreads writers that lost the same race; the cap keeps a request well inside API Gateway's 29 s.
         self._sleep(min(0.2, 0.005 * 2**attempt) * random.random())  # noqa: S311 - jitter, not security
+
+
+def _storable(ref: TrackingRef) -> bool:
+    """Whether DynamoDB can hold (and so be asked about) this identity's key."""
+    return len(ref.key.encode()) <= MAX_KEY_BYTES
 
 
 def _is_condition_failure(exc: Exception) -> bool:
