@@ -129,10 +129,20 @@ def to_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+def _utc_millis(value: datetime) -> datetime:
+    """:func:`to_millis` as a validator: a time whose offset puts it outside ``datetime``'s range in UTC
+    (``0001-01-01T00:00:00+01:00``) is invalid input (a 422), not an ``OverflowError`` (a 500)."""
+    try:
+        return to_millis(value)
+    except OverflowError as exc:
+        msg = "datetime is out of range once converted to UTC"
+        raise ValueError(msg) from exc
+
+
 #: Our own timestamps in models: aware, normalised to UTC (ms), serialised by :func:`format_utc`.
 UtcTimestamp = Annotated[
     AwareDatetime,
-    AfterValidator(to_millis),
+    AfterValidator(_utc_millis),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
 
