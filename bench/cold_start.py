@@ -13,7 +13,7 @@ Layouts measured (each a ``PYTHONPATH`` of layer + function code, with the funct
   cached (a warm-up run per function fills a private ``PYTHONPYCACHEPREFIX``; it is not counted);
 * ``built``: the layer and functions as ``sam build`` ships them: no ``.pyc``, and Lambda's file system is
   read-only, so every module of the layer (our code, Powertools, pydantic, requests) is compiled at every start;
-* ``built+pyc``: the same build after ``compileall --invalidation-mode unchecked-hash`` (the proposed Makefile step).
+* ``built+pyc``: the same build after ``compileall --invalidation-mode unchecked-hash`` (what `make build` ships).
 
 The baseline ``import boto3`` always uses the venv's boto3 with its bytecode: on Lambda boto3 comes precompiled
 with the runtime, not with our layer.
