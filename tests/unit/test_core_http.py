@@ -36,6 +36,7 @@ def boom(kind: str) -> dict[str, str]:
         "tm-auth": trackingmore.AuthenticationError(code=4001, type="Unauthorized", message="Invalid API key"),
         "tm-5xx": trackingmore.ServerError(code=503, type="Service Unavailable", message="maintenance"),
         "bug": KeyError("secret internals"),
+        "value-bug": ValueError("our own bug"),
     }
     raise failures[kind]
 
@@ -123,6 +124,7 @@ def test_body_over_one_megabyte_is_413() -> None:
         ("tm-auth", 502, "upstream_auth_failed", None),
         ("tm-5xx", 503, "upstream_unavailable", None),
         ("bug", 500, "internal_error", None),
+        ("value-bug", 500, "internal_error", None),
     ],
 )
 def test_errors_map_to_status_code_and_retry_after(kind: str, status: int, code: str, retry_after: str | None) -> None:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import sysconfig
+import traceback
 from collections.abc import Callable, Mapping
+from functools import cache
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from pydantic import ValidationError as PydanticValidationError
 
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -84,11 +87,29 @@ def _on_service_error(exc: ServiceError) -> Response[str]:
     return problem_response(Problem.build(status=status.value, code=code, title=status.phrase, detail=detail))
 
 
+@cache
+def _framework_roots() -> tuple[Path, ...]:
+    import aws_lambda_powertools
+
+    return (Path(aws_lambda_powertools.__file__).resolve().parent, Path(sysconfig.get_paths()["stdlib"]).resolve())
+
+
+def _raised_by_request_parsing(exc: BaseException) -> bool:
+    """True when only Powertools and the standard library are on the traceback (besides this module's resolve):
+    the resolver failed reading the request before any application code ran."""
+    here = Path(__file__).resolve()
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if path != here and not any(path.is_relative_to(root) for root in _framework_roots()):
+            return False
+    return True
+
+
 def _on_unreadable_body(exc: ValueError) -> Response[str]:
-    # Body decoding failures (bad JSON, multipart without a boundary …) surface as ValueError from the
-    # resolver before any route runs: the client sent something we cannot read. A pydantic
-    # ValidationError is also a ValueError, but one raised inside our code is our bug, not bad input.
-    if isinstance(exc, PydanticValidationError):
+    # Body decoding failures (multipart without a boundary …) surface as ValueError from the resolver before
+    # any route runs: the client sent something we cannot read. A ValueError from our routes or services
+    # (a pydantic ValidationError is one too) is our bug, not bad input: that stays a 500.
+    if not _raised_by_request_parsing(exc):
         return _on_any_error(exc)
     logger.info("unreadable request", extra={"error": type(exc).__name__})
     problem = Problem.build(
