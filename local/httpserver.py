@@ -95,6 +95,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle
 
+    def __getattr__(self, name: str) -> Any:
+        # The stdlib answers a method without a do_<METHOD> (TRACE, CONNECT, PROPFIND …) with its own 501 HTML
+        # page. API Gateway answers every method itself (403 Missing Authentication Token when the resource has
+        # no such method), so every method goes to the app.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the stack logs requests itself
 
