@@ -20,7 +20,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -118,6 +121,19 @@ def _on_unreadable_body(exc: ValueError) -> Response[str]:
     return problem_response(problem)
 
 
+def _on_unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[str]:
+    # Powertools reads JSON, form and multipart bodies only and raises this (a NotImplementedError, so no other
+    # handler here matches) for any other Content-Type: the client's mistake, bad input (DESIGN §3), never a 500.
+    logger.info("unsupported content type", extra={"error": type(exc).__name__})
+    problem = Problem.build(
+        status=400,
+        code="unsupported_media_type",
+        title="Unsupported media type",
+        detail="Send the request body as application/json.",
+    )
+    return problem_response(problem)
+
+
 def _on_any_error(exc: Exception) -> Response[str]:
     problem, headers = problem_for(exc)
     if problem.status >= 500 and not isinstance(exc, ShiptrackError):
@@ -134,6 +150,7 @@ def _on_route_not_found(exc: Exception) -> Response[str]:
 # Most specific first is not needed: Powertools picks the handler of the nearest class in the exception's MRO.
 _ERROR_HANDLERS: list[tuple[type[Exception], Callable[[Any], Response[str]]]] = [
     (RequestValidationError, _on_validation_error),
+    (RequestUnsupportedContentType, _on_unsupported_media_type),
     (ServiceError, _on_service_error),
     (ValueError, _on_unreadable_body),
     (Exception, _on_any_error),
