@@ -3,8 +3,9 @@
 EventBridge delivers "Order Shipped" events from the project bus to an SQS queue; each SQS message body is the
 whole EventBridge event. One message is handled by :func:`handle_order_shipped`:
 
-1. The body is validated with a Powertools Parser model (:class:`OrderShippedEvent`: the EventBridge envelope
-   with a typed :class:`OrderShippedDetail`). An invalid body raises :class:`InvalidOrderEventError`, whose
+1. The body is validated with a Parser-style pydantic model (:class:`OrderShippedEvent`: the EventBridge
+   envelope, the fields of Powertools' ``EventBridgeModel``, with a typed :class:`OrderShippedDetail`). An
+   invalid body raises :class:`InvalidOrderEventError`, whose
    message says what is wrong: the message is reported failed, and after the queue's ``maxReceiveCount`` it is
    in the DLQ (docs/operations.md says how to redrive it once fixed).
 2. Shipments already handled for this order are skipped: a small marker per (order id, tracking number) in
