@@ -122,8 +122,13 @@ def build_document(*, servers: list[dict[str, Any]] | None = None) -> dict[str, 
         ]
     for path, item in document.get("paths", {}).items():
         for method in _METHODS:
-            if method in item and is_public(path):
+            if method not in item:
+                continue
+            if is_public(path):
                 item[method]["security"] = []  # overrides the document-wide API-key requirement
+            # Powertools derives a body for every success status from the route's return annotation, but a 204
+            # has no content (RFC 9110 §15.3.5): declaring one tells clients to parse an empty body as JSON.
+            item[method].get("responses", {}).get("204", {}).pop("content", None)
     return document
 
 
