@@ -14,11 +14,14 @@ Which calls fail is a function of the sandbox seed, the fault settings and the c
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 import pytest
+import requests
 
+from local.stack import StackProcess
 from shiptrack.models import TrackingRef
 from tests.reliability.harness import BATCH, FAULT_KINDS, System
 
@@ -231,8 +234,6 @@ def test_realtime_lookups_under_faults_answer_a_retryable_problem_or_the_carrier
 
 
 def test_order_events_under_faults_create_each_shipment_exactly_once_across_redeliveries(system: System) -> None:
-    import json
-
     shipments = [{"tracking_number": f"OE{i:09d}CN", "carrier_code": "china-post"} for i in range(45)]
     shipments += [{"tracking_number": f"1Z999AA1{i:010d}"} for i in range(5)]
     body = json.dumps(
@@ -270,3 +271,58 @@ def test_order_events_under_faults_create_each_shipment_exactly_once_across_rede
     assert system.ledger is not None
     system.ledger.check(stored)
     assert set(system.ledger.created_events().values()) == {1}
+
+
+def test_through_the_local_stack_a_faulted_batch_reaches_local_event_tap_once_per_parcel(
+    local_stack: StackProcess,
+) -> None:
+    """The same guarantee end to end: API Gateway → TrackingsFunction → table stream → PublisherFunction → bus →
+    ``local-event-tap``, with the stack's own sandbox failing 30 % of the calls on the first attempt."""
+    import secrets
+
+    prefix = f"LT{secrets.randbelow(10**6):06d}"
+    numbers = [f"{prefix}{index:03d}CN" for index in range(80)]
+    items = [{"tracking_number": number, "carrier_code": "china-post"} for number in numbers]
+    api = f"{local_stack.api_url}/v1/trackings/batch"
+    headers = {"x-api-key": local_stack.api_key}
+    faults = f"{local_stack.sandbox_control_url}/_sandbox/faults"
+    body = {"error_rate": ERROR_RATE, "kinds": list(FAULT_KINDS), "timeout_s": 0.5}
+    try:
+        assert requests.post(faults, json=body, timeout=10).status_code == 200
+        injected = requests.get(f"{local_stack.sandbox_control_url}/_sandbox/stats", timeout=10).json()[
+            "faults_injected"
+        ]
+        first = requests.post(api, json={"items": items}, headers=headers, timeout=120)
+        stats = requests.get(f"{local_stack.sandbox_control_url}/_sandbox/stats", timeout=10).json()
+        assert stats["faults_injected"] > injected, "no fault was injected"
+    finally:
+        requests.post(faults, json={"error_rate": 0}, timeout=10)
+    second = requests.post(api, json={"items": items}, headers=headers, timeout=120)
+
+    assert first.status_code == 200, first.text
+    for result in first.json()["results"]:
+        if result["outcome"] != "created":
+            assert_failed_retryably(result)
+    assert second.status_code == 200, second.text
+    assert {r["outcome"] for r in second.json()["results"]} <= {"created", "existing"}
+
+    # Every parcel's Tracking Created reaches the tap exactly once (the glue polls the stream and the queue)
+    sqs = local_stack.client("sqs")
+    tap = sqs.get_queue_url(QueueName="local-event-tap")["QueueUrl"]
+    mine: list[dict[str, Any]] = []
+    quiet_polls = 0
+    for _ in range(120):  # bounded: at most ~2 minutes of 1-second long polls
+        messages = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for message in messages:
+            event = json.loads(message["Body"])
+            if str(event.get("detail", {}).get("tracking", {}).get("tracking_number", "")).startswith(prefix):
+                mine.append(event)
+            sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+        quiet_polls = 0 if messages else quiet_polls + 1
+        if len(mine) >= len(numbers) and quiet_polls >= 3:
+            break
+    created = Counter(
+        e["detail"]["tracking"]["tracking_number"] for e in mine if e["detail-type"] == "Tracking Created"
+    )
+    assert created == dict.fromkeys(numbers, 1), {n: c for n, c in created.items() if c != 1} or len(created)
+    assert len({e["detail"]["event_id"] for e in mine}) == len(mine)
