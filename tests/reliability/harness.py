@@ -7,12 +7,12 @@ TrackingMore sandbox (the ``sandbox`` fixture), the way Lambda, API Gateway, SQS
 * ``push(...)`` / ``webhook_raw(...)`` — WebhookFunction with a (signed) TrackingMore push;
 * ``orders(...)`` — OrderEventsFunction with SQS records;
 * ``refresh()`` — RefreshFunction with the scheduled event;
-* ``ledger`` — the table's stream driven through PublisherFunction, 100 records per invocation, onto the bus,
-  where a rule copies every event to a tap queue (what a subscriber sees); ``check_events()`` asserts that
-  the tap holds exactly one event per visible change and that subscribers converge on the stored state.
+* ``ledger`` — the table's stream driven through PublisherFunction, 100 records per invocation, onto the bus;
+  ``ledger.check(items)`` asserts exactly one event per visible change and that subscribers converge on the
+  stored state (see :class:`EventLedger`).
 
-The TrackingMore client the functions share is swapped for one that does not sleep between retries (backoff and
-client-side pacing), so fault tests run fast; every retry decision is the production one.
+Every TrackingMore client built during a test skips the sleeps between retries and the client-side pacing, and
+uses short timeouts, so fault tests run fast; every retry decision is the production one.
 """
 
 from __future__ import annotations
