@@ -8,6 +8,7 @@ import pytest
 
 from tests.unit.trackingmore.fakes import FakeClock, FakeUpstream
 from trackingmore import TrackingMoreClient
+from trackingmore._transport import RATE_LIMIT_MARGIN_SECONDS
 
 pytestmark = pytest.mark.unit
 
@@ -32,7 +33,7 @@ def test_iter_trackings_walks_all_pages(client: TrackingMoreClient, upstream: Fa
         {"page": "2", "limit": "2", "status": "transit"},
         {"page": "3", "limit": "2", "status": "transit"},
     ]
-    assert clock.sleeps == [1.0, 1.0]
+    assert clock.sleeps == pytest.approx([1.0 + RATE_LIMIT_MARGIN_SECONDS] * 2)  # 1 request/s, plus the jitter margin
 
 
 def test_iter_trackings_is_lazy(client: TrackingMoreClient, upstream: FakeUpstream) -> None:

@@ -22,8 +22,18 @@ from trackingmore import (
     TrackingNotFoundError,
     TransportError,
 )
-from trackingmore._transport import BASE_DELAY, MAX_DELAY, RETRY_AFTER_CAP, RateLimit, RateLimiter
+from trackingmore._transport import (
+    BASE_DELAY,
+    MAX_DELAY,
+    RATE_LIMIT_MARGIN_SECONDS,
+    RETRY_AFTER_CAP,
+    RateLimit,
+    RateLimiter,
+)
 from trackingmore.client import REALTIME_RATE_LIMIT_PAUSE
+
+# A rate-limit window as the client spaces it: the documented second plus the safety margin for jitter.
+WINDOW = 1.0 + RATE_LIMIT_MARGIN_SECONDS
 
 pytestmark = pytest.mark.unit
 
@@ -351,7 +361,7 @@ def test_list_is_kept_under_one_request_per_second(
     for _ in range(3):
         client.list_trackings()
 
-    assert clock.sleeps == [1.0, 1.0]
+    assert clock.sleeps == pytest.approx([WINDOW, WINDOW])
 
 
 def test_list_does_not_wait_when_time_has_passed(
@@ -364,7 +374,7 @@ def test_list_does_not_wait_when_time_has_passed(
     client.list_trackings()
     clock.advance(5)
 
-    assert clock.sleeps == [pytest.approx(0.6)]
+    assert clock.sleeps == [pytest.approx(WINDOW - 0.4)]
 
 
 def test_realtime_is_kept_under_three_requests_per_second(
@@ -375,7 +385,7 @@ def test_realtime_is_kept_under_three_requests_per_second(
     for _ in range(7):
         client.realtime_tracking(realtime_request())
 
-    assert clock.sleeps == [1.0, 1.0]  # requests 4 and 7 wait for the window
+    assert clock.sleeps == pytest.approx([WINDOW, WINDOW])  # requests 4 and 7 wait for the window
 
 
 def test_unlimited_endpoints_never_wait(client: TrackingMoreClient, upstream: FakeUpstream, clock: FakeClock) -> None:
@@ -396,7 +406,7 @@ def test_clients_of_one_account_share_the_limit(
     make_client().list_trackings()
     make_client(api_key="another-account").list_trackings()
 
-    assert clock.sleeps == [1.0]
+    assert clock.sleeps == pytest.approx([WINDOW])
 
 
 def test_retries_also_respect_the_rate_limit(
@@ -407,11 +417,11 @@ def test_retries_also_respect_the_rate_limit(
 
     client.list_trackings()
 
-    assert clock.sleeps == [0.25, 0.75]  # backoff, then the rest of the 1 s window
+    assert clock.sleeps == [0.25, pytest.approx(WINDOW - 0.25)]  # backoff, then the rest of the window
 
 
 def test_rate_limiter_is_thread_safe() -> None:
-    # The clock stands still, so every waiter must have reserved a distinct slot: 0, 1, 2, … seconds ahead.
+    # The clock stands still, so every waiter must have reserved a distinct slot: 0, 1, 2, … windows ahead.
     waits: list[float] = []
     lock = threading.Lock()
 
@@ -426,7 +436,7 @@ def test_rate_limiter_is_thread_safe() -> None:
     for thread in threads:
         thread.join()
 
-    assert sorted(waits) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert sorted(waits) == pytest.approx([n * WINDOW for n in range(1, 8)])
 
 
 # -- logging ----------------------------------------------------------------------------------------------------------
