@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shiptrack import runtime
-from shiptrack.settings import clear_caches
+from tests.integration.lookups_support import invoke_handler
 
 pytestmark = pytest.mark.integration
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "aircargo"
 AIRCARGO = "POST /trackings/aircargo"
-
-
-@dataclass
-class Context:
-    function_name: str = "AircargoFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:AircargoFunction"
-    aws_request_id: str = "test-request"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -43,20 +32,7 @@ def with_body(body: Any) -> dict[str, Any]:
 @pytest.fixture
 def invoke(aws: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Calls the function's handler with an event; returns (status, headers, body)."""
-    monkeypatch.setenv("TRACKINGMORE_BASE_URL", sandbox.base_url)
-    clear_caches()
-    runtime.clear()
-    app = importlib.import_module("functions.aircargo.app")
-
-    def call(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-        response = app.lambda_handler(event, Context())
-        body = json.loads(response["body"]) if response.get("body") else None
-        headers = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
-        return response["statusCode"], {**headers, **(response.get("headers") or {})}, body
-
-    yield call
-    clear_caches()
-    runtime.clear()
+    yield from invoke_handler("functions.aircargo.app", "AircargoFunction", sandbox, monkeypatch)
 
 
 def upstream_calls(sandbox: Any) -> int:
