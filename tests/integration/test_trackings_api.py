@@ -69,6 +69,49 @@ def test_create_is_201_then_200_without_a_second_upstream_call(api: Api) -> None
     assert api.stored("china-post", NUMBER).order_id == "#1001"
 
 
+def test_a_new_create_costs_one_read_and_two_writes(api: Api) -> None:
+    from collections import Counter
+
+    from shiptrack import runtime
+
+    operations: Counter[str] = Counter()
+    create(api, number="RR000000000CN")  # warm: the resolver, clients and secrets are built on first use
+    runtime.dynamodb().meta.client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: operations.update([model.name])
+    )
+
+    answer = create(api)
+
+    # The stored-copy read, the claim, the tracking: no re-read after the claim, no delete of it on success
+    assert answer.status == 201, answer.body
+    assert dict(operations) == {"GetItem": 1, "PutItem": 2}
+    assert api.calls(CREATE) == 2
+
+
+def test_a_deleted_tracking_can_be_created_again_at_once(api: Api) -> None:
+    # The first create's claim outlives it (it expires after CLAIM_TTL_SECONDS); DELETE frees the identity
+    assert create(api).status == 201
+    assert api.delete(ONE).status == 204
+
+    again = create(api, title="Blue mug")
+
+    assert again.status == 201, again.body
+    assert again.body["title"] == "Blue mug"
+    assert api.calls(CREATE) == 2
+    assert ("china-post", NUMBER) in api.upstream_numbers()
+
+
+def test_an_identity_moved_to_another_carrier_can_be_created_again_at_once(api: Api) -> None:
+    assert create(api).status == 201
+    assert api.patch(ONE, {"carrier_code": "china-ems"}).status == 200
+
+    again = create(api)
+
+    assert again.status == 201, again.body
+    assert api.stored("china-post", NUMBER) is not None
+    assert api.stored("china-ems", NUMBER) is not None
+
+
 def test_create_adopts_a_tracking_upstream_already_holds(api: Api) -> None:
     # Given TrackingMore already holds the number (created outside shiptrack)
     direct_upstream_create(api, "china-post", NUMBER)

@@ -151,6 +151,11 @@ class CreateClaims:
     The first caller to claim ``CLAIM#TRACKING#{pk}`` (a conditional put) creates upstream and stores; the others
     wait for the stored tracking. A claim expires after ``CLAIM_TTL_SECONDS`` so a crashed claimer cannot block
     the identity for longer (expiry is checked in the condition, not left to DynamoDB's lazy TTL deletion).
+
+    A successful create keeps its claim until it expires: a create that read "absent" just before the tracking was
+    stored then finds the identity claimed and waits for the stored copy, instead of creating upstream again
+    (without a second read after claiming, or a delete on success). A failed create releases it at once; removing
+    the tracking (DELETE, a carrier change) clears it, so the identity can be created again straight away.
     """
 
     def __init__(self, table: Any, *, clock: Callable[[], float] = time.time) -> None:
@@ -186,6 +191,11 @@ class CreateClaims:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
+
+    def clear(self, ref: TrackingRef) -> None:
+        """Free ``ref`` whoever holds it: its tracking is being removed (call before removing it, so a create that
+        read the tracking as absent claimed after this and keeps its claim)."""
+        self._table.delete_item(Key={"pk": CLAIM_PREFIX + ref.key})
 
     def held(self, ref: TrackingRef) -> bool:
         item = self._table.get_item(Key={"pk": CLAIM_PREFIX + ref.key}, ConsistentRead=True).get("Item")
@@ -332,14 +342,14 @@ def create_tracking(
     delay = 0.05
     while True:
         if claims.acquire(ref, owner):
+            # Nobody stored it through a claim since our read: a claimer that succeeded keeps its claim (CreateClaims).
+            # A copy stored otherwise meanwhile (the batch route takes no claims, or a claim expired) is still met:
+            # upstream answers 4016, we adopt it, and put_new returns the stored one (created=False).
             try:
-                # Whoever held the claim before us may have finished between our read and our claim.
-                existing = store.get(ref)
-                if existing is not None:
-                    return CreateResult(created=False, tracking=existing)
                 return _create_upstream(store, _client(client), request, ref, now)
-            finally:
+            except BaseException:
                 claims.release(ref, owner)
+                raise
         existing = store.get(ref)
         if existing is not None:
             return CreateResult(created=False, tracking=existing)
@@ -538,6 +548,7 @@ def update_tracking(
     *,
     store: TrackingStore | None = None,
     client: TrackingMoreClient | None = None,
+    claims: CreateClaims | None = None,
     now: datetime | None = None,
 ) -> Tracking:
     """PATCH: metadata, status override, archive flag and carrier change — upstream first, then ours.
@@ -624,6 +635,7 @@ def update_tracking(
     if updated is None:
         raise TrackingNotFoundError(f"Tracking {ref} is not tracked.")
     if new_ref is not None:
+        _claims(claims).clear(ref)  # the old identity may be created again at once
         updated = store.move_identity(ref, new_ref.carrier_code, now=now)
     logger.info("tracking updated", extra={"tracking": str(new_ref or ref), "fields": sorted(request.model_fields_set)})
     return updated
@@ -634,9 +646,12 @@ def delete_tracking(
     *,
     store: TrackingStore | None = None,
     client: TrackingMoreClient | None = None,
+    claims: CreateClaims | None = None,
 ) -> None:
-    """Stop tracking: delete upstream, then ours. 404 when we do not hold it; an upstream 4017 (already gone
-    there) still deletes ours. Any other upstream failure leaves ours in place."""
+    """Stop tracking: delete upstream, then ours (and the identity's create claim, so it can be created again).
+
+    404 when we do not hold it; an upstream 4017 (already gone there) still deletes ours. Any other upstream failure
+    leaves ours in place."""
     import trackingmore
 
     store = store or trackings_store()
@@ -647,4 +662,5 @@ def delete_tracking(
         _call("delete", lambda: upstream_client.delete_tracking(ref.carrier_code, ref.tracking_number))
     except trackingmore.TrackingNotFoundError:
         logger.info("tracking already gone upstream", extra={"tracking": str(ref)})
+    _claims(claims).clear(ref)
     store.delete(ref)
