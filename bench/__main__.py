@@ -37,7 +37,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="1,40,1000", help="economy: create sizes")
     parser.add_argument("--refresh-total", type=int, default=10_000, help="economy: trackings in the refresh")
     parser.add_argument("--no-naive", action="store_true", help="economy: skip the naive baseline")
-    parser.add_argument("--rounds", type=int, default=5, help="throughput: rounds of blocks")
+    parser.add_argument("--rounds", type=int, default=7, help="throughput: rounds of blocks")
     parser.add_argument("--stack-runs", type=int, default=3, help="local stack: measured starts")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser.parse_args(argv)

@@ -6,10 +6,19 @@ the handlers run in this process, invoked directly with API Gateway events, agai
 sandbox (rate limits off). Work is done in blocks, one kind after the other, for several rounds, so a burst of
 load from elsewhere on the machine hits every kind; each rate is the median of its blocks.
 
-* ``raw put_item``: the boto3 Table resource writing an item of the size of a stored tracking (the store's own
-  call, without the conditions).
-* ``raw get_item + conditional put_item``: the DynamoDB work a monotonic apply cannot do without (read the stored
-  copy, write it back on a revision condition): what the webhook path would reach with zero overhead of ours.
+Each row is divided by the raw ``put_item`` of the item it writes: creates write a new tracking, applies write a
+tracking with the carrier's events (moto's cost grows with the item, so one baseline for both would flatter one
+and wrong the other).
+
+* ``raw put_item``: the boto3 Table resource writing the item (the store's own call, without the conditions).
+* ``raw single-create work``: what one single create cannot do without, with no code of ours: read the stored
+  copy, claim the identity (conditional put), ``POST /trackings/post`` to the sandbox, write the tracking.
+* ``raw get_item + conditional put_item``: the DynamoDB work a monotonic apply cannot do without: read the stored
+  copy (a new tracking, as the benchmark's webhooks find theirs), write the tracking with its events on the read's
+  revision.
+* ``raw one-write update_item``: the single conditional ``UpdateItem`` an apply without a read would have to send
+  (every carrier attribute set or removed, the bookkeeping and index keys, the monotonic and delivered conditions;
+  :func:`one_write_update`). Not used by the store: this row is why (moto's UpdateItem costs per clause).
 * ``create (POST /trackings)``: one new tracking per request, carrier given.
 * ``create (POST /trackings/batch, 40 per request)``: items per second.
 * ``webhook apply``: a signed v2 push (``trackingmore.webhooks.sign``) carrying a real change of a stored tracking.
@@ -28,9 +37,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import requests
+
 from bench import REPO_ROOT, harness
 
 TARGET_RATIO = 0.5
+RAW_CALLS: dict[str, dict[str, float]] = {
+    "raw": {"PutItem": 1.0},
+    "raw_applied": {"PutItem": 1.0},
+    "raw_apply": {"GetItem": 1.0, "PutItem": 1.0},
+    "raw_update": {"UpdateItem": 1.0},
+    "raw_create": {"GetItem": 1.0, "PutItem": 2.0},
+}
 WEBHOOK_TOKEN = "local-webhook-token"
 WEBHOOK_EMAIL = "sandbox@example.com"
 
@@ -43,6 +61,7 @@ class Rate:
     ratio: float | None
     blocks_per_s: list[float]
     dynamodb_calls_per_op: dict[str, float] = field(default_factory=dict)
+    baseline: str | None = None
 
 
 @dataclass
@@ -125,6 +144,59 @@ def _calls_per_op(counter: harness.WriteCounter, before: Counter[tuple[str, str]
     return {op: round(count / ops, 2) for op, count in sorted(diff.items()) if count}
 
 
+CARRIER_ATTRIBUTES = (
+    "status",
+    "substatus",
+    "origin_country",
+    "destination_country",
+    "transit_days",
+    "last_event",
+    "checkpoints",
+    "upstream_id",
+)
+BOOKKEEPING_SETS = (
+    "status_pk",
+    "updated_at",
+    "last_changed_at",
+    "last_checked_at",
+    "checked_sk",
+    "upstream_version",
+    "shipment_fp",
+)
+
+
+def one_write_update(item: dict[str, Any]) -> dict[str, Any]:
+    """``update_item`` arguments applying ``item``'s carrier data in one conditional write, as a store that does not
+    read first would have to (measured on ``item``'s own key; the values are ``item``'s, so it always succeeds)."""
+    names = {f"#{a}": a for a in (*CARRIER_ATTRIBUTES, *BOOKKEEPING_SETS, "revision", "fingerprint", "list_pk")}
+    names.update({"#terminal_at": "terminal_at", "#terminal_pk": "terminal_pk", "#terminal_sk": "terminal_sk"})
+    values: dict[str, Any] = {":listed": "LIST", ":delivered": "delivered", ":one": 1, ":zero": 0, ":other": "-"}
+    sets, removes = [], ["#fingerprint", "#terminal_at", "#terminal_pk", "#terminal_sk"]
+    for attribute in CARRIER_ATTRIBUTES:
+        if attribute in item:
+            sets.append(f"#{attribute} = :{attribute}")
+            values[f":{attribute}"] = item[attribute]
+        else:
+            removes.append(f"#{attribute}")
+    for attribute in BOOKKEEPING_SETS:
+        sets.append(f"#{attribute} = :{attribute}")
+        values[f":{attribute}"] = str(item.get(attribute, "x"))
+    sets.append("#revision = if_not_exists(#revision, :zero) + :one")
+    conditions = (
+        "attribute_exists(pk) AND #list_pk = :listed AND (attribute_not_exists(#upstream_version) OR "
+        "#upstream_version <= :upstream_version) AND (attribute_not_exists(#shipment_fp) OR #shipment_fp <> :other) "
+        "AND (attribute_not_exists(#last_checked_at) OR #last_checked_at <= :last_checked_at) AND #status <> :delivered"
+    )
+    return {
+        "Key": {"pk": item["pk"]},
+        "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+        "ConditionExpression": conditions,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "NONE",
+    }
+
+
 def _changed_pushes(sandbox: Any, numbers: list[str]) -> list[bytes]:
     """For each number, a signed push carrying a real change (new carrier events) of the sandbox's copy."""
     from trackingmore.webhooks import sign
@@ -151,13 +223,29 @@ def _changed_pushes(sandbox: Any, numbers: list[str]) -> list[bytes]:
     return bodies
 
 
+def _push_events(bodies: list[bytes]) -> list[dict[str, Any]]:
+    return [
+        harness.api_event(
+            "POST",
+            f"/webhooks/trackingmore/{WEBHOOK_TOKEN}",
+            raw_body=body.decode(),
+            resource="/webhooks/trackingmore/{token}",
+            path_parameters={"token": WEBHOOK_TOKEN},
+            headers={"User-Agent": "TrackingMore-Webhook"},
+        )
+        for body in bodies
+    ]
+
+
 def run(
-    rounds: int = 5, *, raw_block: int = 200, create_block: int = 40, batch_requests: int = 3, webhook_block: int = 40
+    rounds: int = 7, *, raw_block: int = 200, create_block: int = 60, batch_requests: int = 3, webhook_block: int = 100
 ) -> ThroughputResult:
     from shiptrack.models import TrackingRef
 
     started = time.monotonic()
-    samples: dict[str, list[float]] = {k: [] for k in ("raw", "raw_apply", "create", "batch", "webhook")}
+    samples: dict[str, list[float]] = {
+        k: [] for k in ("raw", "raw_applied", "raw_apply", "raw_update", "raw_create", "create", "batch", "webhook")
+    }
     calls: dict[str, dict[str, float]] = {}
     with MotoProcess() as moto, harness.sandbox() as sandbox, harness.quiet_stdout():
         server = harness.MotoServer(moto.endpoint, None)
@@ -165,6 +253,8 @@ def run(
             create = harness.load_handler("trackings")
             webhook = harness.load_handler("webhook")
             table = aws.table("TrackingsTable")
+            cache = aws.table("CacheTable")
+            upstream = requests.Session()
             context = harness.lambda_context("TrackingsFunction")
             # Warm up: first requests build the resolver's caches, clients, secrets (a cold start is not throughput).
             warm = harness.ups_numbers(2, 90_000_000)
@@ -178,6 +268,13 @@ def run(
                 _check(
                     create(harness.api_event("POST", "/trackings/batch", body={"items": items}), context), 200, "seed"
                 )
+            # What a webhook apply writes: a tracking with the carrier's events (the baseline of the apply rows)
+            webhook_context = harness.lambda_context("WebhookFunction")
+            [spare_push] = _push_events(_changed_pushes(sandbox, [warm[1]]))
+            _check(webhook(spare_push, webhook_context), 200, "warm-up webhook")
+            applied_item = table.get_item(Key={"pk": TrackingRef.of("ups", warm[1]).key})["Item"]
+            if not applied_item.get("checkpoints"):
+                raise RuntimeError("the warm-up push left no checkpoints: the apply baseline would be a new tracking")
             serial = 0
             for round_no in range(rounds):
                 # raw put_item
@@ -186,18 +283,55 @@ def run(
                     table.put_item(Item={**template_item, "pk": f"RAW#{round_no}#{i}"})
                 samples["raw"].append(_rate(raw_block, time.perf_counter() - before))
 
-                # the DynamoDB floor of a monotonic apply: a consistent read and a conditional write, nothing else
+                # raw put_item of a tracking as a webhook apply leaves it (with its checkpoints)
+                before = time.perf_counter()
+                for i in range(raw_block):
+                    table.put_item(Item={**applied_item, "pk": f"RAWA#{round_no}#{i}"})
+                samples["raw_applied"].append(_rate(raw_block, time.perf_counter() - before))
+
+                # the DynamoDB work of a monotonic apply, nothing else: read the stored copy (a new tracking, as the
+                # webhooks below find theirs), write the tracking with its events on the read's revision
                 pairs = max(1, raw_block // 2)
                 before = time.perf_counter()
                 for i in range(pairs):
                     raw_key = {"pk": f"RAW#{round_no}#{i}"}
                     current = table.get_item(Key=raw_key, ConsistentRead=True)["Item"]
                     table.put_item(
-                        Item={**current, "revision": int(current.get("revision", 0)) + 1},
+                        Item={**applied_item, **raw_key, "revision": int(current.get("revision", 0)) + 1},
                         ConditionExpression="revision = :rev",
                         ExpressionAttributeValues={":rev": current.get("revision", 0)},
                     )
                 samples["raw_apply"].append(_rate(pairs, time.perf_counter() - before))
+
+                # the one conditional UpdateItem an apply without a read would send
+                updates = [one_write_update({**applied_item, "pk": f"RAWA#{round_no}#{i}"}) for i in range(pairs)]
+                before = time.perf_counter()
+                for update in updates:
+                    table.update_item(**update)
+                samples["raw_update"].append(_rate(pairs, time.perf_counter() - before))
+
+                # the work alone of single creates: read, claim, create upstream, write
+                numbers = harness.ups_numbers(create_block, 94_000_000 + serial)
+                now = int(time.time())
+                before = time.perf_counter()
+                for number in numbers:
+                    pk = f"ups#{number}"
+                    table.get_item(Key={"pk": pk}, ConsistentRead=True)
+                    cache.put_item(
+                        Item={"pk": f"CLAIM#TRACKING#{pk}", "owner": "bench", "expires_at": now + 60},
+                        ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                        ExpressionAttributeValues={":now": now},
+                    )
+                    answer = upstream.post(
+                        f"{sandbox.base_url}/trackings/post",
+                        json={"tracking_number": number, "carrier_code": "ups"},
+                        headers=sandbox.headers,
+                        timeout=10,
+                    ).json()
+                    if answer["meta"]["code"] not in (200, 201):
+                        raise RuntimeError(f"sandbox create answered {answer['meta']}")
+                    table.put_item(Item={**template_item, "pk": pk}, ConditionExpression="attribute_not_exists(pk)")
+                samples["raw_create"].append(_rate(len(numbers), time.perf_counter() - before))
 
                 # single creates
                 numbers = harness.ups_numbers(create_block, 92_000_000 + serial)
@@ -229,23 +363,12 @@ def run(
 
                 # webhook applies
                 chunk = pool[round_no * webhook_block : (round_no + 1) * webhook_block]
-                bodies = _changed_pushes(sandbox, chunk)
-                push_events = [
-                    harness.api_event(
-                        "POST",
-                        f"/webhooks/trackingmore/{WEBHOOK_TOKEN}",
-                        raw_body=body.decode(),
-                        resource="/webhooks/trackingmore/{token}",
-                        path_parameters={"token": WEBHOOK_TOKEN},
-                        headers={"User-Agent": "TrackingMore-Webhook"},
-                    )
-                    for body in bodies
-                ]
+                push_events = _push_events(_changed_pushes(sandbox, chunk))
                 counted = aws.counter.calls.copy()
                 before = time.perf_counter()
                 outcomes: Counter[str] = Counter()
                 for event in push_events:
-                    response = webhook(event, harness.lambda_context("WebhookFunction"))
+                    response = webhook(event, webhook_context)
                     _check(response, 200, "webhook")
                     outcomes[json.loads(response["body"])["outcome"]] += 1
                 samples["webhook"].append(_rate(len(push_events), time.perf_counter() - before))
@@ -253,27 +376,29 @@ def run(
                 if outcomes["applied"] != len(push_events):
                     raise RuntimeError(f"webhook pushes were not all applied: {dict(outcomes)}")
                 print(f"throughput: round {round_no + 1}/{rounds} done", file=sys.stderr, flush=True)
-    raw = statistics.median(samples["raw"])
+    # (label, unit, the raw put_item row it is divided by: the one writing the same kind of item)
     labels = {
-        "raw": ("raw put_item", "items/s"),
-        "raw_apply": ("raw get_item + conditional put_item (the DynamoDB floor of one apply)", "pairs/s"),
-        "create": ("create (POST /trackings)", "creates/s"),
-        "batch": ("create (POST /trackings/batch, 40/request)", "trackings/s"),
-        "webhook": ("webhook apply (POST /webhooks/trackingmore/{token})", "applies/s"),
+        "raw": ("raw put_item (a new tracking)", "items/s", None),
+        "raw_applied": ("raw put_item (a tracking with its carrier events)", "items/s", None),
+        "raw_create": ("raw single-create work (get, claim put, upstream create, put)", "creates/s", "raw"),
+        "create": ("create (POST /trackings)", "creates/s", "raw"),
+        "batch": ("create (POST /trackings/batch, 40/request)", "trackings/s", "raw"),
+        "raw_apply": ("raw get_item + conditional put_item (the DynamoDB work of one apply)", "pairs/s", "raw_applied"),
+        "raw_update": ("raw one-write update_item (an apply without a read: not used)", "updates/s", "raw_applied"),
+        "webhook": ("webhook apply (POST /webhooks/trackingmore/{token})", "applies/s", "raw_applied"),
     }
     rates = []
-    for key, (kind, unit) in labels.items():
+    for key, (kind, unit, baseline) in labels.items():
         median = statistics.median(samples[key])
         rates.append(
             Rate(
                 kind=kind,
                 unit=unit,
                 median_per_s=round(median, 1),
-                ratio=None if key == "raw" else round(median / raw, 2),
+                ratio=None if baseline is None else round(median / statistics.median(samples[baseline]), 2),
                 blocks_per_s=[round(s, 1) for s in samples[key]],
-                dynamodb_calls_per_op=calls.get(
-                    key, {"PutItem": 1.0} if key == "raw" else {"GetItem": 1.0, "PutItem": 1.0}
-                ),
+                dynamodb_calls_per_op=calls.get(key, RAW_CALLS.get(key, {})),
+                baseline=None if baseline is None else labels[baseline][0],
             )
         )
     return ThroughputResult(

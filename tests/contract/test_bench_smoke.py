@@ -59,16 +59,26 @@ def test_cold_start_measures_a_function_against_boto3_without_importing_xray() -
 def test_throughput_drives_both_handlers_against_the_same_moto_server() -> None:
     result = throughput.run(rounds=1, raw_block=5, create_block=2, batch_requests=1, webhook_block=2)
 
-    kinds = [rate.kind for rate in result.rates]
-    assert kinds[0] == "raw put_item"
-    assert len(kinds) == 5
+    rates = {rate.kind: rate for rate in result.rates}
+    assert len(result.rates) == 8
     assert all(rate.median_per_s > 0 for rate in result.rates)
-    assert [rate.ratio is None for rate in result.rates] == [True, False, False, False, False]
+    new, applied = "raw put_item (a new tracking)", "raw put_item (a tracking with its carrier events)"
+    assert rates[new].ratio is None
+    assert rates[applied].ratio is None
+    # Each row is divided by the raw put of the item it writes
+    baselines = {rate.kind: rate.baseline for rate in result.rates if rate.ratio is not None}
+    assert {kind for kind, baseline in baselines.items() if baseline == applied} == {
+        "raw get_item + conditional put_item (the DynamoDB work of one apply)",
+        "raw one-write update_item (an apply without a read: not used)",
+        "webhook apply (POST /webhooks/trackingmore/{token})",
+    }
+    assert all(baseline in (new, applied) for baseline in baselines.values())
     # Every push was applied (run() raises otherwise) with one read and one conditional write
-    webhook = result.rates[4]
+    webhook = rates["webhook apply (POST /webhooks/trackingmore/{token})"]
     assert webhook.dynamodb_calls_per_op == {"GetItem": 1.0, "PutItem": 1.0}
-    batch = result.rates[3]
-    assert batch.dynamodb_calls_per_op["PutItem"] == 1.0
+    # A new single create: the stored-copy read, the claim and the tracking; no re-read, no claim delete
+    assert rates["create (POST /trackings)"].dynamodb_calls_per_op == {"GetItem": 1.0, "PutItem": 2.0}
+    assert rates["create (POST /trackings/batch, 40/request)"].dynamodb_calls_per_op["PutItem"] == 1.0
 
 
 def test_report_renders_and_keeps_the_results_of_benchmarks_not_rerun(tmp_path: Path) -> None:
