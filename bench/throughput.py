@@ -144,16 +144,13 @@ def _calls_per_op(counter: harness.WriteCounter, before: Counter[tuple[str, str]
     return {op: round(count / ops, 2) for op, count in sorted(diff.items()) if count}
 
 
-CARRIER_ATTRIBUTES = (
-    "status",
-    "substatus",
-    "origin_country",
-    "destination_country",
-    "transit_days",
-    "last_event",
-    "checkpoints",
-    "upstream_id",
-)
+def _carrier_attributes() -> tuple[str, ...]:
+    """The item attributes an upstream copy owns (the resource's carrier fields, stored under the same names)."""
+    from shiptrack.models import UPSTREAM_FIELDS
+
+    return tuple(sorted(UPSTREAM_FIELDS))
+
+
 BOOKKEEPING_SETS = (
     "status_pk",
     "updated_at",
@@ -168,11 +165,12 @@ BOOKKEEPING_SETS = (
 def one_write_update(item: dict[str, Any]) -> dict[str, Any]:
     """``update_item`` arguments applying ``item``'s carrier data in one conditional write, as a store that does not
     read first would have to (measured on ``item``'s own key; the values are ``item``'s, so it always succeeds)."""
-    names = {f"#{a}": a for a in (*CARRIER_ATTRIBUTES, *BOOKKEEPING_SETS, "revision", "fingerprint", "list_pk")}
+    carrier_attributes = _carrier_attributes()
+    names = {f"#{a}": a for a in (*carrier_attributes, *BOOKKEEPING_SETS, "revision", "fingerprint", "list_pk")}
     names.update({"#terminal_at": "terminal_at", "#terminal_pk": "terminal_pk", "#terminal_sk": "terminal_sk"})
     values: dict[str, Any] = {":listed": "LIST", ":delivered": "delivered", ":one": 1, ":zero": 0, ":other": "-"}
     sets, removes = [], ["#fingerprint", "#terminal_at", "#terminal_pk", "#terminal_sk"]
-    for attribute in CARRIER_ATTRIBUTES:
+    for attribute in carrier_attributes:
         if attribute in item:
             sets.append(f"#{attribute} = :{attribute}")
             values[f":{attribute}"] = item[attribute]
