@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from shiptrack import runtime
 from shiptrack.models import CreateTrackingRequest, TrackingRef
 from shiptrack.services import trackings as service
 from tests.integration.test_trackings_support import (  # noqa: F401 - fixtures
@@ -72,8 +73,6 @@ def test_create_is_201_then_200_without_a_second_upstream_call(api: Api) -> None
 def test_a_new_create_costs_one_read_and_two_writes(api: Api) -> None:
     from collections import Counter
 
-    from shiptrack import runtime
-
     operations: Counter[str] = Counter()
     create(api, number="RR000000000CN")  # warm: the resolver, clients and secrets are built on first use
     runtime.dynamodb().meta.client.meta.events.register(
@@ -99,6 +98,25 @@ def test_a_deleted_tracking_can_be_created_again_at_once(api: Api) -> None:
     assert again.body["title"] == "Blue mug"
     assert api.calls(CREATE) == 2
     assert ("china-post", NUMBER) in api.upstream_numbers()
+
+
+def test_a_claim_that_cannot_be_cleared_does_not_fail_the_delete(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    assert create(api).status == 201
+
+    def throttled(*_args: Any, **_kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "DeleteItem")
+
+    cache_table = runtime.cache_table()
+    monkeypatch.setattr(cache_table, "delete_item", throttled)
+
+    # TrackingMore has already deleted it: ours goes too, the claim is left to expire
+    answer = api.delete(ONE)
+
+    assert answer.status == 204
+    assert api.stored("china-post", NUMBER) is None
+    assert ("china-post", NUMBER) not in api.upstream_numbers()
 
 
 def test_an_identity_moved_to_another_carrier_can_be_created_again_at_once(api: Api) -> None:

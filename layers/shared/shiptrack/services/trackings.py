@@ -194,8 +194,18 @@ class CreateClaims:
 
     def clear(self, ref: TrackingRef) -> None:
         """Free ``ref`` whoever holds it: its tracking is being removed (call before removing it, so a create that
-        read the tracking as absent claimed after this and keeps its claim)."""
-        self._table.delete_item(Key={"pk": CLAIM_PREFIX + ref.key})
+        read the tracking as absent claimed after this and keeps its claim).
+
+        Best effort: it runs after TrackingMore has already been changed, and a claim left behind only makes a
+        re-create of the identity wait (409, retryable) until it expires, so a DynamoDB error is logged, not raised.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._table.delete_item(Key={"pk": CLAIM_PREFIX + ref.key})
+        except (BotoCoreError, ClientError) as exc:
+            extra = {"tracking": str(ref), "error": str(exc)}
+            logger.warning("create claim not cleared; it expires by itself", extra=extra)
 
     def held(self, ref: TrackingRef) -> bool:
         item = self._table.get_item(Key={"pk": CLAIM_PREFIX + ref.key}, ConsistentRead=True).get("Item")
