@@ -401,3 +401,31 @@ def test_a_cursor_from_another_deployment_is_refused(aws: Any) -> None:
 
     with pytest.raises(InvalidCursorError):
         mine.list(ListQuery(limit=1, cursor=cursor))
+
+
+# ------------------------------------------------------------------------------------------------ thread safety
+
+
+def test_queries_never_hand_boto3_condition_objects_to_the_shared_client(aws: Any) -> None:
+    # boto3 turns Key()/Attr() objects into strings with one builder per client, reset on every request: threads
+    # sharing the resource (the local stack's concurrent invocations, the concurrency suite) swap placeholders.
+    from shiptrack.services.refresh import _terminal_pages
+
+    table = aws.table()
+    store = TrackingStore(table)
+    seen: list[tuple[str, type, type]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        seen.append((model.name, type(params.get("KeyConditionExpression")), type(params.get("FilterExpression"))))
+
+    table.meta.client.meta.events.register_first("before-parameter-build.dynamodb.Query", record)
+    store.put_new(tracking(status="delivered", last_changed_at=T0))
+    store.list(ListQuery(status="delivered", created_after=T0 - timedelta(days=1), created_before=T0 + timedelta(1)))
+    store.list(ListQuery(carrier_code="china-post", order_id="#1"))
+    list(store.iter_active_least_recently_checked(checked_before=T0 + timedelta(hours=1)))
+    list(store.iter_terminal_before(T0 + timedelta(days=1)))
+    list(_terminal_pages(table, after=None, before=T0 + timedelta(days=1)))
+    list(_terminal_pages(table, after="2026-10-01T00:00:00.000Z", before=T0 + timedelta(days=1)))
+
+    assert len(seen) == 6
+    assert all(key is str and filter_ in (str, type(None)) for _, key, filter_ in seen), seen

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApplyOutcome",
+    "Expressions",
     "PutOutcome",
     "TrackingItem",
     "TrackingStore",
@@ -306,6 +307,43 @@ def is_visible_change(old_image: Mapping[str, Any] | None, new_image: Mapping[st
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# Expressions
+
+
+class Expressions:
+    """Key and filter conditions written as strings with their own placeholders.
+
+    boto3's condition objects (``Key(...)``, ``Attr(...)``) are turned into strings by one builder per client that is
+    reset on every request, so two threads querying through one resource can swap each other's placeholders (seen in
+    the concurrency suite as a query on one index carrying another's key names). Strings never touch that builder.
+    """
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def compare(self, attribute: str, operator: str, value: Any) -> str:
+        return f"{self._name(attribute)} {operator} {self._value(value)}"
+
+    def between(self, attribute: str, low: Any, high: Any) -> str:
+        return f"{self._name(attribute)} BETWEEN {self._value(low)} AND {self._value(high)}"
+
+    def params(self) -> dict[str, Any]:
+        """``ExpressionAttributeNames`` / ``ExpressionAttributeValues`` for every condition written so far."""
+        return {"ExpressionAttributeNames": dict(self.names), "ExpressionAttributeValues": dict(self.values)}
+
+    def _name(self, attribute: str) -> str:
+        placeholder = f"#n{len(self.names)}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def _value(self, value: Any) -> str:
+        placeholder = f":v{len(self.values)}"
+        self.values[placeholder] = value
+        return placeholder
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Cursors
 
 
@@ -404,21 +442,19 @@ class TrackingStore:
         the other filters are FilterExpressions. The cursor is the key of the last item returned, so items
         inserted meanwhile (all newer, so before it) neither repeat nor shift the next page.
         """
-        from boto3.dynamodb.conditions import Attr, Key
-
         plan = self._plan(query)
         hash_attr, range_attr = INDEX_KEYS[plan.index]
-        key_condition: Any = Key(hash_attr).eq(plan.partition_value)
+        expressions = Expressions()
+        key_condition = expressions.compare(hash_attr, "=", plan.partition_value)
         if query.created_after and query.created_before:
-            key_condition &= Key(range_attr).between(format_utc(query.created_after), format_utc(query.created_before))
+            after, before = format_utc(query.created_after), format_utc(query.created_before)
+            key_condition += " AND " + expressions.between(range_attr, after, before)
         elif query.created_after:
-            key_condition &= Key(range_attr).gte(format_utc(query.created_after))
+            key_condition += " AND " + expressions.compare(range_attr, ">=", format_utc(query.created_after))
         elif query.created_before:
-            key_condition &= Key(range_attr).lt(format_utc(query.created_before))
-        filter_expression: Any = None
-        for attribute, operator, value in plan.filters:
-            condition = Attr(attribute).eq(value) if operator == "=" else Attr(attribute).ne(value)
-            filter_expression = condition if filter_expression is None else filter_expression & condition
+            key_condition += " AND " + expressions.compare(range_attr, "<", format_utc(query.created_before))
+        filters = [expressions.compare(attribute, operator, value) for attribute, operator, value in plan.filters]
+        filter_expression = " AND ".join(filters) or None
 
         start_key = self._decode_cursor(query.cursor, plan, query) if query.cursor else None
         # One more than asked tells whether a next page exists without an extra, empty, round trip.
@@ -430,6 +466,7 @@ class TrackingStore:
                 "KeyConditionExpression": key_condition,
                 "ScanIndexForward": False,
                 "Limit": page_limit,
+                **expressions.params(),
             }
             if filter_expression is not None:
                 kwargs["FilterExpression"] = filter_expression
@@ -559,21 +596,20 @@ class TrackingStore:
         ``checked_before`` stops at trackings checked at or after that time. Lazy: pages are read as the caller
         iterates, so a caller that stops early (Lambda time budget) reads no more than it used.
         """
-        from boto3.dynamodb.conditions import Key
-
-        condition: Any = Key("active_pk").eq(ACTIVE)
+        expressions = Expressions()
+        condition = expressions.compare("active_pk", "=", ACTIVE)
         if checked_before is not None:
-            condition &= Key("checked_sk").lt(format_utc(checked_before))
-        yield from self._iter_keys("ActiveByChecked", condition, page_size)
+            condition += " AND " + expressions.compare("checked_sk", "<", format_utc(checked_before))
+        yield from self._iter_keys("ActiveByChecked", condition, expressions, page_size)
 
     def iter_terminal_before(self, cutoff: datetime, *, page_size: int = 100) -> Iterator[TrackingRef]:
         """Non-archived trackings that entered a terminal status before ``cutoff``, oldest first; TerminalByTime."""
-        from boto3.dynamodb.conditions import Key
+        expressions = Expressions()
+        condition = expressions.compare("terminal_pk", "=", TERMINAL)
+        condition += " AND " + expressions.compare("terminal_sk", "<", format_utc(cutoff))
+        yield from self._iter_keys("TerminalByTime", condition, expressions, page_size)
 
-        condition = Key("terminal_pk").eq(TERMINAL) & Key("terminal_sk").lt(format_utc(cutoff))
-        yield from self._iter_keys("TerminalByTime", condition, page_size)
-
-    def _iter_keys(self, index: str, condition: Any, page_size: int) -> Iterator[TrackingRef]:
+    def _iter_keys(self, index: str, condition: str, expressions: Expressions, page_size: int) -> Iterator[TrackingRef]:
         start_key: dict[str, Any] | None = None
         while True:
             kwargs: dict[str, Any] = {
@@ -581,6 +617,7 @@ class TrackingStore:
                 "KeyConditionExpression": condition,
                 "ScanIndexForward": True,
                 "Limit": page_size,
+                **expressions.params(),
             }
             if start_key:
                 kwargs["ExclusiveStartKey"] = start_key

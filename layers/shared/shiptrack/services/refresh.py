@@ -462,13 +462,14 @@ def _terminal_pages(
 
     The store's ``iter_terminal_before`` yields identities only; the retirement cursor needs the sort key.
     """
-    from boto3.dynamodb.conditions import Key
-
-    from shiptrack.store import TERMINAL
+    from shiptrack.store import TERMINAL, Expressions
 
     upper = format_utc(before)
-    sort_condition = Key("terminal_sk").between(after, upper) if after else Key("terminal_sk").lt(upper)
-    condition = Key("terminal_pk").eq(TERMINAL) & sort_condition
+    expressions = Expressions()
+    condition = expressions.compare("terminal_pk", "=", TERMINAL) + " AND "
+    condition += (
+        expressions.between("terminal_sk", after, upper) if after else expressions.compare("terminal_sk", "<", upper)
+    )
     start_key: dict[str, Any] | None = None
     while True:
         kwargs: dict[str, Any] = {
@@ -476,6 +477,7 @@ def _terminal_pages(
             "KeyConditionExpression": condition,
             "ScanIndexForward": True,
             "Limit": page_size,
+            **expressions.params(),
         }
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
