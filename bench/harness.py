@@ -176,12 +176,6 @@ def reset_shiptrack_caches() -> None:
 
     clear_caches()
     runtime.clear()
-    try:
-        from shiptrack.services import trackings
-
-        trackings._store_for.cache_clear()
-    except (ImportError, AttributeError):
-        pass
 
 
 @contextmanager

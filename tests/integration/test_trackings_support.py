@@ -21,7 +21,6 @@ import pytest
 
 from shiptrack import runtime
 from shiptrack.models import TrackingRef
-from shiptrack.services import trackings as trackings_service
 from shiptrack.settings import clear_caches
 from shiptrack.store import TrackingStore
 
@@ -134,7 +133,6 @@ class Api:
 def reset_caches() -> None:
     clear_caches()
     runtime.clear()
-    trackings_service._store_for.cache_clear()
 
 
 @pytest.fixture(name="api")

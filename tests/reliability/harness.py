@@ -361,11 +361,8 @@ class System:
 
     def reload(self) -> None:
         """(Re)load every function with settings and cached clients cleared."""
-        from shiptrack.services import trackings as trackings_service
-
         clear_caches()
         runtime.clear()
-        trackings_service._store_for.cache_clear()
         for name in ("trackings", "realtime", "webhook", "order_events", "refresh", "publisher"):
             self.functions[name] = fresh_function(name)
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -95,18 +95,11 @@ class CreateResult:
 # Dependencies
 
 
-@cache
-def _store_for(table_name: str) -> TrackingStore:
+def trackings_store() -> TrackingStore:
+    """The store over this deployment's TrackingsTable (``shiptrack.runtime`` caches the table; a store is cheap)."""
     from shiptrack.runtime import trackings_table
 
     return TrackingStore(trackings_table())
-
-
-def trackings_store() -> TrackingStore:
-    """The store over this deployment's TrackingsTable (cached per table name)."""
-    from shiptrack.settings import get_settings
-
-    return _store_for(get_settings().trackings_table)
 
 
 def _client(client: TrackingMoreClient | None) -> TrackingMoreClient:
