@@ -448,3 +448,12 @@ def test_the_stack_picks_up_every_function_of_the_real_template() -> None:
             k: v for k, v in spec.environment.items() if k != "TRACKINGMORE_BASE_URL"
         }
         assert pool.max_concurrency == (1 if spec.reserved_concurrency == 1 else 4)
+
+
+def test_every_alarm_notifies_the_alarm_topic() -> None:
+    # docs/operations.md: alarms notify AlarmTopicArn when one is given
+    resources = load_template(DEFAULT_TEMPLATE).raw["Resources"]
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+    assert alarms
+    assert [name for name, props in alarms.items() if "AlarmActions" not in props] == []
