@@ -192,7 +192,8 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def _as_code(value: object) -> int | None:
+def as_int(value: object) -> int | None:
+    """An integer the API sent as a number or a digit string (codes, counts); ``None`` for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -337,7 +338,7 @@ class Transport:
         except ValueError:
             envelope = None
         meta = envelope.get("meta") if isinstance(envelope, dict) else None
-        code = _as_code(meta.get("code")) if isinstance(meta, dict) else None
+        code = as_int(meta.get("code")) if isinstance(meta, dict) else None
         if 200 <= status < 300:
             if not isinstance(meta, dict) or code is None:
                 raise errors.TransportError(

@@ -39,6 +39,7 @@ from trackingmore._transport import (
     RetryMode,
     Route,
     Transport,
+    as_int,
     may_have_taken_effect,
 )
 from trackingmore.models import (
@@ -165,16 +166,6 @@ def _list_of_mappings(data: object) -> list[Mapping[str, Any]]:
     return []
 
 
-def _as_int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 @dataclass
 class _ChunkOutcome:
     items: dict[int, BatchCreateItem] = field(default_factory=dict)
@@ -275,7 +266,7 @@ class TrackingMoreClient:
         Raises ``TrackingNotFoundError`` (4031/4017) when the account does not hold it.
         """
         ref = TrackingRef(carrier_code=carrier_code, tracking_number=tracking_number)
-        path = f"/trackings/{_segment(ref.carrier_code)}/{_segment(ref.tracking_number)}"
+        path = _single_path(ref)
         route = _GET
         if lang is not None:
             path = f"{path}/{_checked_lang(lang)}"
@@ -614,7 +605,7 @@ def _apply_batch_answer(
         if taken is None:
             continue
         index, req = taken
-        code = _as_int(entry.get("code"))
+        code = as_int(entry.get("code"))
         message = str(entry.get("message")) if entry.get("message") is not None else None
         if code == 4016:
             outcome.items[index] = BatchCreateItem(
@@ -653,8 +644,8 @@ def _bulk_result(data: object, *, submitted: int) -> BatchResult:
         return BatchResult(submitted=submitted, succeeded=submitted)
     items = [*_list_of_mappings(data.get("trackings")), *_list_of_mappings(data.get("errors"))]
     result = BatchResult.model_validate({"items": items})
-    result.submitted = _as_int(data.get("submitted")) or submitted
-    counts = [_as_int(data.get(key)) for key in _SUCCESS_COUNT_KEYS]
+    result.submitted = as_int(data.get("submitted")) or submitted
+    counts = [as_int(data.get(key)) for key in _SUCCESS_COUNT_KEYS]
     known = [count for count in counts if count is not None]
     result.succeeded = known[0] if known else result.submitted - len(result.failed)
     return result
