@@ -33,11 +33,10 @@ __all__ = [
     "UnauthorizedError",
     "UpstreamError",
     "UpstreamRateLimitedError",
-    "UpstreamTimeoutError",
-    "UpstreamUnavailableError",
     "ValidationFailedError",
     "problem_for",
     "responses",
+    "retry_after_seconds",
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -182,14 +181,6 @@ class UpstreamRateLimitedError(UpstreamError):
         self.retry_after = retry_after
 
 
-class UpstreamUnavailableError(UpstreamError):
-    status, code, title = 503, "upstream_unavailable", "Upstream unavailable"
-
-
-class UpstreamTimeoutError(UpstreamError):
-    status, code, title = 504, "upstream_timeout", "Upstream timeout"
-
-
 # How each TrackingMore client error reaches our callers: (status, code, title, retryable).
 # Upstream auth and quota failures are *our* configuration problems, not the caller's: 502/503, never 401/402.
 _UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, bool]] = [
@@ -209,6 +200,12 @@ _UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, b
 DEFAULT_RETRY_AFTER_SECONDS = 120
 
 
+def retry_after_seconds(exc: BaseException) -> int:
+    """The Retry-After to advertise for an upstream 429: TrackingMore's own, else its documented pause."""
+    retry_after = getattr(exc, "retry_after", None)
+    return int(retry_after) if retry_after else DEFAULT_RETRY_AFTER_SECONDS
+
+
 def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
     """The problem document and extra headers for any exception. Unknown exceptions become an opaque 500."""
     headers: dict[str, str] = {}
@@ -222,8 +219,7 @@ def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
             (502, "upstream_error", "Upstream error", True),
         )
         if status == 429:
-            retry_after = getattr(exc, "retry_after", None)
-            headers["Retry-After"] = str(int(retry_after) if retry_after else DEFAULT_RETRY_AFTER_SECONDS)
+            headers["Retry-After"] = str(retry_after_seconds(exc))
         # The upstream message is safe to show (the client never puts the API key in it) and helps callers.
         detail = f"TrackingMore answered {exc.code}: {exc.message}" if exc.message else f"TrackingMore error {exc.code}"
         return Problem.build(status=status, code=code, title=title, detail=detail, retryable=retryable), headers

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shiptrack.errors import UpstreamRateLimitedError
+from shiptrack.errors import UpstreamRateLimitedError, retry_after_seconds
 from shiptrack.models import RealtimeRequest, RealtimeResponse, TrackingRef, to_millis, utc_now
 from shiptrack.observability import logger, metrics
 from shiptrack.services.trackings import record_upstream_call, trackings_store
@@ -27,8 +27,6 @@ __all__ = ["REALTIME_REPEAT_INTERVAL", "realtime_client", "realtime_lookup"]
 
 #: TrackingMore answers a realtime query for the same number at most once in this interval (reference §3.9).
 REALTIME_REPEAT_INTERVAL: Final = timedelta(hours=2)
-# What we advertise after a realtime 429 without Retry-After: TrackingMore's documented pause (reference §8).
-DEFAULT_RETRY_AFTER_SECONDS: Final = 120
 
 
 def realtime_client() -> TrackingMoreClient:
@@ -97,7 +95,7 @@ def realtime_lookup(
         upstream = upstream_client.realtime_tracking(upstream_request)
     except trackingmore.RateLimitError as exc:
         record_upstream_call("realtime", type(exc).__name__)
-        retry_after = int(exc.retry_after) if exc.retry_after else DEFAULT_RETRY_AFTER_SECONDS
+        retry_after = retry_after_seconds(exc)
         extra = {"tracking": record.tracking.model_dump(mode="json")} if record is not None else {}
         raise UpstreamRateLimitedError(
             "TrackingMore refused the live lookup (rate limit, or this number was looked up in the last 2 hours).",
