@@ -72,6 +72,27 @@ def test_a_stale_copy_is_refreshed_from_the_carrier(api: Api) -> None:
     assert api.stored("china-post", NUMBER).last_checked_at > datetime.now(UTC) - timedelta(minutes=5)
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["stale-copy", "unknown"])
+def test_a_live_lookup_reads_the_stored_copy_once(api: Api, held: bool) -> None:
+    from collections import Counter
+
+    from shiptrack import runtime
+
+    if held:
+        assert api.post("/trackings", BODY).status == 201
+        set_attribute(api, "last_checked_at", hours_ago(1))
+    operations: Counter[str] = Counter()
+    runtime.dynamodb().meta.client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: operations.update([model.name])
+    )
+
+    answer = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 60})
+
+    # The read that decided to call the carrier is the one the write is conditioned on
+    assert answer.body["source"] == "carrier"
+    assert dict(operations) == {"GetItem": 1, "PutItem": 1}
+
+
 def test_trackingmore_two_hour_rule_serves_the_stored_copy(api: Api) -> None:
     # Given a live lookup just now
     first = api.post("/trackings/realtime", BODY)

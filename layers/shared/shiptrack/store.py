@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from shiptrack.errors import InvalidCursorError, RequestInProgressError, TrackingExistsError
@@ -63,11 +64,13 @@ if TYPE_CHECKING:
     from trackingmore.models import Tracking as UpstreamTracking
 
 __all__ = [
+    "UNREAD",
     "ApplyOutcome",
     "Expressions",
     "PutOutcome",
     "TrackingItem",
     "TrackingStore",
+    "Unread",
     "is_visible_change",
     "item_from_tracking",
     "tracking_from_item",
@@ -101,6 +104,15 @@ MAX_KEY_BYTES: Final = 2048
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Stored record
+
+
+class Unread(Enum):
+    """Marks a record the caller has not read (``None`` means read and absent)."""
+
+    UNREAD = "unread"
+
+
+UNREAD: Final = Unread.UNREAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -674,6 +686,7 @@ class TrackingStore:
         ref: TrackingRef | None = None,
         create_missing: bool = False,
         realtime: bool = False,
+        current: TrackingItem | Unread | None = UNREAD,
     ) -> ApplyOutcome:
         """Apply a copy of a tracking read from TrackingMore (webhook, refresh, realtime, create) — monotonically.
 
@@ -689,12 +702,15 @@ class TrackingStore:
 
         ``ref`` defaults to the copy's own (normalised) carrier code and number. ``source`` is for logs.
         Unknown trackings are ``unknown`` unless ``create_missing`` (then stored as new: ``created``).
+        ``current``: the stored record (``None``: absent) when the caller has just read it, so the first attempt
+        does not read it again; every write is conditional, so a stale one only costs a retry from a fresh read.
         """
         ref = ref or TrackingRef.of(upstream.carrier_code or "", upstream.tracking_number or "")
         version = upstream_version(upstream)
         observed_at = to_millis(observed_at)
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            current = self.load(ref)
+            if attempt or isinstance(current, Unread):
+                current = self.load(ref)
             if current is None:
                 if not create_missing:
                     return ApplyOutcome(changed=False, tracking=None, reason="unknown")

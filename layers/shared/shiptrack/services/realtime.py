@@ -108,7 +108,7 @@ def realtime_lookup(
     record_upstream_call("realtime", "ok")
     metrics.add_metric(name="RealtimeCarrierLookups", unit=MetricUnit.Count, value=1)
     outcome = store.apply_upstream_update(
-        upstream, observed_at=now, source="realtime", ref=ref, create_missing=True, realtime=True
+        upstream, observed_at=now, source="realtime", ref=ref, create_missing=True, realtime=True, current=record
     )
     tracking = outcome.tracking
     if tracking is None:  # deleted between the lookup and the write: answer with what the carrier said

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from shiptrack.errors import BadRequestError, UnauthorizedError
 from shiptrack.models import TrackingRef
 from shiptrack.observability import logger
+from shiptrack.store import UNREAD, TrackingItem, Unread
 
 if TYPE_CHECKING:
     from shiptrack.store import TrackingStore
@@ -147,8 +148,10 @@ def receive_push(
     pushed = push.tracking
     ref = TrackingRef.of(pushed.carrier_code or "", pushed.tracking_number or "")
     upstream: Any = pushed
+    stored: TrackingItem | Unread | None = UNREAD
     if confirm:
-        if store.get(ref) is None:
+        stored = store.load(ref)
+        if stored is None:
             # Not ours: do not spend an upstream call on a tracking the body merely names.
             logger.info("push for an unknown tracking ignored", extra={"tracking": str(ref)})
             return WebhookOutcome("unknown", ref.carrier_code, ref.tracking_number, confirmed=False)
@@ -156,7 +159,7 @@ def receive_push(
             msg = "confirm mode needs a TrackingMore client"
             raise ValueError(msg)
         upstream = client().get_tracking(ref.carrier_code, ref.tracking_number)
-    outcome = store.apply_upstream_update(upstream, observed_at=now, source="webhook", ref=ref)
+    outcome = store.apply_upstream_update(upstream, observed_at=now, source="webhook", ref=ref, current=stored)
     reason: Literal["applied", "unchanged", "stale", "unknown"]
     reason = "applied" if outcome.reason in ("applied", "created") else outcome.reason  # type: ignore[assignment]
     if reason == "unknown":
