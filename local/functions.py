@@ -113,7 +113,6 @@ class Worker:
 
     def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
         self.spec = spec
-        self.invocations = 0
         req_read, self._req_write = os.pipe()
         self._resp_read, resp_write = os.pipe()
         stream_id = uuid.uuid4().hex
@@ -143,7 +142,6 @@ class Worker:
         ]
         for thread in self._log_threads:
             thread.start()
-        self.init_ms: float | None = None
         self.init_error: dict[str, Any] | None = None
 
     def _pump(self, stream: IO[bytes] | None, log: LogSink) -> None:
@@ -168,8 +166,6 @@ class Worker:
         elif message.get("type") == "init_error":
             self.init_error = message["error"]
             self.kill()
-        else:
-            self.init_ms = float(message.get("init_ms", 0))
 
     @property
     def alive(self) -> bool:
@@ -185,7 +181,6 @@ class Worker:
             "deadline_ms": int((time.time() + timeout) * 1000),
             "invoked_function_arn": self.spec.arn,
         }
-        self.invocations += 1
         try:
             _write_all(self._req_write, json.dumps(request).encode() + b"\n")
         except OSError:
@@ -258,7 +253,6 @@ class FunctionPool:
         log: LogSink,
         *,
         max_concurrency: int | None = None,
-        throttle_wait_seconds: float | None = None,
     ) -> None:
         self.spec = spec
         self.env = dict(env)
@@ -268,14 +262,13 @@ class FunctionPool:
             max_concurrency = DEFAULT_MAX_CONCURRENCY if reserved is None else min(reserved, DEFAULT_MAX_CONCURRENCY)
         self.max_concurrency = max_concurrency
         # How long an invocation waits for a busy environment before it is throttled.
-        self.throttle_wait = throttle_wait_seconds if throttle_wait_seconds is not None else float(spec.timeout) + 5
+        self.throttle_wait = float(spec.timeout) + 5
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
         self._starting = 0
         self._lock = threading.Condition()
         self._closed = False
-        self.invocations = 0
-        self.cold_starts = 0
+        self.cold_starts = 0  # environments whose init succeeded (the prewarm test reads it)
 
     @property
     def size(self) -> int:
@@ -322,28 +315,12 @@ class FunctionPool:
         started = time.monotonic()
         worker, cold = self._acquire()
         if worker is None:
-            try:
-                worker = Worker(self.spec, self.env, self.log)
-            except Exception:
-                with self._lock:
-                    self._starting -= 1
-                    self._lock.notify()
-                raise
-            with self._lock:
-                self._starting -= 1
-                self._all.add(worker)
-                closed = self._closed
-            if closed:
-                self._release(worker)
-                raise PoolClosedError(self.spec.logical_id)
-            worker.wait_ready(max(INIT_TIMEOUT_SECONDS, float(self.spec.timeout)))
-            self.cold_starts += 1
+            worker = self._start_worker()
             if worker.init_error is not None:
                 self._release(worker)
                 error = dict(worker.init_error)
                 error.setdefault("requestId", request_id)
                 return InvokeResult(request_id, False, error, _ms_since(started), True)
-        self.invocations += 1
         try:
             status, payload = worker.invoke(request_id, event, float(self.spec.timeout))
         finally:
@@ -366,6 +343,18 @@ class FunctionPool:
                 return
             self._starting += 1
         try:
+            worker = self._start_worker()
+        except PoolClosedError:
+            return
+        if worker.init_error is not None:
+            self.log(self.spec.logical_id, f"prewarm failed: {worker.init_error.get('errorMessage')}")
+        self._release(worker)
+
+    def _start_worker(self) -> Worker:
+        """Start an environment the caller reserved (``_starting``) and wait for its init.
+
+        Raises PoolClosedError (the worker disposed) when the pool closed while it started."""
+        try:
             worker = Worker(self.spec, self.env, self.log)
         except Exception:
             with self._lock:
@@ -375,12 +364,15 @@ class FunctionPool:
         with self._lock:
             self._starting -= 1
             self._all.add(worker)
+            closed = self._closed
+        if closed:
+            self._release(worker)
+            raise PoolClosedError(self.spec.logical_id)
         worker.wait_ready(max(INIT_TIMEOUT_SECONDS, float(self.spec.timeout)))
-        if worker.init_error is not None:
-            self.log(self.spec.logical_id, f"prewarm failed: {worker.init_error.get('errorMessage')}")
-        else:
-            self.cold_starts += 1
-        self._release(worker)
+        if worker.init_error is None:
+            with self._lock:
+                self.cold_starts += 1
+        return worker
 
     def invoke_async(self, event: Any, request_id: str | None = None) -> Future[InvokeResult]:
         """Start an invocation on its own thread; the future holds the result (or ThrottledError...)."""

@@ -243,7 +243,6 @@ class StreamEventSource(_Poller):
         sqs: Any,
         region: str,
         log: Log,
-        started_at: float | None = None,
     ) -> None:
         super().__init__(f"stream:{pool.spec.logical_id}.{event.name}", log)
         props = event.properties
@@ -260,10 +259,8 @@ class StreamEventSource(_Poller):
         self.report_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
         self.filters = props.get("FilterCriteria")
         self.on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-        self.enabled = str(props.get("Enabled", "true")).lower() != "false"
         self._iterators: dict[str, str | None] = {}
         self._on_failure_url: str | None = None
-        self.started_at = started_at or time.time()
 
     # -- polling -----------------------------------------------------------------------------------
 
