@@ -30,7 +30,7 @@ from pydantic import BaseModel
 from shiptrack.jobs import Deadline, JobConflictError, JobStateStore
 from shiptrack.models import TrackingRef, format_utc, parse_utc
 from shiptrack.observability import logger
-from shiptrack.services.refresh import failed_refs
+from shiptrack.services.refresh import chunks, failed_refs
 
 if TYPE_CHECKING:
     from shiptrack.store import TrackingStore
@@ -107,21 +107,8 @@ def run_archive(
             save()
         report.cutoff = state.cutoff
         cutoff = parse_utc(state.cutoff)
-        group: list[TrackingRef] = []
-        for ref in store.iter_terminal_before(cutoff):
-            group.append(ref)
-            if len(group) == group_size:
-                _archive_group(
-                    group,
-                    store=store,
-                    client=client,
-                    deadline=deadline,
-                    clock=clock,
-                    report=report,
-                    retention_days=retention_days,
-                )
-                group = []
-        if group:
+        # Lazy: each page is read after the previous groups left the index.
+        for group in chunks(store.iter_terminal_before(cutoff), group_size):
             _archive_group(
                 group,
                 store=store,

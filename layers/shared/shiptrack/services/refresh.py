@@ -53,6 +53,7 @@ __all__ = [
     "RefreshConfig",
     "RefreshReport",
     "RefreshState",
+    "chunks",
     "failed_refs",
     "retirement_reason",
     "run_refresh",
@@ -165,10 +166,8 @@ def stop_and_mark(
     client: TrackingMoreClient,
     store: TrackingStore,
     now: datetime,
-    lifecycle: Literal["stopped", "archived"] = "stopped",
-    expires_at: datetime | None = None,
 ) -> tuple[list[TrackingRef], list[TrackingRef]]:
-    """Tell TrackingMore to stop updating ``refs`` (one call) and set their lifecycle; returns (done, failed).
+    """Tell TrackingMore to stop updating ``refs`` (one call) and mark them stopped; returns (done, failed).
 
     A per-item error that says the tracking is not upstream (4017/4031) counts as done: there is nothing left
     to stop. Any other per-item error leaves that tracking as it was (a later run tries again).
@@ -183,7 +182,7 @@ def stop_and_mark(
     failed = failed_refs(result, refs)
     done = [ref for ref in refs if ref not in failed]
     for ref in done:
-        store.set_lifecycle(ref, lifecycle, now=now, expires_at=expires_at)
+        store.set_lifecycle(ref, "stopped", now=now)
     for ref in failed:
         logger.warning("TrackingMore did not stop updating a tracking", extra={"tracking": str(ref)})
     return done, sorted(failed)
@@ -205,7 +204,8 @@ def failed_refs(result: BatchResult, refs: Sequence[TrackingRef]) -> set[Trackin
     return failed
 
 
-def _chunks(items: Iterable[TrackingRef], size: int) -> Iterator[list[TrackingRef]]:
+def chunks(items: Iterable[TrackingRef], size: int) -> Iterator[list[TrackingRef]]:
+    """``items`` in lists of ``size`` (the last may be shorter), read lazily."""
     chunk: list[TrackingRef] = []
     for item in items:
         chunk.append(item)
@@ -378,7 +378,7 @@ class _RefreshRun:
         grace = timedelta(days=self.config.delivered_grace_days)
         silent = timedelta(days=self.config.silent_after_days)
         refs = self.store.iter_active_least_recently_checked(checked_before=stale_before)
-        for group in _chunks(refs, NUMBERS_PER_CALL):
+        for group in chunks(refs, NUMBERS_PER_CALL):
             self.require(self.config.group_budget_ms)
             numbers = sorted({ref.tracking_number for ref in group})
             page = self.list_page(numbers=numbers, limit=self.config.page_limit)
@@ -411,7 +411,7 @@ class _RefreshRun:
     def stop(self, refs: Sequence[TrackingRef], *, reasons: Mapping[TrackingRef, str]) -> list[TrackingRef]:
         """Stop ``refs`` upstream and mark them stopped, in groups; returns those that could not be stopped."""
         failed: list[TrackingRef] = []
-        for group in _chunks(refs, STOP_GROUP_SIZE):
+        for group in chunks(refs, STOP_GROUP_SIZE):
             self.report.upstream_calls += 1
             done, group_failed = stop_and_mark(group, client=self.client, store=self.store, now=self.now())
             failed += group_failed
