@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from functools import cache
@@ -70,7 +69,10 @@ metrics = Metrics()
 
 
 def tracing_enabled() -> bool:
-    return os.environ.get("SHIPTRACK_TRACING", "false").strip().lower() == "true"
+    """``SHIPTRACK_TRACING``, read as the settings read it (the settings object is not needed to decide this)."""
+    from shiptrack.settings import env_bool
+
+    return env_bool("SHIPTRACK_TRACING", False)
 
 
 @cache

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-__all__ = ["Settings", "TrackingMoreSecrets", "clear_caches", "get_secrets", "get_settings"]
+__all__ = ["Settings", "TrackingMoreSecrets", "clear_caches", "env_bool", "get_secrets", "get_settings"]
 
 
 def _env(name: str, default: str | None = None) -> str:
@@ -30,7 +30,8 @@ def _env_int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
-def _env_bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool) -> bool:
+    """``1``/``true``/``yes``/``on`` (any case) is true, anything else false; unset or empty is ``default``."""
     raw = os.environ.get(name)
     return default if raw in (None, "") else raw.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -66,13 +67,13 @@ class Settings:
             event_bus_name=_env("EVENT_BUS_NAME", ""),
             trackingmore_secret_id=_env("TRACKINGMORE_SECRET_ID", ""),
             trackingmore_base_url=_env("TRACKINGMORE_BASE_URL", "https://api.trackingmore.com/v2"),
-            tracing_enabled=_env_bool("SHIPTRACK_TRACING", False),
+            tracing_enabled=env_bool("SHIPTRACK_TRACING", False),
             realtime_max_age_seconds=_env_int("REALTIME_MAX_AGE_SECONDS", 900),
             aircargo_cache_seconds=_env_int("AIRCARGO_CACHE_SECONDS", 1800),
             remote_cache_seconds=_env_int("REMOTE_CACHE_SECONDS", 7 * 24 * 3600),
             transit_cache_seconds=_env_int("TRANSIT_CACHE_SECONDS", 24 * 3600),
             webhook_tolerance_seconds=_env_int("WEBHOOK_TOLERANCE_SECONDS", 300),
-            webhook_confirm_mode=_env_bool("WEBHOOK_CONFIRM_MODE", False),
+            webhook_confirm_mode=env_bool("WEBHOOK_CONFIRM_MODE", False),
             stale_after_hours=_env_int("STALE_AFTER_HOURS", 12),
             delivered_grace_days=_env_int("DELIVERED_GRACE_DAYS", 3),
             archive_after_days=_env_int("ARCHIVE_AFTER_DAYS", 30),
