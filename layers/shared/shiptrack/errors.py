@@ -8,7 +8,7 @@ status, the machine-readable ``code`` and the text. The OpenAPI ``responses`` of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +37,7 @@ __all__ = [
     "problem_for",
     "responses",
     "retry_after_seconds",
+    "upstream_outcome",
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -195,6 +196,24 @@ _UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, b
     (trackingmore.CarrierNotDetectedError, 422, "carrier_not_detected", "Carrier not detected", False),
     (trackingmore.InvalidRequestError, 422, "upstream_rejected", "Rejected by the carrier service", False),
 ]
+
+#: The ``outcome`` dimension of the ``UpstreamCalls`` metric, one vocabulary for every caller.
+UpstreamOutcome = Literal["ok", "rate_limited", "timeout", "unreachable", "server_error", "rejected", "error"]
+_OUTCOMES: list[tuple[type[trackingmore.TrackingMoreError], UpstreamOutcome]] = [
+    (trackingmore.RateLimitError, "rate_limited"),
+    (trackingmore.TimeoutError, "timeout"),
+    (trackingmore.TransportError, "unreachable"),
+    (trackingmore.ServerError, "server_error"),
+    (trackingmore.InvalidRequestError, "rejected"),
+]
+
+
+def upstream_outcome(exc: BaseException | None) -> UpstreamOutcome:
+    """How an upstream call ended, for metrics: ``ok`` (no exception) or the kind of failure."""
+    if exc is None:
+        return "ok"
+    return next((outcome for kind, outcome in _OUTCOMES if isinstance(exc, kind)), "error")
+
 
 # Retry-After we advertise when TrackingMore gives none: its documented pause after a 429 (reference §8).
 DEFAULT_RETRY_AFTER_SECONDS = 120

@@ -24,9 +24,8 @@ from typing import Generic, Literal, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, Field
 
-import trackingmore
 from shiptrack.cache import CachedError, CacheEntry, TtlCache
-from shiptrack.errors import Problem
+from shiptrack.errors import Problem, upstream_outcome
 from shiptrack.observability import logger, metrics
 
 __all__ = [
@@ -45,8 +44,6 @@ V = TypeVar("V", bound=BaseModel)
 
 #: Where an item's result came from: the cache, TrackingMore, or our own checks before any lookup.
 Source = Literal["cache", "upstream", "validation"]
-
-UpstreamOutcome = Literal["ok", "rate_limited", "timeout", "unreachable", "server_error", "rejected", "error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,24 +81,9 @@ def item_problem(failure: CachedError, *, status: int = 422) -> Problem:
     return Problem.build(status=status, code=failure.code, title=failure.title, detail=failure.detail)
 
 
-def _upstream_outcome(exc: BaseException | None) -> UpstreamOutcome:
-    if exc is None:
-        return "ok"
-    for kind, outcome in (
-        (trackingmore.RateLimitError, "rate_limited"),
-        (trackingmore.TimeoutError, "timeout"),
-        (trackingmore.TransportError, "unreachable"),
-        (trackingmore.ServerError, "server_error"),
-        (trackingmore.InvalidRequestError, "rejected"),
-    ):
-        if isinstance(exc, kind):
-            return outcome  # type: ignore[return-value]
-    return "error"
-
-
 def record_upstream_call(endpoint: str, exc: BaseException | None, items: int) -> None:
     """Metrics ``UpstreamCalls`` (1) and ``UpstreamItems`` (n), by ``endpoint`` and ``outcome``."""
-    outcome = _upstream_outcome(exc)
+    outcome = upstream_outcome(exc)
     for name, value in (("UpstreamCalls", 1), ("UpstreamItems", items)):
         with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
             metric.add_dimension(name="endpoint", value=endpoint)

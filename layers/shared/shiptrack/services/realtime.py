@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shiptrack.errors import UpstreamRateLimitedError, retry_after_seconds
+from shiptrack.errors import UpstreamRateLimitedError, retry_after_seconds, upstream_outcome
 from shiptrack.models import RealtimeRequest, RealtimeResponse, TrackingRef, to_millis, utc_now
 from shiptrack.observability import logger, metrics
 from shiptrack.services.trackings import record_upstream_call, trackings_store
@@ -94,7 +94,7 @@ def realtime_lookup(
     try:
         upstream = upstream_client.realtime_tracking(upstream_request)
     except trackingmore.RateLimitError as exc:
-        record_upstream_call("realtime", type(exc).__name__)
+        record_upstream_call("realtime", upstream_outcome(exc))
         retry_after = retry_after_seconds(exc)
         extra = {"tracking": record.tracking.model_dump(mode="json")} if record is not None else {}
         raise UpstreamRateLimitedError(
@@ -103,7 +103,7 @@ def realtime_lookup(
             **extra,
         ) from exc
     except trackingmore.TrackingMoreError as exc:
-        record_upstream_call("realtime", type(exc).__name__)
+        record_upstream_call("realtime", upstream_outcome(exc))
         raise
     record_upstream_call("realtime", "ok")
     metrics.add_metric(name="RealtimeCarrierLookups", unit=MetricUnit.Count, value=1)

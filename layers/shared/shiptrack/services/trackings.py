@@ -31,6 +31,7 @@ from shiptrack.errors import (
     TrackingNotFoundError,
     ValidationFailedError,
     problem_for,
+    upstream_outcome,
 )
 from shiptrack.models import (
     BatchCreateResponse,
@@ -111,7 +112,8 @@ def _client(client: TrackingMoreClient | None) -> TrackingMoreClient:
 
 
 def record_upstream_call(endpoint: str, outcome: str, count: int = 1) -> None:
-    """Count upstream calls by endpoint and outcome (``ok`` or the error class), one small dimension set."""
+    """Count upstream calls by endpoint and outcome (``errors.upstream_outcome``, or ``partial`` for a batch with
+    failed items), one small dimension set."""
     from aws_lambda_powertools.metrics import single_metric
 
     with single_metric(
@@ -132,7 +134,7 @@ def _call(endpoint: str, fn: Callable[[], T]) -> T:
     try:
         result = fn()
     except trackingmore.TrackingMoreError as exc:
-        record_upstream_call(endpoint, type(exc).__name__)
+        record_upstream_call(endpoint, upstream_outcome(exc))
         raise
     record_upstream_call(endpoint, "ok")
     return result
