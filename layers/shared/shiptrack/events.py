@@ -42,6 +42,7 @@ __all__ = [
     "DetailType",
     "EventDetail",
     "OutboundEvent",
+    "entry_size",
     "event_id",
     "events_for_record",
 ]
@@ -92,7 +93,7 @@ class OutboundEvent(BaseModel):
         detail = self.detail
         body = detail.model_dump_json()
         keep = len(detail.tracking.checkpoints)
-        while _entry_size(self.detail_type, body) > _ENTRY_BUDGET and keep > 0:
+        while entry_size(self.detail_type, body) > _ENTRY_BUDGET and keep > 0:
             keep //= 2
             tracking = detail.tracking.model_copy(update={"checkpoints": detail.tracking.checkpoints[:keep]})
             body = detail.model_copy(update={"tracking": tracking, "checkpoints_truncated": True}).model_dump_json()
@@ -106,8 +107,8 @@ class OutboundEvent(BaseModel):
         }
 
 
-def _entry_size(detail_type: str, detail: str) -> int:
-    # How EventBridge counts an entry: Source + DetailType + Detail (UTF-8) + 14 bytes for Time.
+def entry_size(detail_type: str, detail: str) -> int:
+    """How EventBridge counts one of our entries: Source + DetailType + Detail (UTF-8) + 14 bytes for Time."""
     return len(EVENT_SOURCE) + len(detail_type.encode()) + len(detail.encode()) + 14
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from shiptrack.events import MAX_ENTRY_BYTES, OutboundEvent, events_for_record
+from shiptrack.events import MAX_ENTRY_BYTES, OutboundEvent, entry_size, events_for_record
 from shiptrack.observability import logger
 
 __all__ = ["MAX_PUT_ATTEMPTS", "PUT_EVENTS_MAX_ENTRIES", "PublishResult", "publish_stream_records"]
@@ -92,10 +92,6 @@ def _chunks(pending: Sequence[_Pending]) -> list[list[_Pending]]:
     return chunks
 
 
-def _entry_size(entry: Mapping[str, Any]) -> int:
-    return len(str(entry["Source"])) + len(str(entry["DetailType"]).encode()) + len(str(entry["Detail"]).encode()) + 14
-
-
 def publish_stream_records(
     records: Sequence[Mapping[str, Any]],
     *,
@@ -127,7 +123,7 @@ def publish_stream_records(
             result.skipped_records += 1
         for event in events:
             entry = event.to_entry(bus_name)
-            pending.append(_Pending(index, event, entry, _entry_size(entry)))
+            pending.append(_Pending(index, event, entry, entry_size(entry["DetailType"], entry["Detail"])))
 
     for chunk in _chunks(pending):
         if first_failed is not None and chunk[0].record_index >= first_failed:
