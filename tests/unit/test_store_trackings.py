@@ -429,3 +429,16 @@ def test_queries_never_hand_boto3_condition_objects_to_the_shared_client(aws: An
 
     assert len(seen) == 6
     assert all(key is str and filter_ in (str, type(None)) for _, key, filter_ in seen), seen
+
+
+def test_the_stored_fingerprint_matches_the_stored_content(store: TrackingStore, aws: Any) -> None:
+    from shiptrack.models import content_fingerprint
+
+    store.put_new(tracking())
+    store.apply_upstream_update(upstream("transit", T0 + timedelta(hours=1), 2), observed_at=T0, source="webhook")
+    store.apply_upstream_update(upstream("delivered", T0 + timedelta(hours=2), 3), observed_at=T0, source="webhook")
+    store.update_fields(REF, {"title": "Blue mug"})
+
+    item = aws.table().get_item(Key={"pk": REF.key})["Item"]
+    assert item["status"] == "delivered"
+    assert item["fingerprint"] == content_fingerprint(tracking_from_item(item))

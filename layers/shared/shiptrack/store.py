@@ -185,7 +185,7 @@ def _without_none(data: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
-def item_from_tracking(record: Tracking | TrackingItem) -> dict[str, Any]:
+def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | None = None) -> dict[str, Any]:
     """The TrackingsTable item for a tracking (or a stored record), with every index attribute derived here.
 
     ``None`` values are left out (index keys must never be empty). A bare :class:`Tracking` gets empty
@@ -230,7 +230,7 @@ def item_from_tracking(record: Tracking | TrackingItem) -> dict[str, Any]:
         # bookkeeping
         "revision": item_record.revision,
         "upstream_version": item_record.version or None,
-        "fingerprint": content_fingerprint(tracking),
+        "fingerprint": fingerprint or content_fingerprint(tracking),
         "last_realtime_at": format_utc(item_record.last_realtime_at) if item_record.last_realtime_at else None,
         "terminal_at": format_utc(item_record.terminal_at) if item_record.terminal_at else None,
         "expires_at": item_record.expires_at if archived else None,
@@ -756,7 +756,8 @@ class TrackingStore:
         if before.last_checked_at and before.last_checked_at > observed_at:
             proposed = proposed.model_copy(update={"last_checked_at": before.last_checked_at})
 
-        if content_fingerprint(proposed) == content_fingerprint(before):
+        fingerprint = content_fingerprint(proposed)
+        if fingerprint == content_fingerprint(before):
             moved = proposed.last_checked_at != before.last_checked_at
             new_realtime = observed_at if realtime else None
             if moved or version != current.version or new_realtime:
@@ -778,8 +779,9 @@ class TrackingStore:
             version=version,
             last_realtime_at=observed_at if realtime else current.last_realtime_at,
         )
-        final = self._finalize(current, updated, now=observed_at)
-        if not self._write(current, final, monotonic_version=version):
+        # _finalize moves only volatile timestamps, so the final copy has the proposed copy's fingerprint.
+        final = self._finalize(current, updated, now=observed_at, changed=True)
+        if not self._write(current, final, monotonic_version=version, fingerprint=fingerprint):
             return None
         return ApplyOutcome(changed=True, tracking=final.tracking, reason="applied", previous=before)
 
@@ -953,10 +955,17 @@ class TrackingStore:
 
     # ----------------------------------------------------------------------------------------------- internals
 
-    def _finalize(self, before: TrackingItem, after: TrackingItem, *, now: datetime) -> TrackingItem:
-        """Derived bookkeeping: ``updated_at``/``last_changed_at`` on real changes, ``terminal_at``, TTL."""
+    def _finalize(
+        self, before: TrackingItem, after: TrackingItem, *, now: datetime, changed: bool | None = None
+    ) -> TrackingItem:
+        """Derived bookkeeping: ``updated_at``/``last_changed_at`` on real changes, ``terminal_at``, TTL.
+
+        ``changed``: whether the content fingerprints differ, when the caller has compared them already.
+        """
         tracking = after.tracking
-        if content_fingerprint(tracking) != content_fingerprint(before.tracking):
+        if changed is None:
+            changed = content_fingerprint(tracking) != content_fingerprint(before.tracking)
+        if changed:
             update: dict[str, Any] = {"updated_at": now}
             if any(getattr(before.tracking, name) != getattr(tracking, name) for name in SHIPMENT_FIELDS):
                 update["last_changed_at"] = now
@@ -969,8 +978,17 @@ class TrackingStore:
         expires_at = after.expires_at if tracking.lifecycle == "archived" else None
         return replace(after, tracking=tracking, terminal_at=terminal_at, expires_at=expires_at)
 
-    def _write(self, current: TrackingItem, new: TrackingItem, *, monotonic_version: str | None = None) -> bool:
-        """Put ``new`` if the item is still at ``current.revision``; ``False`` when another write won."""
+    def _write(
+        self,
+        current: TrackingItem,
+        new: TrackingItem,
+        *,
+        monotonic_version: str | None = None,
+        fingerprint: str | None = None,
+    ) -> bool:
+        """Put ``new`` if the item is still at ``current.revision``; ``False`` when another write won.
+
+        ``fingerprint``: ``new``'s content fingerprint when the caller has it."""
         from botocore.exceptions import ClientError
 
         condition = "revision = :rev"
@@ -982,7 +1000,7 @@ class TrackingStore:
         record = replace(new, revision=current.revision + 1)
         try:
             self._table.put_item(
-                Item=item_from_tracking(record),
+                Item=item_from_tracking(record, fingerprint=fingerprint),
                 ConditionExpression=condition,
                 ExpressionAttributeValues=values,
             )
