@@ -32,7 +32,7 @@ import hmac
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -71,6 +71,7 @@ __all__ = [
     "TrackingItem",
     "TrackingStore",
     "Unread",
+    "consistent_batch_get",
     "is_visible_change",
     "item_from_tracking",
     "tracking_from_item",
@@ -427,24 +428,11 @@ class TrackingStore:
 
     def batch_get(self, refs: Iterable[TrackingRef]) -> dict[TrackingRef, Tracking]:
         """The stored trackings among ``refs`` (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
-        # The Table's own client (de)serialises Python values itself (boto3's resource transformation hooks).
-        client = self._table.meta.client
         wanted = sorted({ref.key for ref in refs if _storable(ref)})
         found: dict[TrackingRef, Tracking] = {}
-        for start in range(0, len(wanted), 100):
-            request: dict[str, Any] = {
-                self._table.name: {"Keys": [{"pk": key} for key in wanted[start : start + 100]], "ConsistentRead": True}
-            }
-            attempt = 0
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table.name, []):
-                    tracking = tracking_from_item(item)
-                    found[tracking.ref] = tracking
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    attempt += 1
-                    self._sleep(min(0.05 * 2**attempt, 1.0))
+        for item in consistent_batch_get(self._table, [{"pk": key} for key in wanted], sleep=self._sleep):
+            tracking = tracking_from_item(item)
+            found[tracking.ref] = tracking
         return found
 
     def list(self, query: ListQuery) -> TrackingList:
@@ -1050,6 +1038,25 @@ class TrackingStore:
     def _backoff(self, attempt: int) -> None:
         # Jitter spreads writers that lost the same race; the cap keeps a request well inside API Gateway's 29 s.
         self._sleep(min(0.2, 0.005 * 2**attempt) * random.random())  # noqa: S311 - jitter, not security
+
+
+def consistent_batch_get(
+    table: Any, keys: Sequence[Mapping[str, Any]], *, sleep: Callable[[float], None] = time.sleep
+) -> Iterator[dict[str, Any]]:
+    """The items of ``table`` at ``keys`` (strongly consistent BatchGetItem, 100 keys a call), unprocessed keys
+    retried with a backoff capped at 1 s until DynamoDB has answered them all."""
+    # The Table's own client (de)serialises Python values itself (boto3's resource transformation hooks).
+    client = table.meta.client
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table.name: {"Keys": list(keys[start : start + 100]), "ConsistentRead": True}}
+        attempt = 0
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            yield from response.get("Responses", {}).get(table.name, [])
+            request = response.get("UnprocessedKeys") or {}
+            if request:
+                attempt += 1
+                sleep(min(0.05 * 2**attempt, 1.0))
 
 
 def _storable(ref: TrackingRef) -> bool:

@@ -174,23 +174,15 @@ class _Markers:
     def done(self, order_id: str, numbers: Sequence[str]) -> set[str]:
         if not numbers:
             return set()
-        client = self._table.meta.client
+        from shiptrack.store import consistent_batch_get
+
         keys = [{"pk": self.key(order_id, number)} for number in dict.fromkeys(numbers)]
-        found: set[str] = set()
         now = int(self._clock())
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {self._table.name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-            attempt = 0
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table.name, []):
-                    if int(item.get("expires_at", 0)) >= now:
-                        found.add(str(item["tracking_number"]))
-                request = response.get("UnprocessedKeys") or {}
-                if request:
-                    attempt += 1
-                    time.sleep(min(0.05 * 2**attempt, 1.0))
-        return found
+        return {
+            str(item["tracking_number"])
+            for item in consistent_batch_get(self._table, keys)
+            if int(item.get("expires_at", 0)) >= now
+        }
 
     def mark(self, order_id: str, tracking_number: str, carrier_code: str | None) -> None:
         now = int(self._clock())
