@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shiptrack.observability import logger, metrics, trace_handler
+from shiptrack.runtime import events_client
 from shiptrack.services.publisher import publish_stream_records
 from shiptrack.settings import get_settings
-
-
-@cache
-def events_client() -> Any:
-    import boto3
-
-    return boto3.client("events")
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].eventID")

@@ -15,7 +15,7 @@ from shiptrack.settings import get_secrets, get_settings
 if TYPE_CHECKING:
     from trackingmore import TrackingMoreClient
 
-__all__ = ["cache_table", "clear", "dynamodb", "trackingmore_client", "trackings_table"]
+__all__ = ["cache_table", "clear", "dynamodb", "events_client", "trackingmore_client", "trackings_table"]
 
 _client_lock = threading.Lock()
 # Clients by retry policy, each for the (api_key, base_url) it was built with.
@@ -28,6 +28,14 @@ def dynamodb() -> Any:
     import boto3
 
     return boto3.resource("dynamodb")
+
+
+@cache
+def events_client() -> Any:
+    """The boto3 EventBridge client (follows ``AWS_ENDPOINT_URL`` locally)."""
+    import boto3
+
+    return boto3.client("events")
 
 
 @cache
@@ -68,6 +76,7 @@ def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient
 def clear() -> None:
     """Drop every cached dependency (tests)."""
     dynamodb.cache_clear()
+    events_client.cache_clear()
     _table.cache_clear()
     with _client_lock:
         _clients.clear()
