@@ -80,14 +80,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def function_environment(template: Any) -> dict[str, str]:
-    """The variables the functions see (Globals merged with each function's own), as the test fixtures do."""
-    env = dict(template.global_environment)
-    for fn in template.functions.values():
-        env.update(fn.environment)
-    return env
-
-
 @dataclass
 class WriteCounter:
     """DynamoDB calls by (table, operation), from a botocore hook on every call's parameters; writes count items."""
@@ -186,7 +178,7 @@ def in_process_aws(upstream_base_url: str, overrides: Mapping[str, str] | None =
     from local.resources import provision
 
     template = _load_template()
-    env = {**function_environment(template), "TRACKINGMORE_BASE_URL": upstream_base_url, **(overrides or {})}
+    env = {**template.functions_environment, "TRACKINGMORE_BASE_URL": upstream_base_url, **(overrides or {})}
     with patched_env({**FAKE_AWS, **env, "AWS_ENDPOINT_URL": None}), mock_aws():
         session = boto3.session.Session(region_name=REGION)
         counter = WriteCounter()
@@ -200,45 +192,22 @@ def in_process_aws(upstream_base_url: str, overrides: Mapping[str, str] | None =
             reset_shiptrack_caches()
 
 
-@dataclass
-class MotoServer:
-    endpoint: str
-    server: Any
-
-    def stop(self) -> None:
-        self.server.stop()
-
-
 @contextmanager
-def moto_server() -> Iterator[MotoServer]:
-    """A moto server on a free loopback port (stopped afterwards)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield MotoServer(f"http://{host}:{port}", server)
-    finally:
-        server.stop()
-
-
-@contextmanager
-def server_aws(server: MotoServer, upstream_base_url: str, overrides: Mapping[str, str] | None = None) -> Iterator[Aws]:
+def server_aws(endpoint: str, upstream_base_url: str, overrides: Mapping[str, str] | None = None) -> Iterator[Aws]:
     """The template's resources in a moto server; ``AWS_ENDPOINT_URL`` points the layer's boto3 at it."""
     from local.resources import provision
 
-    template = _load_template(aws_endpoint=server.endpoint)
-    env = {**function_environment(template), "TRACKINGMORE_BASE_URL": upstream_base_url, **(overrides or {})}
-    with patched_env({**FAKE_AWS, **env, "AWS_ENDPOINT_URL": server.endpoint}):
+    template = _load_template(aws_endpoint=endpoint)
+    env = {**template.functions_environment, "TRACKINGMORE_BASE_URL": upstream_base_url, **(overrides or {})}
+    with patched_env({**FAKE_AWS, **env, "AWS_ENDPOINT_URL": endpoint}):
         session = boto3.session.Session(region_name=REGION)
         counter = WriteCounter()
         counter.attach(session)
-        names = provision(template, session, endpoint_url=server.endpoint)
+        names = provision(template, session, endpoint_url=endpoint)
         reset_shiptrack_caches()
         attach_default_session(counter)
         try:
-            yield Aws(template, names, session, server.endpoint, env, counter)
+            yield Aws(template, names, session, endpoint, env, counter)
         finally:
             reset_shiptrack_caches()
 

@@ -245,135 +245,136 @@ def run(
         k: [] for k in ("raw", "raw_applied", "raw_apply", "raw_update", "raw_create", "create", "batch", "webhook")
     }
     calls: dict[str, dict[str, float]] = {}
-    with MotoProcess() as moto, harness.sandbox() as sandbox, harness.quiet_stdout():
-        server = harness.MotoServer(moto.endpoint, None)
-        with harness.server_aws(server, sandbox.base_url) as aws:
-            create = harness.load_handler("trackings")
-            webhook = harness.load_handler("webhook")
-            table = aws.table("TrackingsTable")
-            cache = aws.table("CacheTable")
-            upstream = requests.Session()
-            context = harness.lambda_context("TrackingsFunction")
-            # Warm up: first requests build the resolver's caches, clients, secrets (a cold start is not throughput).
-            warm = harness.ups_numbers(2, 90_000_000)
-            for number in warm:
-                event = harness.api_event("POST", "/trackings", body={"tracking_number": number, "carrier_code": "ups"})
-                _check(create(event, context), 201, "warm-up create")
-            template_item = table.get_item(Key={"pk": TrackingRef.of("ups", warm[0]).key})["Item"]
-            pool = harness.ups_numbers(rounds * webhook_block, 91_000_000)
-            for start in range(0, len(pool), 1000):  # trackings the webhooks will change (not timed)
-                items = [{"tracking_number": n, "carrier_code": "ups"} for n in pool[start : start + 1000]]
-                _check(
-                    create(harness.api_event("POST", "/trackings/batch", body={"items": items}), context), 200, "seed"
+    with (
+        MotoProcess() as moto,
+        harness.sandbox() as sandbox,
+        harness.quiet_stdout(),
+        harness.server_aws(moto.endpoint, sandbox.base_url) as aws,
+    ):
+        create = harness.load_handler("trackings")
+        webhook = harness.load_handler("webhook")
+        table = aws.table("TrackingsTable")
+        cache = aws.table("CacheTable")
+        upstream = requests.Session()
+        context = harness.lambda_context("TrackingsFunction")
+        # Warm up: first requests build the resolver's caches, clients, secrets (a cold start is not throughput).
+        warm = harness.ups_numbers(2, 90_000_000)
+        for number in warm:
+            event = harness.api_event("POST", "/trackings", body={"tracking_number": number, "carrier_code": "ups"})
+            _check(create(event, context), 201, "warm-up create")
+        template_item = table.get_item(Key={"pk": TrackingRef.of("ups", warm[0]).key})["Item"]
+        pool = harness.ups_numbers(rounds * webhook_block, 91_000_000)
+        for start in range(0, len(pool), 1000):  # trackings the webhooks will change (not timed)
+            items = [{"tracking_number": n, "carrier_code": "ups"} for n in pool[start : start + 1000]]
+            _check(create(harness.api_event("POST", "/trackings/batch", body={"items": items}), context), 200, "seed")
+        # What a webhook apply writes: a tracking with the carrier's events (the baseline of the apply rows)
+        webhook_context = harness.lambda_context("WebhookFunction")
+        [spare_push] = _push_events(_changed_pushes(sandbox, [warm[1]]))
+        _check(webhook(spare_push, webhook_context), 200, "warm-up webhook")
+        applied_item = table.get_item(Key={"pk": TrackingRef.of("ups", warm[1]).key})["Item"]
+        if not applied_item.get("checkpoints"):
+            raise RuntimeError("the warm-up push left no checkpoints: the apply baseline would be a new tracking")
+        serial = 0
+        for round_no in range(rounds):
+            # raw put_item
+            before = time.perf_counter()
+            for i in range(raw_block):
+                table.put_item(Item={**template_item, "pk": f"RAW#{round_no}#{i}"})
+            samples["raw"].append(_rate(raw_block, time.perf_counter() - before))
+
+            # raw put_item of a tracking as a webhook apply leaves it (with its checkpoints)
+            before = time.perf_counter()
+            for i in range(raw_block):
+                table.put_item(Item={**applied_item, "pk": f"RAWA#{round_no}#{i}"})
+            samples["raw_applied"].append(_rate(raw_block, time.perf_counter() - before))
+
+            # the DynamoDB work of a monotonic apply, nothing else: read the stored copy (a new tracking, as the
+            # webhooks below find theirs), write the tracking with its events on the read's revision
+            pairs = max(1, raw_block // 2)
+            before = time.perf_counter()
+            for i in range(pairs):
+                raw_key = {"pk": f"RAW#{round_no}#{i}"}
+                current = table.get_item(Key=raw_key, ConsistentRead=True)["Item"]
+                table.put_item(
+                    Item={**applied_item, **raw_key, "revision": int(current.get("revision", 0)) + 1},
+                    ConditionExpression="revision = :rev",
+                    ExpressionAttributeValues={":rev": current.get("revision", 0)},
                 )
-            # What a webhook apply writes: a tracking with the carrier's events (the baseline of the apply rows)
-            webhook_context = harness.lambda_context("WebhookFunction")
-            [spare_push] = _push_events(_changed_pushes(sandbox, [warm[1]]))
-            _check(webhook(spare_push, webhook_context), 200, "warm-up webhook")
-            applied_item = table.get_item(Key={"pk": TrackingRef.of("ups", warm[1]).key})["Item"]
-            if not applied_item.get("checkpoints"):
-                raise RuntimeError("the warm-up push left no checkpoints: the apply baseline would be a new tracking")
-            serial = 0
-            for round_no in range(rounds):
-                # raw put_item
-                before = time.perf_counter()
-                for i in range(raw_block):
-                    table.put_item(Item={**template_item, "pk": f"RAW#{round_no}#{i}"})
-                samples["raw"].append(_rate(raw_block, time.perf_counter() - before))
+            samples["raw_apply"].append(_rate(pairs, time.perf_counter() - before))
 
-                # raw put_item of a tracking as a webhook apply leaves it (with its checkpoints)
-                before = time.perf_counter()
-                for i in range(raw_block):
-                    table.put_item(Item={**applied_item, "pk": f"RAWA#{round_no}#{i}"})
-                samples["raw_applied"].append(_rate(raw_block, time.perf_counter() - before))
+            # the one conditional UpdateItem an apply without a read would send
+            updates = [one_write_update({**applied_item, "pk": f"RAWA#{round_no}#{i}"}) for i in range(pairs)]
+            before = time.perf_counter()
+            for update in updates:
+                table.update_item(**update)
+            samples["raw_update"].append(_rate(pairs, time.perf_counter() - before))
 
-                # the DynamoDB work of a monotonic apply, nothing else: read the stored copy (a new tracking, as the
-                # webhooks below find theirs), write the tracking with its events on the read's revision
-                pairs = max(1, raw_block // 2)
-                before = time.perf_counter()
-                for i in range(pairs):
-                    raw_key = {"pk": f"RAW#{round_no}#{i}"}
-                    current = table.get_item(Key=raw_key, ConsistentRead=True)["Item"]
-                    table.put_item(
-                        Item={**applied_item, **raw_key, "revision": int(current.get("revision", 0)) + 1},
-                        ConditionExpression="revision = :rev",
-                        ExpressionAttributeValues={":rev": current.get("revision", 0)},
-                    )
-                samples["raw_apply"].append(_rate(pairs, time.perf_counter() - before))
+            # the work alone of single creates: read, claim, create upstream, write
+            numbers = harness.ups_numbers(create_block, 94_000_000 + serial)
+            now = int(time.time())
+            before = time.perf_counter()
+            for number in numbers:
+                pk = f"ups#{number}"
+                table.get_item(Key={"pk": pk}, ConsistentRead=True)
+                cache.put_item(
+                    Item={"pk": f"CLAIM#TRACKING#{pk}", "owner": "bench", "expires_at": now + 60},
+                    ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                    ExpressionAttributeValues={":now": now},
+                )
+                answer = upstream.post(
+                    f"{sandbox.base_url}/trackings/post",
+                    json={"tracking_number": number, "carrier_code": "ups"},
+                    headers=sandbox.headers,
+                    timeout=10,
+                ).json()
+                if answer["meta"]["code"] not in (200, 201):
+                    raise RuntimeError(f"sandbox create answered {answer['meta']}")
+                table.put_item(Item={**template_item, "pk": pk}, ConditionExpression="attribute_not_exists(pk)")
+            samples["raw_create"].append(_rate(len(numbers), time.perf_counter() - before))
 
-                # the one conditional UpdateItem an apply without a read would send
-                updates = [one_write_update({**applied_item, "pk": f"RAWA#{round_no}#{i}"}) for i in range(pairs)]
-                before = time.perf_counter()
-                for update in updates:
-                    table.update_item(**update)
-                samples["raw_update"].append(_rate(pairs, time.perf_counter() - before))
+            # single creates
+            numbers = harness.ups_numbers(create_block, 92_000_000 + serial)
+            serial += create_block
+            events = [
+                harness.api_event("POST", "/trackings", body={"tracking_number": n, "carrier_code": "ups"})
+                for n in numbers
+            ]
+            counted = aws.counter.calls.copy()
+            before = time.perf_counter()
+            for event in events:
+                _check(create(event, context), 201, "create")
+            samples["create"].append(_rate(len(events), time.perf_counter() - before))
+            calls["create"] = _calls_per_op(aws.counter, counted, len(events))
 
-                # the work alone of single creates: read, claim, create upstream, write
-                numbers = harness.ups_numbers(create_block, 94_000_000 + serial)
-                now = int(time.time())
-                before = time.perf_counter()
-                for number in numbers:
-                    pk = f"ups#{number}"
-                    table.get_item(Key={"pk": pk}, ConsistentRead=True)
-                    cache.put_item(
-                        Item={"pk": f"CLAIM#TRACKING#{pk}", "owner": "bench", "expires_at": now + 60},
-                        ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
-                        ExpressionAttributeValues={":now": now},
-                    )
-                    answer = upstream.post(
-                        f"{sandbox.base_url}/trackings/post",
-                        json={"tracking_number": number, "carrier_code": "ups"},
-                        headers=sandbox.headers,
-                        timeout=10,
-                    ).json()
-                    if answer["meta"]["code"] not in (200, 201):
-                        raise RuntimeError(f"sandbox create answered {answer['meta']}")
-                    table.put_item(Item={**template_item, "pk": pk}, ConditionExpression="attribute_not_exists(pk)")
-                samples["raw_create"].append(_rate(len(numbers), time.perf_counter() - before))
+            # batch creates, 40 per request
+            batch_events = []
+            for _ in range(batch_requests):
+                numbers = harness.ups_numbers(40, 93_000_000 + serial)
+                serial += 40
+                items = [{"tracking_number": n, "carrier_code": "ups"} for n in numbers]
+                batch_events.append(harness.api_event("POST", "/trackings/batch", body={"items": items}))
+            counted = aws.counter.calls.copy()
+            before = time.perf_counter()
+            for event in batch_events:
+                _check(create(event, context), 200, "batch create")
+            samples["batch"].append(_rate(40 * len(batch_events), time.perf_counter() - before))
+            calls["batch"] = _calls_per_op(aws.counter, counted, 40 * len(batch_events))
 
-                # single creates
-                numbers = harness.ups_numbers(create_block, 92_000_000 + serial)
-                serial += create_block
-                events = [
-                    harness.api_event("POST", "/trackings", body={"tracking_number": n, "carrier_code": "ups"})
-                    for n in numbers
-                ]
-                counted = aws.counter.calls.copy()
-                before = time.perf_counter()
-                for event in events:
-                    _check(create(event, context), 201, "create")
-                samples["create"].append(_rate(len(events), time.perf_counter() - before))
-                calls["create"] = _calls_per_op(aws.counter, counted, len(events))
-
-                # batch creates, 40 per request
-                batch_events = []
-                for _ in range(batch_requests):
-                    numbers = harness.ups_numbers(40, 93_000_000 + serial)
-                    serial += 40
-                    items = [{"tracking_number": n, "carrier_code": "ups"} for n in numbers]
-                    batch_events.append(harness.api_event("POST", "/trackings/batch", body={"items": items}))
-                counted = aws.counter.calls.copy()
-                before = time.perf_counter()
-                for event in batch_events:
-                    _check(create(event, context), 200, "batch create")
-                samples["batch"].append(_rate(40 * len(batch_events), time.perf_counter() - before))
-                calls["batch"] = _calls_per_op(aws.counter, counted, 40 * len(batch_events))
-
-                # webhook applies
-                chunk = pool[round_no * webhook_block : (round_no + 1) * webhook_block]
-                push_events = _push_events(_changed_pushes(sandbox, chunk))
-                counted = aws.counter.calls.copy()
-                before = time.perf_counter()
-                outcomes: Counter[str] = Counter()
-                for event in push_events:
-                    response = webhook(event, webhook_context)
-                    _check(response, 200, "webhook")
-                    outcomes[json.loads(response["body"])["outcome"]] += 1
-                samples["webhook"].append(_rate(len(push_events), time.perf_counter() - before))
-                calls["webhook"] = _calls_per_op(aws.counter, counted, len(push_events))
-                if outcomes["applied"] != len(push_events):
-                    raise RuntimeError(f"webhook pushes were not all applied: {dict(outcomes)}")
-                print(f"throughput: round {round_no + 1}/{rounds} done", file=sys.stderr, flush=True)
+            # webhook applies
+            chunk = pool[round_no * webhook_block : (round_no + 1) * webhook_block]
+            push_events = _push_events(_changed_pushes(sandbox, chunk))
+            counted = aws.counter.calls.copy()
+            before = time.perf_counter()
+            outcomes: Counter[str] = Counter()
+            for event in push_events:
+                response = webhook(event, webhook_context)
+                _check(response, 200, "webhook")
+                outcomes[json.loads(response["body"])["outcome"]] += 1
+            samples["webhook"].append(_rate(len(push_events), time.perf_counter() - before))
+            calls["webhook"] = _calls_per_op(aws.counter, counted, len(push_events))
+            if outcomes["applied"] != len(push_events):
+                raise RuntimeError(f"webhook pushes were not all applied: {dict(outcomes)}")
+            print(f"throughput: round {round_no + 1}/{rounds} done", file=sys.stderr, flush=True)
     # (label, unit, the raw put_item row it is divided by: the one writing the same kind of item)
     labels = {
         "raw": ("raw put_item (a new tracking)", "items/s", None),

@@ -431,6 +431,15 @@ class Template:
         return {k: _env_str(v) for k, v in variables.items() if v is not NO_VALUE}
 
     @property
+    def functions_environment(self) -> dict[str, str]:
+        """The variables every function of the template sees: Globals merged with each function's own (the
+        in-process test fixtures and benchmarks set them all at once)."""
+        env = dict(self.global_environment)
+        for fn in self.functions.values():
+            env.update(fn.environment)
+        return env
+
+    @property
     def functions(self) -> dict[str, FunctionSpec]:
         out = {}
         raw_globals = (self.raw.get("Globals") or {}).get("Function") or {}

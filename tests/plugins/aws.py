@@ -31,14 +31,6 @@ REGION = "us-east-1"
 UNSET_UPSTREAM = "http://127.0.0.1:9/v2"
 
 
-def function_environment(template: Template) -> dict[str, str]:
-    """The variables every function of the template sees: Globals merged with each function's own."""
-    env = dict(template.global_environment)
-    for fn in template.functions.values():
-        env.update(fn.environment)
-    return env
-
-
 class StreamReader:
     """Reads a table's DynamoDB stream from the start, remembering where it stopped (all shards)."""
 
@@ -196,7 +188,7 @@ def aws(aws_template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         names = provision(aws_template, session)
-        env = function_environment(aws_template)
+        env = aws_template.functions_environment
         _set_env(monkeypatch, env)
         yield AwsResources(aws_template, names, session, None, env)
 
@@ -243,7 +235,7 @@ def aws_server(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
     session = boto3.session.Session(region_name=REGION)
     names = provision(template, session, endpoint_url=moto_server.endpoint)
-    env = function_environment(template)
+    env = template.functions_environment
     _set_env(monkeypatch, env)
     try:
         yield AwsResources(template, names, session, moto_server.endpoint, env)
