@@ -40,6 +40,7 @@ from typing import Any
 import requests
 
 from bench import REPO_ROOT, harness
+from local.resources import LOCAL_SECRET_VALUES
 
 TARGET_RATIO = 0.5
 RAW_CALLS: dict[str, dict[str, float]] = {
@@ -49,8 +50,8 @@ RAW_CALLS: dict[str, dict[str, float]] = {
     "raw_update": {"UpdateItem": 1.0},
     "raw_create": {"GetItem": 1.0, "PutItem": 2.0},
 }
-WEBHOOK_TOKEN = "local-webhook-token"
-WEBHOOK_EMAIL = "sandbox@example.com"
+WEBHOOK_TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
+WEBHOOK_EMAIL = LOCAL_SECRET_VALUES["account_email"]
 
 
 @dataclass

@@ -13,12 +13,13 @@ from typing import Any
 
 import boto3
 
+from local.sandbox.engine import DEFAULT_API_KEY, DEFAULT_EMAIL
 from local.template import FUNCTION_TYPES, QueueSpec, SecretSpec, Template
 
-# What the local TrackingMore sandbox accepts; the secret's keys get these values locally.
+# What the local TrackingMore sandbox accepts (its defaults); the secret's keys get these values locally.
 LOCAL_SECRET_VALUES: dict[str, str] = {
-    "api_key": "sandbox-api-key",
-    "account_email": "sandbox@example.com",
+    "api_key": DEFAULT_API_KEY,
+    "account_email": DEFAULT_EMAIL,
     "webhook_token": "local-webhook-token",
 }
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from local.resources import LOCAL_SECRET_VALUES
 from local.stack import StackProcess
 from trackingmore.webhooks import sign
 
@@ -22,8 +23,8 @@ pytestmark = pytest.mark.e2e
 
 T = TypeVar("T")
 TIMEOUT = 60
-EMAIL = "sandbox@example.com"  # the local secret's account e-mail (local.resources.LOCAL_SECRET_VALUES)
-TOKEN = "local-webhook-token"
+EMAIL = LOCAL_SECRET_VALUES["account_email"]
+TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 90.0, interval: float = 0.3) -> T:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from local.resources import LOCAL_SECRET_VALUES
 from shiptrack.models import Tracking, TrackingRef
 from shiptrack.store import TrackingStore
 from tests.integration.events_support import (
@@ -33,8 +34,8 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 REF = TrackingRef("china-post", "RR123456785CN")
-EMAIL = "sandbox@example.com"
-TOKEN = "local-webhook-token"
+EMAIL = LOCAL_SECRET_VALUES["account_email"]
+TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
 
 EXPECTED = {
     "push_valid.json": 200,

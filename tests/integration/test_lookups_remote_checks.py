@@ -209,7 +209,7 @@ def no_retry_sleep(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> None:
     import shiptrack.routes.remote_checks as route
     from trackingmore import TrackingMoreClient
 
-    client = TrackingMoreClient("sandbox-api-key", base_url=sandbox.base_url, sleep=lambda _: None)
+    client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, sleep=lambda _: None)
     monkeypatch.setattr(route, "trackingmore_client", lambda: client)
 
 

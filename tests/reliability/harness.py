@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from local.resources import LOCAL_SECRET_VALUES
 from shiptrack import runtime
 from shiptrack.models import TrackingRef
 from shiptrack.settings import clear_caches
@@ -51,8 +52,8 @@ __all__ = [
     "system",
 ]
 
-EMAIL = "sandbox@example.com"  # the account e-mail in the local secret (local/resources.py)
-TOKEN = "local-webhook-token"
+EMAIL = LOCAL_SECRET_VALUES["account_email"]
+TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
 FAULT_KINDS = ("http_500", "http_503", "timeout", "meta_429", "malformed_json", "connection_reset")
 #: (connect, read) timeouts of the test client. The sandbox's ``timeout`` fault sleeps FAULT_TIMEOUT_S, longer
 #: than the read timeout, so the client's own read timeout fires (as against a hung TrackingMore).
