@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Final, Literal, TypedDict
+from typing import Annotated, Any, Final, Literal, TypedDict, get_args
 
 from pydantic import (
     AliasChoices,
@@ -65,11 +65,8 @@ __all__ = [
 ]
 
 #: The eight v2 shipment statuses (reference §5.1).
-TRACKING_STATUSES: Final[frozenset[str]] = frozenset(
-    {"pending", "notfound", "transit", "pickup", "delivered", "undelivered", "exception", "expired"}
-)
-
 StatusName = Literal["pending", "notfound", "transit", "pickup", "delivered", "undelivered", "exception", "expired"]
+TRACKING_STATUSES: Final[frozenset[str]] = frozenset(get_args(StatusName))
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Lenient conversions for response fields (they never raise).
