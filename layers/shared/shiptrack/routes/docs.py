@@ -8,8 +8,8 @@ Swagger UI's "Try it out" calls the same stage or domain the page was loaded fro
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
-from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -28,10 +28,30 @@ def _base_path() -> str:
     return ""
 
 
-def _document() -> dict[str, Any]:
+@cache
+def _document_json(base_path: str) -> str:
+    """The served document as JSON, built once per base path (a stage or a custom domain: a handful at most)."""
     from shiptrack.openapi import served_document  # imports every router: only this function pays for it
 
-    return served_document(_base_path())
+    return json.dumps(served_document(base_path))
+
+
+@cache
+def _swagger_page(base_path: str) -> str:
+    """Swagger UI with the document and its ~1.7 MB of assets inlined, built once per base path."""
+    import aws_lambda_powertools.event_handler.openapi.swagger_ui as swagger_ui_assets
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
+
+    assets = Path(swagger_ui_assets.__file__).parent
+    # </ must not close the inline <script>: the same escaping Powertools' enable_swagger() applies.
+    spec = _document_json(base_path).replace("</", "<\\/")
+    return generate_swagger_html(
+        spec,
+        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )
 
 
 @router.get(
@@ -45,7 +65,7 @@ def _document() -> dict[str, Any]:
     },
 )
 def openapi_document() -> Response[str]:
-    return Response(status_code=200, content_type="application/json", body=json.dumps(_document()))
+    return Response(status_code=200, content_type="application/json", body=_document_json(_base_path()))
 
 
 @router.get(
@@ -57,17 +77,4 @@ def openapi_document() -> Response[str]:
     responses={200: {"description": "Swagger UI page", "content": {"text/html": {"schema": {"type": "string"}}}}},
 )
 def swagger_ui() -> Response[str]:
-    import aws_lambda_powertools.event_handler.openapi.swagger_ui as swagger_ui_assets
-    from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
-
-    assets = Path(swagger_ui_assets.__file__).parent
-    # </ must not close the inline <script>: the same escaping Powertools' enable_swagger() applies.
-    spec = json.dumps(_document()).replace("</", "<\\/")
-    html = generate_swagger_html(
-        spec,
-        (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
-        (assets / "swagger-ui.min.css").read_text(encoding="utf-8"),
-        "",
-        None,
-    )
-    return Response(status_code=200, content_type="text/html", body=html)
+    return Response(status_code=200, content_type="text/html", body=_swagger_page(_base_path()))
