@@ -409,8 +409,6 @@ def test_a_cursor_from_another_deployment_is_refused(aws: Any) -> None:
 def test_queries_never_hand_boto3_condition_objects_to_the_shared_client(aws: Any) -> None:
     # boto3 turns Key()/Attr() objects into strings with one builder per client, reset on every request: threads
     # sharing the resource (the local stack's concurrent invocations, the concurrency suite) swap placeholders.
-    from shiptrack.services.refresh import _terminal_pages
-
     table = aws.table()
     store = TrackingStore(table)
     seen: list[tuple[str, type, type]] = []
@@ -424,8 +422,8 @@ def test_queries_never_hand_boto3_condition_objects_to_the_shared_client(aws: An
     store.list(ListQuery(carrier_code="china-post", order_id="#1"))
     list(store.iter_active_least_recently_checked(checked_before=T0 + timedelta(hours=1)))
     list(store.iter_terminal_before(T0 + timedelta(days=1)))
-    list(_terminal_pages(table, after=None, before=T0 + timedelta(days=1)))
-    list(_terminal_pages(table, after="2026-10-01T00:00:00.000Z", before=T0 + timedelta(days=1)))
+    list(store.terminal_pages(before=T0 + timedelta(days=1)))
+    list(store.terminal_pages(after="2026-10-01T00:00:00.000Z", before=T0 + timedelta(days=1)))
 
     assert len(seen) == 6
     assert all(key is str and filter_ in (str, type(None)) for _, key, filter_ in seen), seen

@@ -377,6 +377,10 @@ class _Plan:
     filters: tuple[tuple[str, str, str], ...]  # (attribute, operator "="/"<>", value)
 
 
+#: One page of an index query's items (a module-level name: ``TrackingStore.list`` shadows ``list`` in the class).
+Page = list[dict[str, Any]]
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # The store
 
@@ -402,10 +406,6 @@ class TrackingStore:
         self._sleep = sleep
         name = str(getattr(table, "name", "trackings"))
         self._cursor_key = cursor_key or hashlib.sha256(f"shiptrack-cursor:{name}".encode()).digest()
-
-    @property
-    def table(self) -> Any:
-        return self._table
 
     # ----------------------------------------------------------------------------------------------- reads
 
@@ -600,16 +600,31 @@ class TrackingStore:
         condition = expressions.compare("active_pk", "=", ACTIVE)
         if checked_before is not None:
             condition += " AND " + expressions.compare("checked_sk", "<", format_utc(checked_before))
-        yield from self._iter_keys("ActiveByChecked", condition, expressions, page_size)
+        for page in self._pages("ActiveByChecked", condition, expressions, page_size):
+            yield from (TrackingRef.from_key(str(item["pk"])) for item in page)
 
     def iter_terminal_before(self, cutoff: datetime, *, page_size: int = 100) -> Iterator[TrackingRef]:
         """Non-archived trackings that entered a terminal status before ``cutoff``, oldest first; TerminalByTime."""
-        expressions = Expressions()
-        condition = expressions.compare("terminal_pk", "=", TERMINAL)
-        condition += " AND " + expressions.compare("terminal_sk", "<", format_utc(cutoff))
-        yield from self._iter_keys("TerminalByTime", condition, expressions, page_size)
+        for page in self.terminal_pages(before=cutoff, page_size=page_size):
+            yield from (TrackingRef.from_key(str(item["pk"])) for item in page)
 
-    def _iter_keys(self, index: str, condition: str, expressions: Expressions, page_size: int) -> Iterator[TrackingRef]:
+    def terminal_pages(self, *, before: datetime, after: str | None = None, page_size: int = 100) -> Iterator[Page]:
+        """TerminalByTime keys (``pk``, ``terminal_sk``) with ``after < terminal_sk < before``, oldest first, a page
+        at a time (lazy; empty pages skipped). ``after`` is a ``terminal_sk`` already processed (a cursor)."""
+        expressions = Expressions()
+        upper = format_utc(before)
+        condition = expressions.compare("terminal_pk", "=", TERMINAL) + " AND "
+        if after:
+            condition += expressions.between("terminal_sk", after, upper)
+        else:
+            condition += expressions.compare("terminal_sk", "<", upper)
+        for page in self._pages("TerminalByTime", condition, expressions, page_size):
+            items = [item for item in page if str(item["terminal_sk"]) != after]
+            if items:
+                yield items
+
+    def _pages(self, index: str, condition: str, expressions: Expressions, page_size: int) -> Iterator[Page]:
+        """The pages of an index query in key order, read as the caller iterates."""
         start_key: dict[str, Any] | None = None
         while True:
             kwargs: dict[str, Any] = {
@@ -622,8 +637,7 @@ class TrackingStore:
             if start_key:
                 kwargs["ExclusiveStartKey"] = start_key
             response = self._table.query(**kwargs)
-            for item in response.get("Items", []):
-                yield TrackingRef.from_key(str(item["pk"]))
+            yield response.get("Items", [])
             start_key = response.get("LastEvaluatedKey")
             if not start_key:
                 return

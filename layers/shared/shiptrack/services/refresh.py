@@ -435,7 +435,7 @@ class _RefreshRun:
         now = self.now()
         grace = timedelta(days=self.config.delivered_grace_days)
         silent = timedelta(days=self.config.silent_after_days)
-        for keys in _terminal_pages(self.store.table, after=self.state.retire_cursors.get(status), before=cutoff):
+        for keys in self.store.terminal_pages(after=self.state.retire_cursors.get(status), before=cutoff):
             self.require(self.config.group_budget_ms)
             refs = [TrackingRef.from_key(str(key["pk"])) for key in keys]
             stored = self.store.batch_get(refs)
@@ -453,41 +453,6 @@ class _RefreshRun:
                 logger.warning("some trackings could not be stopped", extra={"count": len(failed)})
             self.state.retire_cursors[status] = str(keys[-1]["terminal_sk"])
             self.checkpoint()
-
-
-def _terminal_pages(
-    table: Any, *, after: str | None, before: datetime, page_size: int = 100
-) -> Iterator[list[dict[str, Any]]]:
-    """TerminalByTime keys with ``after < terminal_sk < before``, oldest first, a page at a time.
-
-    The store's ``iter_terminal_before`` yields identities only; the retirement cursor needs the sort key.
-    """
-    from shiptrack.store import TERMINAL, Expressions
-
-    upper = format_utc(before)
-    expressions = Expressions()
-    condition = expressions.compare("terminal_pk", "=", TERMINAL) + " AND "
-    condition += (
-        expressions.between("terminal_sk", after, upper) if after else expressions.compare("terminal_sk", "<", upper)
-    )
-    start_key: dict[str, Any] | None = None
-    while True:
-        kwargs: dict[str, Any] = {
-            "IndexName": "TerminalByTime",
-            "KeyConditionExpression": condition,
-            "ScanIndexForward": True,
-            "Limit": page_size,
-            **expressions.params(),
-        }
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        response = table.query(**kwargs)
-        items = [item for item in response.get("Items", []) if str(item["terminal_sk"]) != after]
-        if items:
-            yield items
-        start_key = response.get("LastEvaluatedKey")
-        if not start_key:
-            return
 
 
 def run_refresh(
