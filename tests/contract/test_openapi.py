@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 import shiptrack.routes
 from local.template import DEFAULT_TEMPLATE, load_template
 from shiptrack.openapi import ROUTER_MODULES, build_document, document_json, is_public, render_markdown
+from tests.lambda_context import LambdaContext
 
 pytestmark = pytest.mark.contract
 
@@ -123,18 +123,10 @@ def test_error_responses_are_problem_documents(document: dict[str, Any]) -> None
 # -- DocsFunction, with its events ------------------------------------------------------------------------------
 
 
-@dataclass
-class Context:
-    function_name: str = "DocsFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:DocsFunction"
-    aws_request_id: str = "test-request"
-
-
 def invoke_docs(event_name: str) -> dict[str, Any]:
     app = importlib.import_module("functions.docs.app")
     event = json.loads((DOCS_EVENTS / f"{event_name}.json").read_text())
-    response: dict[str, Any] = app.lambda_handler(event, Context())
+    response: dict[str, Any] = app.lambda_handler(event, LambdaContext("DocsFunction"))
     response["headers"] = {
         **{name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()},
         **(response.get("headers") or {}),

@@ -10,33 +10,26 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 import pytest
 import requests
 
 from local.resources import LOCAL_SECRET_VALUES
 from local.stack import StackProcess
+from tests.plugins.stack import eventually as poll
 from trackingmore.webhooks import sign
 
 pytestmark = pytest.mark.e2e
 
-T = TypeVar("T")
 TIMEOUT = 60
 EMAIL = LOCAL_SECRET_VALUES["account_email"]
 TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
 
 
-def eventually(check: Callable[[], T | None], timeout: float = 90.0, interval: float = 0.3) -> T:
-    """Poll ``check`` until it returns something truthy (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+# Events cross the stream, the publisher and the bus: a longer default wait than the stack's own checks.
+eventually = partial(poll, timeout=90.0, interval=0.3)
 
 
 def unique(prefix: str) -> str:

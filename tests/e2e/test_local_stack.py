@@ -8,36 +8,21 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
 
 from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE, load_template
-from tests.plugins.stack import StackFactory
+from tests.plugins.stack import StackFactory, eventually
 
 pytestmark = pytest.mark.e2e
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent.parent / "fixtures" / "stack" / "template.yaml"
 API_KEY = "e2e-key"
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2) -> T:
-    """Poll `check` until it returns something truthy (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")

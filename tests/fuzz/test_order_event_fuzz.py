@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shiptrack.services.orders import InvalidOrderEventError
-from tests.integration.events_support import LambdaContext, load_event
+from tests.integration.events_support import load_event
+from tests.lambda_context import LambdaContext
 from tests.reliability.harness import System
 
 pytestmark = pytest.mark.fuzz

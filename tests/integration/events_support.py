@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 
 from shiptrack import runtime
 from shiptrack.settings import clear_caches
+from tests.lambda_context import LambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -21,20 +21,6 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 def load_event(relative: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((EVENTS / relative).read_text())
     return data
-
-
-@dataclass
-class LambdaContext:
-    """What the handlers use of the Lambda context; ``remaining`` is injectable (no wall clock)."""
-
-    function_name: str = "TestFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:TestFunction"
-    aws_request_id: str = "test-request"
-    remaining: Callable[[], int] = lambda: 900_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining()
 
 
 def fresh_function(name: str) -> ModuleType:

@@ -5,26 +5,16 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from shiptrack import runtime
 from shiptrack.settings import clear_caches
+from tests.lambda_context import LambdaContext
 
 Invoke = Callable[[dict[str, Any]], tuple[int, dict[str, str], Any]]
-
-
-@dataclass
-class Context:
-    function_name: str
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = "test-request"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
 
 def invoke_handler(module: str, function_name: str, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Invoke]:
@@ -35,7 +25,7 @@ def invoke_handler(module: str, function_name: str, sandbox: Any, monkeypatch: p
     app = importlib.import_module(module)
 
     def call(event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-        response = app.lambda_handler(event, Context(function_name))
+        response = app.lambda_handler(event, LambdaContext(function_name))
         body = json.loads(response["body"]) if response.get("body") else None
         headers = {name: values[-1] for name, values in (response.get("multiValueHeaders") or {}).items()}
         return response["statusCode"], {**headers, **(response.get("headers") or {})}, body
@@ -43,3 +33,11 @@ def invoke_handler(module: str, function_name: str, sandbox: Any, monkeypatch: p
     yield call
     clear_caches()
     runtime.clear()
+
+
+def upstream_without_sleeps(monkeypatch: pytest.MonkeyPatch, sandbox: Any, route: ModuleType) -> None:
+    """Give ``route`` the real client without sleeps between its retries (fault tests stay fast)."""
+    from trackingmore import TrackingMoreClient
+
+    client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, sleep=lambda _: None)
+    monkeypatch.setattr(route, "trackingmore_client", lambda: client)

@@ -10,7 +10,8 @@ import pytest
 from shiptrack.models import TrackingRef
 from shiptrack.services.orders import InvalidOrderEventError, parse_order_shipped
 from shiptrack.store import TrackingStore
-from tests.integration.events_support import EVENTS, LambdaContext, fresh_function, load_event, on_sandbox
+from tests.integration.events_support import EVENTS, fresh_function, load_event, on_sandbox
+from tests.lambda_context import LambdaContext
 
 __all__ = ["on_sandbox"]
 

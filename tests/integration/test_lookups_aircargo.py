@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.lookups_support import invoke_handler
+from tests.integration.lookups_support import invoke_handler, upstream_without_sleeps
 
 pytestmark = pytest.mark.integration
 
@@ -176,12 +176,9 @@ def test_a_body_that_is_not_json_is_a_problem_not_a_crash(invoke: Any, sandbox: 
 
 @pytest.fixture
 def no_retry_sleep(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> None:
-    """The real client, without sleeping between its retries (fault tests stay fast)."""
     import shiptrack.routes.aircargo as route
-    from trackingmore import TrackingMoreClient
 
-    client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, sleep=lambda _: None)
-    monkeypatch.setattr(route, "trackingmore_client", lambda: client)
+    upstream_without_sleeps(monkeypatch, sandbox, route)
 
 
 @pytest.mark.usefixtures("no_retry_sleep")

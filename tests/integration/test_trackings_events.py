@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import pytest
 
 from shiptrack import runtime
 from shiptrack.settings import clear_caches
+from tests.integration.test_trackings_support import api_context
 
 pytestmark = pytest.mark.integration
 
@@ -52,17 +52,6 @@ EXPECTED: dict[str, tuple[str, int]] = {
 }
 
 
-@dataclass
-class Context:
-    function_name: str = "TrackingsFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:TrackingsFunction"
-    aws_request_id: str = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
-
-
 def event_files() -> list[str]:
     return sorted(
         str(path.relative_to(EVENTS))
@@ -90,13 +79,13 @@ def test_every_event_file_has_an_expected_status() -> None:
 def test_event_gives_its_status(name: str, handlers: dict[str, Any], sandbox: Any) -> None:
     # Given the starting state: china-post/RR123456785CN tracked (created through the create event itself)
     create = json.loads((EVENTS / "trackings" / "create.json").read_text())
-    first = handlers["trackings"](create, Context())
+    first = handlers["trackings"](create, api_context())
     assert first["statusCode"] == 201, first["body"]
     event = json.loads((EVENTS / name).read_text())
     function, expected = EXPECTED[name]
 
     # When the event is handled
-    response = handlers[function](event, Context())
+    response = handlers[function](event, api_context())
 
     # Then it answers the expected status, JSON or problem+json
     assert response["statusCode"] == expected, response["body"]

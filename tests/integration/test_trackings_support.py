@@ -23,6 +23,7 @@ from shiptrack import runtime
 from shiptrack.models import TrackingRef
 from shiptrack.settings import clear_caches
 from shiptrack.store import TrackingStore
+from tests.lambda_context import LambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CREATE = "POST /trackings/post"
@@ -35,15 +36,9 @@ DETECT = "POST /carriers/detect"
 REALTIME = "POST /trackings/realtime"
 
 
-@dataclass
-class Context:
-    function_name: str = "TrackingsFunction"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:TrackingsFunction"
-    aws_request_id: str = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 29_000
+def api_context() -> LambdaContext:
+    """An API function's context: 29 s, API Gateway's integration timeout."""
+    return LambdaContext("TrackingsFunction", remaining=lambda: 29_000)
 
 
 @dataclass
@@ -98,7 +93,7 @@ class Api:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Answer:
         function = "realtime" if path == "/trackings/realtime" else "trackings"
-        response = self.handlers[function](event(method, path, **kwargs), Context())
+        response = self.handlers[function](event(method, path, **kwargs), api_context())
         headers = {k: v[-1] for k, v in (response.get("multiValueHeaders") or {}).items()}
         headers.update(response.get("headers") or {})
         body = json.loads(response["body"]) if response.get("body") else None

@@ -14,13 +14,30 @@ Schedules are off in `local_stack` (LOCAL_SCHEDULE_SECONDS=0): tests fire them w
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 60.0, interval: float = 0.2) -> T:
+    """Poll `check` until it returns something truthy (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
 
 READY_TIMEOUT_SECONDS = 120.0  # generous: the machine is shared
 

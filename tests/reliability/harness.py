@@ -34,8 +34,9 @@ from shiptrack import runtime
 from shiptrack.models import TrackingRef
 from shiptrack.settings import clear_caches
 from shiptrack.store import TrackingStore, tracking_from_item
-from tests.integration.events_support import LambdaContext, fresh_function, load_event
+from tests.integration.events_support import fresh_function, load_event
 from tests.integration.test_trackings_support import event as api_event
+from tests.lambda_context import LambdaContext
 from trackingmore import TrackingMoreClient
 from trackingmore.webhooks import sign
 
