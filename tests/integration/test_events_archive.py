@@ -113,11 +113,17 @@ def test_archive_retires_exactly_the_old_terminal_parcels(
     reader = on_sandbox.stream_reader()
     reader.read()
     calls = dict(sandbox.stats()["calls"])
+    reads: list[str] = []
+    on_sandbox.table().meta.client.meta.events.register(
+        "before-parameter-build.dynamodb.GetItem", lambda params, **_: reads.append(params["TableName"])
+    )
 
     report = archive(store, jobs, client, retention_days=90)
 
     assert report.completed
     assert report.archived == len(parcels["old"])
+    # The group's BatchGetItem is each archive write's first read: no per-tracking GetItem of a tracking
+    assert [table for table in reads if table.endswith("TrackingsTable")] == []
     everything = store.batch_get(parcels["old"] | parcels["young"] | parcels["moving_old"])
     assert {ref for ref, t in everything.items() if t.lifecycle == "archived"} == parcels["old"]
     # Upstream: archived and told to stop, in one call each for this many; nothing else touched.

@@ -428,11 +428,15 @@ class TrackingStore:
 
     def batch_get(self, refs: Iterable[TrackingRef]) -> dict[TrackingRef, Tracking]:
         """The stored trackings among ``refs`` (BatchGetItem, 100 keys a call, unprocessed keys retried)."""
+        return {ref: record.tracking for ref, record in self.batch_load(refs).items()}
+
+    def batch_load(self, refs: Iterable[TrackingRef]) -> dict[TrackingRef, TrackingItem]:
+        """The stored records (resource + bookkeeping) among ``refs``, strongly consistent, as :meth:`batch_get`."""
         wanted = sorted({ref.key for ref in refs if _storable(ref)})
-        found: dict[TrackingRef, Tracking] = {}
+        found: dict[TrackingRef, TrackingItem] = {}
         for item in consistent_batch_get(self._table, [{"pk": key} for key in wanted], sleep=self._sleep):
-            tracking = tracking_from_item(item)
-            found[tracking.ref] = tracking
+            record = tracking_item_from_item(item)
+            found[record.ref] = record
         return found
 
     def list(self, query: ListQuery) -> TrackingList:
@@ -795,16 +799,18 @@ class TrackingStore:
         now: datetime | None = None,
         version: str | None = None,
         expires_at: int | None = None,
+        current: TrackingItem | Unread | None = UNREAD,
     ) -> Tracking | None:
         """Set resource fields (metadata, ``status``/``substatus`` from an explicit override, ``lifecycle``).
 
         This is the PATCH path: no monotonic check on status (a revert may go back from delivered), but the
         upstream ``version`` only ever moves forward. ``expires_at`` is kept only while archived.
-        Returns the stored tracking, ``None`` when unknown.
+        Returns the stored tracking, ``None`` when unknown. ``current``: as for :meth:`apply_upstream_update`.
         """
         now = to_millis(now or self._clock())
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            current = self.load(ref)
+            if attempt or isinstance(current, Unread):
+                current = self.load(ref)
             if current is None:
                 return None
             proposed = current.tracking.model_copy(update=dict(changes))
@@ -829,6 +835,7 @@ class TrackingStore:
         *,
         now: datetime | None = None,
         expires_at: datetime | None = None,
+        current: TrackingItem | Unread | None = UNREAD,
     ) -> Tracking | None:
         """Move a tracking to ``lifecycle`` (active → stopped → archived, or back by PATCH).
 
@@ -836,7 +843,7 @@ class TrackingStore:
         retention TTL) applies only to archived ones. Returns the stored tracking, ``None`` when unknown.
         """
         ttl = int(expires_at.timestamp()) if expires_at is not None and lifecycle == "archived" else None
-        return self.update_fields(ref, {"lifecycle": lifecycle}, now=now, expires_at=ttl)
+        return self.update_fields(ref, {"lifecycle": lifecycle}, now=now, expires_at=ttl, current=current)
 
     def mark_checked(self, refs: Iterable[TrackingRef], at: datetime) -> int:
         """Record that these trackings were looked at upstream at ``at`` (and found unchanged).

@@ -145,7 +145,8 @@ def _archive_group(
 
     if not deadline.allows(GROUP_BUDGET_MS):
         raise _Interrupted("time")
-    stored = store.batch_get(refs)
+    records = store.batch_load(refs)
+    stored = {ref: record.tracking for ref, record in records.items()}
     due = [ref for ref in refs if ref in stored and stored[ref].lifecycle != "archived"]
     report.candidates += len(due)
     if not due:
@@ -176,5 +177,6 @@ def _archive_group(
             report.refused_upstream += 1
             logger.warning("TrackingMore refused to archive a tracking", extra={"tracking": str(ref)})
             continue
-        store.set_lifecycle(ref, "archived", now=now, expires_at=expires_at)
+        # The group's read is the first attempt's: archiving writes on its revision (a change meanwhile: a retry).
+        store.set_lifecycle(ref, "archived", now=now, expires_at=expires_at, current=records[ref])
         report.archived += 1
