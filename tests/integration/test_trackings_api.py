@@ -409,6 +409,22 @@ def test_patch_metadata_goes_upstream_then_ours(api: Api) -> None:
     assert api.stored("china-post", NUMBER).title == "Blue mug x2"
 
 
+def test_a_patch_reads_the_stored_copy_once(api: Api) -> None:
+    from collections import Counter
+
+    create(api)
+    operations: Counter[str] = Counter()
+    runtime.dynamodb().meta.client.meta.events.register(
+        "before-call.dynamodb.*", lambda model, **_: operations.update([model.name])
+    )
+
+    answer = api.patch(ONE, {"title": "Blue mug x2"})
+
+    # The read that found the tracking is the one the write is conditioned on
+    assert answer.status == 200, answer.body
+    assert dict(operations) == {"GetItem": 1, "PutItem": 1}
+
+
 def test_patch_comment_only_is_ours_alone(api: Api) -> None:
     create(api)
 

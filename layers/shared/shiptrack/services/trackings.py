@@ -569,8 +569,8 @@ def update_tracking(
 
     store = store or trackings_store()
     now = to_millis(now or utc_now())
-    current = store.get(ref)
-    if current is None:
+    record = store.load(ref)
+    if record is None:
         raise TrackingNotFoundError(f"Tracking {ref} is not tracked.")
     new_ref = TrackingRef.of(request.carrier_code, ref.tracking_number) if request.carrier_code else None
     if new_ref == ref:
@@ -578,6 +578,7 @@ def update_tracking(
     if new_ref is not None and store.get(new_ref) is not None:
         raise TrackingExistsError(f"Tracking {new_ref} is already tracked; delete one of them first.")
 
+    current = record.tracking
     customer = current.customer
     if request.customer is not None:
         customer = Customer(
@@ -636,7 +637,11 @@ def update_tracking(
     version = upstream_version(upstream) if upstream is not None else None
     expires_at = _retention_expiry(now) if changes.get("lifecycle") == "archived" else None
     ttl = int(expires_at.timestamp()) if expires_at else None
-    updated = store.update_fields(ref, changes, now=now, version=version, expires_at=ttl) if changes else current
+    updated = (
+        store.update_fields(ref, changes, now=now, version=version, expires_at=ttl, current=record)
+        if changes
+        else current
+    )
     if updated is None:
         raise TrackingNotFoundError(f"Tracking {ref} is not tracked.")
     if new_ref is not None:
