@@ -8,6 +8,7 @@ status, the machine-readable ``code`` and the text. The OpenAPI ``responses`` of
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +35,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitedError",
     "ValidationFailedError",
+    "field_errors",
     "problem_for",
     "responses",
     "retry_after_seconds",
@@ -53,6 +55,18 @@ class FieldError(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+
+
+def field_errors(raw: Iterable[Mapping[str, Any]], *, prefix: Sequence[str] = ()) -> list[FieldError]:
+    """pydantic's error dicts as :class:`FieldError` s (``prefix`` before each ``loc``, e.g. ``("query",)``)."""
+    return [
+        FieldError(
+            loc=[*prefix, *(part if isinstance(part, int) else str(part) for part in error.get("loc", ()))],
+            msg=str(error.get("msg", "invalid value")),
+            type=str(error.get("type", "value_error")),
+        )
+        for error in raw
+    ]
 
 
 class Problem(BaseModel):

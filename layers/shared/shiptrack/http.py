@@ -27,11 +27,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
-    FieldError,
     PayloadTooLargeError,
     Problem,
     ShiptrackError,
     ValidationFailedError,
+    field_errors,
     problem_for,
 )
 from shiptrack.observability import logger
@@ -59,14 +59,6 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
-def _field_errors(exc: RequestValidationError) -> list[FieldError]:
-    errors = []
-    for error in exc.errors():
-        loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
-        errors.append(FieldError(loc=loc, msg=str(error.get("msg", "invalid value")), type=str(error.get("type"))))
-    return errors
-
-
 def _body_size(event_body: str | None, is_base64: bool) -> int:
     if not event_body:
         return 0
@@ -79,7 +71,7 @@ def _body_size(event_body: str | None, is_base64: bool) -> int:
 
 
 def _on_validation_error(exc: RequestValidationError) -> Response[str]:
-    error = ValidationFailedError("The request is not valid; see errors.", errors=_field_errors(exc))
+    error = ValidationFailedError("The request is not valid; see errors.", errors=field_errors(exc.errors()))
     return problem_response(error.to_problem())
 
 

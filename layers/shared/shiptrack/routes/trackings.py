@@ -166,14 +166,7 @@ def _list_query(**params: Any) -> ListQuery:
     try:
         return ListQuery.model_validate({key: value for key, value in params.items() if value is not None})
     except ValidationError as exc:
-        problems = [
-            errors.FieldError(
-                loc=["query", *[str(part) for part in error.get("loc", ())]],
-                msg=str(error.get("msg")),
-                type=str(error.get("type")),
-            )
-            for error in exc.errors(include_url=False)
-        ]
+        problems = errors.field_errors(exc.errors(include_url=False), prefix=("query",))
         raise errors.ValidationFailedError("The query is not valid; see errors.", errors=problems) from exc
 
 

@@ -23,13 +23,13 @@ from pydantic import ValidationError
 
 from shiptrack.errors import (
     CarrierNotDetectedError,
-    FieldError,
     Problem,
     RequestInProgressError,
     ShiptrackError,
     TrackingExistsError,
     TrackingNotFoundError,
     ValidationFailedError,
+    field_errors,
     problem_for,
     upstream_outcome,
 )
@@ -365,14 +365,7 @@ def create_tracking(
 
 
 def _validation_problem(exc: ValidationError) -> Problem:
-    errors = [
-        FieldError(
-            loc=[part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
-            msg=str(error.get("msg", "invalid value")),
-            type=str(error.get("type", "value_error")),
-        )
-        for error in exc.errors(include_url=False)
-    ]
+    errors = field_errors(exc.errors(include_url=False))
     return ValidationFailedError("This item is not valid; see errors.", errors=errors).to_problem()
 
 
