@@ -22,12 +22,12 @@ from shiptrack.store import TrackingStore
 from tests.integration.events_support import (
     EVENTS,
     BusTap,
-    LambdaContext,
     fresh_function,
     load_event,
     on_sandbox,
     publish_stream,
 )
+from tests.lambda_context import LambdaContext
 from trackingmore import TrackingMoreClient
 
 __all__ = ["on_sandbox"]

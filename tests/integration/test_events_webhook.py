@@ -18,12 +18,12 @@ from shiptrack.models import Tracking, TrackingRef
 from shiptrack.store import TrackingStore
 from tests.integration.events_support import (
     BusTap,
-    LambdaContext,
     fresh_function,
     load_event,
     on_sandbox,
     publish_stream,
 )
+from tests.lambda_context import LambdaContext
 from trackingmore import TrackingMoreClient
 from trackingmore.models import CreateTrackingRequest
 from trackingmore.webhooks import sign
