@@ -3,7 +3,7 @@ message would — reported in ``batchItemFailures`` as refused for good (``Inval
 queue's ``maxReceiveCount`` it is in the DLQ — never an unexpected exception, never a state change, never an
 upstream call.
 
-Every generated detail breaks the contract of DESIGN §6 in at least one way (a valid detail would rightly create
+Every generated detail breaks the contract of docs/design.md §6 in at least one way (a valid detail would rightly create
 trackings), starting from the committed sample; junk bodies and broken envelopes are generated too. A last test
 takes one such message through the real queue to its DLQ.
 """

@@ -77,7 +77,7 @@ class AwsResources:
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
             elif service == "dynamodbstreams":
-                # moto 5.2.5 does not route the default dynamodbstreams endpoint in-process (TOOLING.md).
+                # moto 5.2.5 does not route the default dynamodbstreams endpoint in-process (docs/local-stack.md).
                 kwargs["endpoint_url"] = f"https://streams.dynamodb.{REGION}.amazonaws.com"
             self._clients[service] = self.session.client(service, **kwargs)  # type: ignore[call-overload]
         return self._clients[service]

@@ -144,7 +144,7 @@ def _visible(image: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def expected_events(record: Mapping[str, Any]) -> list[str]:
-    """The detail-types a stream record must produce, decided from the images alone (DESIGN §6, architecture.md).
+    """The detail-types a stream record must produce, decided from the images alone (docs/architecture.md).
 
     Deliberately independent of the publisher's own code: INSERT → Created; REMOVE → nothing; MODIFY → Status
     Changed when status/substatus moved, Archived when the lifecycle became archived, otherwise Updated when any

@@ -1,4 +1,4 @@
-"""Crash safety: a function killed between its DynamoDB write and its return (DESIGN §5 "no dual writes").
+"""Crash safety: a function killed between its DynamoDB write and its return (docs/design.md §5 "no dual writes").
 
 The kill is simulated by raising :class:`~tests.reliability.harness.SimulatedCrash` (a ``BaseException``: no handler,
 error map or batch processor of ours catches it) right after the write succeeded, once. Then what AWS does next

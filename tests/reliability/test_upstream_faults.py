@@ -1,4 +1,4 @@
-"""TrackingMore failing 30 % of the time, in every way the sandbox can fail (DESIGN §4, docs/reliability.md).
+"""TrackingMore failing 30 % of the time, in every way the sandbox can fail (docs/design.md §4, docs/reliability.md).
 
 Each scenario runs the real functions on moto against the sandbox with ``POST /_sandbox/faults`` set to a 30 %
 error rate, then again after the faults stop, and checks what a user and a subscriber see:

@@ -1,4 +1,4 @@
-"""The monotonic rule (DESIGN §5), property-based: upstream copies applied in any order leave the newest stored,
+"""The monotonic rule (docs/design.md §5), property-based: upstream copies applied in any order leave the newest stored,
 and a delivered parcel never goes back to a non-terminal status through upstream updates (not even via exception)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A small typed TTL cache of upstream answers in the CacheTable (DESIGN §5, access pattern 5).
+"""A small typed TTL cache of upstream answers in the CacheTable (docs/design.md §5, access pattern 5).
 
 Air-waybill, remote-area and transit-time lookups cost TrackingMore quota (20 per air waybill, 0.2 per remote
 check; reference §8) and change slowly, so each answer is cached per item under its own key:

@@ -1,4 +1,4 @@
-"""Outbound events (DESIGN §6): what subscribers of the project bus receive, derived from table stream records.
+"""Outbound events (docs/design.md §6): what subscribers of the project bus receive, derived from table stream records.
 
 Every event has ``source: "shiptrack"`` and one of these detail-types:
 

@@ -115,7 +115,7 @@ def _on_unreadable_body(exc: ValueError) -> Response[str]:
 
 def _on_unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[str]:
     # Powertools reads JSON, form and multipart bodies only and raises this (a NotImplementedError, so no other
-    # handler here matches) for any other Content-Type: the client's mistake, bad input (DESIGN §3), never a 500.
+    # handler here matches) for any other Content-Type: bad input (docs/design.md §3): never a 500.
     logger.info("unsupported content type", extra={"error": type(exc).__name__})
     problem = Problem.build(
         status=400,

@@ -1,4 +1,4 @@
-"""The tracking domain: identity, the API resource (DESIGN §3), request models, and the upstream mapping.
+"""The tracking domain: identity, the API resource (docs/design.md §3), request models, and the upstream mapping.
 
 * :class:`TrackingRef` and :func:`normalize_tracking_number` / :func:`normalize_carrier_code` are the one
   identity normalisation: carrier codes lower-case, tracking numbers upper-case without whitespace.
@@ -6,7 +6,7 @@
 * Request models (:class:`CreateTrackingRequest`, :class:`UpdateTrackingRequest`, :class:`ListQuery`,
   :class:`RealtimeRequest` …) are strict and bounded; response models are built by our code only.
 * :func:`tracking_from_upstream` maps a ``trackingmore.Tracking`` onto our resource, and
-  :func:`upstream_version` defines the order of upstream observations used by the monotonic rule (DESIGN §5).
+  :func:`upstream_version` defines the order of upstream observations used by the monotonic rule (docs/design.md §5).
 
 Our own timestamps are UTC, serialised as ISO-8601 with millisecond precision and a ``Z``. Carrier event times
 are carrier-local without a zone in TrackingMore v2 (reference §1, §6): they stay local ISO date-times without
@@ -171,12 +171,12 @@ def local_event_time(value: str | None) -> str | None:
 
 
 def normalize_carrier_code(value: str) -> str:
-    """Carrier codes are lower-case (DESIGN §3)."""
+    """Carrier codes are lower-case (docs/design.md §3)."""
     return value.strip().lower()
 
 
 def normalize_tracking_number(value: str) -> str:
-    """Tracking numbers are upper-cased with all whitespace removed, before anything else happens (DESIGN §3)."""
+    """Tracking numbers are upper-cased with all whitespace removed first of all (docs/design.md §3)."""
     return "".join(value.split()).upper()
 
 
@@ -283,7 +283,7 @@ class Checkpoint(_Model):
 
 
 class Tracking(_Model):
-    """The tracking resource (DESIGN §3): what routes answer and events carry."""
+    """The tracking resource (docs/design.md §3): what routes answer and events carry."""
 
     carrier_code: str
     tracking_number: str
@@ -610,7 +610,7 @@ def upstream_version(upstream: UpstreamTracking) -> str:
        none). Comparing local times is sound here because both sides are the same tracking's events;
     3. the number of checkpoints (6 digits), before any cap.
 
-    An update is applied only when its version is ``>=`` the stored one (DESIGN §5): a webhook that arrives
+    An update is applied only when its version is ``>=`` the stored one (docs/design.md §5): a webhook that arrives
     late carries an older ``updated_at`` and is refused by the store's conditional write.
     """
     updated = upstream.updated_at

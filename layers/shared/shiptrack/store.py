@@ -1003,7 +1003,7 @@ class TrackingStore:
         condition = "revision = :rev"
         values: dict[str, Any] = {":rev": current.revision}
         if monotonic_version is not None:
-            # The monotonic rule, enforced by DynamoDB itself (DESIGN §5).
+            # The monotonic rule, enforced by DynamoDB itself (docs/design.md §5).
             condition += " AND (attribute_not_exists(upstream_version) OR upstream_version <= :ver)"
             values[":ver"] = monotonic_version
         record = replace(new, revision=current.revision + 1)

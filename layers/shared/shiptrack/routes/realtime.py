@@ -1,4 +1,4 @@
-"""Route of RealtimeFunction: ``POST /trackings/realtime`` (DESIGN §3)."""
+"""Route of RealtimeFunction: ``POST /trackings/realtime`` (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routes of TrackingsFunction: create (one / batch), list, get, update, delete (DESIGN §3).
+"""Routes of TrackingsFunction: create (one / batch), list, get, update, delete (docs/design.md §3).
 
 Thin: validate (Powertools + pydantic), call one service function, shape the response. Errors are raised as
 domain errors and answered as problem+json by :mod:`shiptrack.http`.

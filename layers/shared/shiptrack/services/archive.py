@@ -1,4 +1,4 @@
-"""The archive job (DESIGN §6 "Archive"): retire terminal trackings for good, upstream and here.
+"""The archive job (docs/design.md §6 "Archive"): retire terminal trackings for good, upstream and here.
 
 Trackings whose status became terminal (delivered, expired, exception) more than ``archive_after_days`` ago are
 found through TerminalByTime, oldest first, and in groups:

@@ -1,4 +1,4 @@
-"""The Order Shipped consumer (DESIGN §6): every shipment of a shipped order becomes a tracking, exactly once.
+"""The Order Shipped consumer (docs/design.md §6): every shipment of a shipped order becomes a tracking, exactly once.
 
 EventBridge delivers "Order Shipped" events from the project bus to an SQS queue; each SQS message body is the
 whole EventBridge event. One message is handled by :func:`handle_order_shipped`:
@@ -96,7 +96,7 @@ class OrderCustomer(_Lenient):
 
 
 class OrderShippedDetail(_Lenient):
-    """The ``detail`` of an "Order Shipped" event (DESIGN §6)."""
+    """The ``detail`` of an "Order Shipped" event (docs/design.md §6)."""
 
     order_id: OrderId
     order_created_at: UtcTimestamp | None = None

@@ -1,4 +1,4 @@
-"""The publisher: TrackingsTable stream records → events on the project bus (DESIGN §5 "no dual writes", §6).
+"""The publisher: TrackingsTable stream records → events on the project bus (docs/design.md §5 "no dual writes", §6).
 
 Events come only from the stream, never from a second write next to the first: a crash between the two would
 lose an event, whereas a stream record is delivered until it is processed (or lands in the on-failure queue).

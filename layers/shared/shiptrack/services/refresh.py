@@ -1,4 +1,4 @@
-"""The refresh job (DESIGN §6 "Refresh"): keep every active parcel current without anyone asking.
+"""The refresh job (docs/design.md §6 "Refresh"): keep every active parcel current without anyone asking.
 
 One run, on a schedule, in three phases; each phase checkpoints its position in CacheTable (``JOB#refresh``)
 and the run returns before the Lambda timeout, so the next run resumes where this one stopped:

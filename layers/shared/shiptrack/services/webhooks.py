@@ -1,4 +1,4 @@
-"""TrackingMore v2 push receiver (DESIGN §6, reference §7.1): authenticate, then apply with the monotonic rule.
+"""TrackingMore v2 push receiver (docs/design.md §6, reference §7.1): authenticate, then apply with the monotonic rule.
 
 A push must pass three checks, in this order, or nothing is read from it and nothing changes (401):
 
