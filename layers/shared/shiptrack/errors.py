@@ -35,6 +35,12 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitedError",
     "ValidationFailedError",
+    "WebhookDeliveryNotFoundError",
+    "WebhookDeliveryPendingError",
+    "WebhookEndpointDisabledError",
+    "WebhookEndpointLimitError",
+    "WebhookEndpointNotFoundError",
+    "WebhookUrlNotAllowedError",
     "field_errors",
     "problem_for",
     "responses",
@@ -180,6 +186,34 @@ class IdempotencyKeyReusedError(ShiptrackError):
 
 class CarrierNotDetectedError(ShiptrackError):
     status, code, title = 422, "carrier_not_detected", "Carrier not detected"
+
+
+class WebhookEndpointNotFoundError(NotFoundError):
+    code, title = "webhook_endpoint_not_found", "Webhook endpoint not found"
+
+
+class WebhookDeliveryNotFoundError(NotFoundError):
+    code, title = "webhook_delivery_not_found", "Webhook delivery not found"
+
+
+class WebhookDeliveryPendingError(ConflictError):
+    """A retry was asked for a delivery that is still being retried on its schedule."""
+
+    code, title = "webhook_delivery_pending", "Webhook delivery still pending"
+
+
+class WebhookEndpointDisabledError(ConflictError):
+    code, title = "webhook_endpoint_disabled", "Webhook endpoint disabled"
+
+
+class WebhookEndpointLimitError(ConflictError):
+    code, title = "webhook_endpoint_limit", "Too many webhook endpoints"
+
+
+class WebhookUrlNotAllowedError(ValidationFailedError):
+    """An endpoint URL that is malformed, not https, or resolves to an address we never send to (SSRF)."""
+
+    code, title = "webhook_url_not_allowed", "Webhook URL not allowed"
 
 
 class UpstreamError(ShiptrackError):

@@ -15,7 +15,17 @@ from shiptrack.settings import get_secrets, get_settings
 if TYPE_CHECKING:
     from trackingmore import TrackingMoreClient
 
-__all__ = ["cache_table", "clear", "dynamodb", "events_client", "trackingmore_client", "trackings_table"]
+__all__ = [
+    "cache_table",
+    "clear",
+    "dynamodb",
+    "events_client",
+    "sqs_client",
+    "trackingmore_client",
+    "trackings_table",
+    "webhook_deliveries_table",
+    "webhook_endpoints_table",
+]
 
 _client_lock = threading.Lock()
 # Clients by retry policy, each for the (api_key, base_url) it was built with.
@@ -39,6 +49,14 @@ def events_client() -> Any:
 
 
 @cache
+def sqs_client() -> Any:
+    """The boto3 SQS client (follows ``AWS_ENDPOINT_URL`` locally)."""
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@cache
 def _table(name: str) -> Any:
     # Building a boto3 Table resource object costs ~3 ms of CPU (resource factory); handlers ask for one per request.
     return dynamodb().Table(name)
@@ -52,6 +70,16 @@ def trackings_table() -> Any:
 def cache_table() -> Any:
     """The CacheTable resource (one object per table name while the environment is warm)."""
     return _table(get_settings().cache_table)
+
+
+def webhook_endpoints_table() -> Any:
+    """The WebhookEndpointsTable resource."""
+    return _table(get_settings().webhook_endpoints_table)
+
+
+def webhook_deliveries_table() -> Any:
+    """The WebhookDeliveriesTable resource."""
+    return _table(get_settings().webhook_deliveries_table)
 
 
 def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
@@ -77,6 +105,7 @@ def clear() -> None:
     """Drop every cached dependency (tests)."""
     dynamodb.cache_clear()
     events_client.cache_clear()
+    sqs_client.cache_clear()
     _table.cache_clear()
     with _client_lock:
         _clients.clear()

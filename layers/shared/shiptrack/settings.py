@@ -30,6 +30,11 @@ def _env_int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else float(raw)
+
+
 def env_bool(name: str, default: bool) -> bool:
     """``1``/``true``/``yes``/``on`` (any case) is true, anything else false; unset or empty is ``default``."""
     raw = os.environ.get(name)
@@ -57,6 +62,17 @@ class Settings:
     delivered_grace_days: int = 3
     archive_after_days: int = 30
     retention_days: int = 0
+    events_include_customer_data: bool = False
+    webhook_endpoints_table: str = ""
+    webhook_deliveries_table: str = ""
+    webhook_events_queue_url: str = ""
+    webhook_deliveries_queue_url: str = ""
+    webhook_deliveries_dlq_url: str = ""
+    webhook_retry_scale: float = 1.0
+    webhook_allow_loopback: bool = False
+    webhook_disable_after_days: int = 5
+    webhook_delivery_retention_days: int = 30
+    webhook_attempt_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,6 +94,17 @@ class Settings:
             delivered_grace_days=_env_int("DELIVERED_GRACE_DAYS", 3),
             archive_after_days=_env_int("ARCHIVE_AFTER_DAYS", 30),
             retention_days=_env_int("RETENTION_DAYS", 0),
+            events_include_customer_data=env_bool("EVENTS_INCLUDE_CUSTOMER_DATA", False),
+            webhook_endpoints_table=_env("WEBHOOK_ENDPOINTS_TABLE", ""),
+            webhook_deliveries_table=_env("WEBHOOK_DELIVERIES_TABLE", ""),
+            webhook_events_queue_url=_env("WEBHOOK_EVENTS_QUEUE_URL", ""),
+            webhook_deliveries_queue_url=_env("WEBHOOK_DELIVERIES_QUEUE_URL", ""),
+            webhook_deliveries_dlq_url=_env("WEBHOOK_DELIVERIES_DLQ_URL", ""),
+            webhook_retry_scale=_env_float("WEBHOOK_RETRY_SCALE", 1.0),
+            webhook_allow_loopback=env_bool("WEBHOOK_ALLOW_LOOPBACK", False),
+            webhook_disable_after_days=_env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5),
+            webhook_delivery_retention_days=_env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30),
+            webhook_attempt_timeout_seconds=_env_float("WEBHOOK_ATTEMPT_TIMEOUT_SECONDS", 10.0),
         )
 
 
