@@ -18,7 +18,13 @@ from shiptrack.settings import get_settings
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
-    result = publish_stream_records(records, events_client=events_client(), bus_name=get_settings().event_bus_name)
+    settings = get_settings()
+    result = publish_stream_records(
+        records,
+        events_client=events_client(),
+        bus_name=settings.event_bus_name,
+        include_customer_data=settings.events_include_customer_data,
+    )
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=result.published)
     metrics.add_metric(name="StreamRecordsWithoutEvent", unit=MetricUnit.Count, value=result.skipped_records)
     metrics.add_metric(name="EventEntriesRetried", unit=MetricUnit.Count, value=result.retried_entries)
