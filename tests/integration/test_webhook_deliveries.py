@@ -268,3 +268,26 @@ def test_redriving_the_dlq_retries_the_parked_delivery_once(webhooks: Webhooks, 
     assert len(receiver.received) == 9
     [delivery] = webhooks.deliveries(endpoint["id"])
     assert delivery["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("include", ["false", "true"])
+def test_customer_data_reaches_webhooks_only_when_the_parameter_says_so(
+    webhooks: Webhooks, receiver: Receiver, monkeypatch: pytest.MonkeyPatch, include: str
+) -> None:
+    from tests.integration.events_support import publish_stream
+    from tests.unit.test_events_customer_data import new_image
+
+    monkeypatch.setenv("EVENTS_INCLUDE_CUSTOMER_DATA", include)
+    endpoint = webhooks.endpoint(receiver.url)
+    reader = webhooks.aws.stream_reader()
+    webhooks.aws.table().put_item(Item=new_image())
+    assert publish_stream(webhooks.aws, reader) == {"batchItemFailures": []}
+    webhooks.pump()
+
+    [got] = receiver.received
+    customer = verify(endpoint["secret"], got)["data"]["tracking"]["customer"]
+    if include == "true":
+        assert customer["email"] == new_image()["customer_email"]
+    else:
+        assert customer == {"name": None, "email": None, "phone": None}
+        assert new_image()["customer_email"] not in got.body
