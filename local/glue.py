@@ -1,8 +1,12 @@
 """What Lambda's event-source mappings and EventBridge schedules would do, for the local function pools.
 
 * `SqsEventSource`: polls a queue, invokes with up to BatchSize records, deletes what succeeded (all, or all
-  but the `batchItemFailures` with `ReportBatchItemFailures`); failed messages become visible again after
-  `retry_seconds` (locally short, so moto's redrive moves a poison message to the DLQ quickly).
+  but the `batchItemFailures` with `ReportBatchItemFailures`). As on AWS, a failed message is not touched: it
+  comes back when its visibility timeout expires — the one it was received with, or the one the function set
+  itself with ChangeMessageVisibility (a retry schedule). Locally messages are received with a visibility of
+  `retry_seconds` (plus the batching window) instead of the queue's, so a plain failure comes back at once and
+  moto's redrive moves a poison message to the DLQ quickly; one poller per source never receives a message
+  again while its invocation runs.
 * `StreamEventSource`: polls every shard of a DynamoDB stream from StartingPosition, invokes in BatchSize
   batches in order, retries a failing batch (`MaximumRetryAttempts`, `MaximumRecordAgeInSeconds`), bisects
   it (`BisectBatchOnFunctionError`), honours `ReportBatchItemFailures`, and sends a failure record to
@@ -18,6 +22,7 @@ import base64
 import contextlib
 import datetime as dt
 import json
+import math
 import threading
 import time
 import uuid
@@ -126,6 +131,9 @@ class SqsEventSource(_Poller):
         self.report_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
         self.filters = props.get("FilterCriteria")
         self.retry_seconds = retry_seconds
+        # The local stand-in for the queue's VisibilityTimeout: long enough that the batching window cannot
+        # receive a message twice, short enough that a failure is retried at once.
+        self.receive_visibility = retry_seconds + math.ceil(self.window)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {}
@@ -155,6 +163,7 @@ class SqsEventSource(_Poller):
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=max(1, min(10, count)),
             WaitTimeSeconds=wait,
+            VisibilityTimeout=self.receive_visibility,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
@@ -193,7 +202,7 @@ class SqsEventSource(_Poller):
         if failed:
             self.log(f"{self.name}: {len(failed)} of {len(passing)} message(s) failed; they will be retried")
         self._delete([r for r in passing if r not in failed])
-        self._retry_later(failed)
+        # Failed messages are left alone: a visibility the function set (a retry delay) must stand.
 
     def _failed(self, result: InvokeResult, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not result.ok:
