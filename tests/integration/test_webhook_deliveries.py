@@ -291,3 +291,19 @@ def test_customer_data_reaches_webhooks_only_when_the_parameter_says_so(
     else:
         assert customer == {"name": None, "email": None, "phone": None}
         assert new_image()["customer_email"] not in got.body
+
+
+def test_the_sample_events_are_what_the_functions_take(webhooks: Webhooks, receiver: Receiver) -> None:
+    from tests.integration.events_support import load_event
+
+    endpoint = webhooks.endpoint(receiver.url, events=["tracking.status_changed"])
+    sample = load_event("webhook_fanout/status_changed.json")
+    assert webhooks.handlers["webhook_fanout"](sample, LambdaContext()) == {"batchItemFailures": []}
+    webhooks.pump()
+    [got] = receiver.received
+    assert verify(endpoint["secret"], got)["data"] == json.loads(sample["Records"][0]["body"])["detail"]
+    assert got.webhook_id == "5f2c0c6c1b0e4d6f9a7e2b3c4d5e6f70"
+
+    # A delivery message for a delivery that does not exist (expired) is acknowledged, not retried.
+    sample = load_event("webhook_delivery/delivery.json")
+    assert webhooks.handlers["webhook_delivery"](sample, LambdaContext()) == {"batchItemFailures": []}
