@@ -9,8 +9,8 @@
 
 Both expire by TTL (``expires_at``) after the retention (``WebhookDeliveryRetentionDays``). Attempts run under a
 lease: :meth:`WebhookDeliveryRepository.claim` moves ``attempt_count`` on by one only while no other worker holds
-the delivery, and the outcome is written only by the holder of that claim, so two copies of a queue message never
-make two attempts at once, nor record one twice.
+the delivery (and only when the attempt is due), and the outcome is written only by the holder of that claim, so
+two copies of a queue message never make two attempts at once, nor record one twice.
 """
 
 from __future__ import annotations
@@ -188,19 +188,23 @@ class WebhookDeliveryRepository:
         item = self._table.get_item(Key=_key(endpoint_id, delivery_id), ConsistentRead=True).get("Item")
         return delivery_from_item(item) if item else None
 
-    def claim(self, record: DeliveryRecord, *, now: datetime, lease_until: datetime) -> DeliveryRecord | None:
-        """Take the next attempt of a pending delivery (``attempt_count`` + 1, a lease until ``lease_until``);
-        ``None`` when another worker holds it, or it moved on since ``record`` was read."""
+    def claim(
+        self, endpoint_id: str, delivery_id: str, *, now: datetime, due: datetime, lease_until: datetime
+    ) -> DeliveryRecord | None:
+        """Take the next attempt of a pending delivery that is due by ``due`` and held by no one (``attempt_count``
+        + 1, a lease until ``lease_until``), in one write; ``None`` when it is not (read it to learn why)."""
+        key = DeliveryRecord(endpoint_id, delivery_id, "", "", "", now, now, 0)
         return self._update(
-            record,
-            "SET attempt_count = :next, lease_until = :lease, updated_at = :now",
-            "#s = :pending AND attempt_count = :count AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+            key,
+            "SET lease_until = :lease, updated_at = :now ADD attempt_count :one",
+            "#s = :pending AND (attribute_not_exists(lease_until) OR lease_until < :now) "
+            "AND (attribute_not_exists(next_attempt_at) OR next_attempt_at <= :due)",
             {
-                ":next": record.attempt_count + 1,
                 ":lease": format_utc(lease_until),
                 ":now": format_utc(now),
+                ":due": format_utc(due),
                 ":pending": "pending",
-                ":count": record.attempt_count,
+                ":one": 1,
             },
         )
 
@@ -241,19 +245,19 @@ class WebhookDeliveryRepository:
             values,
         )
 
-    def cancel(self, record: DeliveryRecord, *, note: str, now: datetime) -> DeliveryRecord | None:
+    def cancel(self, endpoint_id: str, delivery_id: str, *, note: str, now: datetime) -> DeliveryRecord | None:
         """A pending delivery that will not be attempted (endpoint deleted or disabled, payload expired)."""
+        key = DeliveryRecord(endpoint_id, delivery_id, "", "", "", now, now, 0)
         return self._update(
-            record,
+            key,
             "SET #s = :canceled, status_pk = :status_pk, note = :note, updated_at = :now REMOVE next_attempt_at",
-            "#s = :pending AND attempt_count = :count",
+            "#s = :pending",
             {
                 ":canceled": "canceled",
-                ":status_pk": f"{record.endpoint_id}#canceled",
+                ":status_pk": f"{endpoint_id}#canceled",
                 ":note": note,
                 ":now": format_utc(now),
                 ":pending": "pending",
-                ":count": record.attempt_count,
             },
         )
 

@@ -136,35 +136,53 @@ def deliver(message: DeliveryMessage, ctx: DeliveryContext, cache: _Cache | None
     """Handle one delivery message (steps 1–6 of the module docstring)."""
     cache = cache or _Cache(ctx)
     now = ctx.clock()
+    if message.retry_request and not _reopen(message, ctx, now):
+        return Disposition("finished")
+    endpoint = cache.endpoint(message.endpoint_id)
+    if endpoint is None or not endpoint.enabled:
+        note = "endpoint deleted" if endpoint is None else "endpoint disabled"
+        canceled = ctx.deliveries.cancel(message.endpoint_id, message.delivery_id, note=note, now=now)
+        return Disposition("canceled" if canceled else "finished")
+    # The common case in one write: a due, pending delivery nobody holds. Otherwise, read it to learn why not.
+    claimed = ctx.deliveries.claim(
+        message.endpoint_id, message.delivery_id, now=now, due=now + _DUE_SLACK, lease_until=now + LEASE
+    )
+    if claimed is None:
+        return _not_claimed(message, ctx, now)
+    payload = cache.payload(claimed.event_id)
+    if payload is None:
+        ctx.deliveries.cancel(claimed.endpoint_id, claimed.id, note="event payload expired", now=now)
+        return Disposition("canceled")
+    if claimed.attempts_in_cycle > MAX_ATTEMPTS:  # attempts used up by crashes: give up without one more
+        outcome = HttpOutcome(None, 0, "not sent: no attempts left")
+    else:
+        outcome = _attempt(endpoint, payload, ctx, now)
+    return _record(message=message, claimed=claimed, endpoint=endpoint, outcome=outcome, ctx=ctx, now=now)
+
+
+def _reopen(message: DeliveryMessage, ctx: DeliveryContext, now: datetime) -> bool:
+    """A manual retry (or DLQ redrive): reopen the finished delivery once per request; ``False`` if nothing to do."""
+    delivery = ctx.deliveries.get(message.endpoint_id, message.delivery_id)
+    if delivery is None or delivery.retry_request == message.retry_request:
+        return False
+    if delivery.status == "pending":
+        return True
+    expires_at = int(now.timestamp()) + (delivery.expires_at - int(delivery.created_at.timestamp()))
+    request = str(message.retry_request)
+    return ctx.deliveries.reopen(delivery, request_id=request, now=now, expires_at=expires_at) is not None
+
+
+def _not_claimed(message: DeliveryMessage, ctx: DeliveryContext, now: datetime) -> Disposition:
     delivery = ctx.deliveries.get(message.endpoint_id, message.delivery_id)
     if delivery is None:
         return Disposition("missing")
     if delivery.status != "pending":
-        if not message.retry_request or delivery.retry_request == message.retry_request:
-            return Disposition("finished")
-        expires_at = int(now.timestamp()) + (delivery.expires_at - int(delivery.created_at.timestamp()))
-        reopened = ctx.deliveries.reopen(delivery, request_id=message.retry_request, now=now, expires_at=expires_at)
-        if reopened is None:
-            return Disposition("finished")
-        delivery = reopened
-    endpoint = cache.endpoint(delivery.endpoint_id)
-    if endpoint is None or not endpoint.enabled:
-        note = "endpoint deleted" if endpoint is None else "endpoint disabled"
-        ctx.deliveries.cancel(delivery, note=note, now=now)
-        return Disposition("canceled")
+        return Disposition("finished")
     if delivery.lease_until is not None and delivery.lease_until > now:
         return Disposition("duplicate")  # another worker is attempting it; its message drives the retries
     if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + _DUE_SLACK:
         return Disposition("waiting", math.ceil((delivery.next_attempt_at - now).total_seconds()))
-    claimed = ctx.deliveries.claim(delivery, now=now, lease_until=now + LEASE)
-    if claimed is None:
-        return Disposition("duplicate")
-    payload = cache.payload(claimed.event_id)
-    if payload is None:
-        ctx.deliveries.cancel(claimed, note="event payload expired", now=now)
-        return Disposition("canceled")
-    outcome = _attempt(endpoint, payload, ctx, now)
-    return _record(message=message, claimed=claimed, endpoint=endpoint, outcome=outcome, ctx=ctx, now=now)
+    return Disposition("duplicate")  # claimed by another worker between the two reads
 
 
 def _attempt(endpoint: EndpointRecord, payload: PayloadRecord, ctx: DeliveryContext, now: datetime) -> HttpOutcome:
