@@ -665,6 +665,7 @@ def render(results: dict[str, Any]) -> str:
         "python -m bench cold_start                   # one benchmark; the others keep their last figures",
         "python -m bench cold_start --runs 15         # more rounds",
         "python -m bench economy --refresh-total 2000 # a smaller refresh",
+        "python -m bench webhooks                     # storefront webhooks: latency through the stack, deliveries/s",
         "python -m bench --no-write                   # print the tables only",
         "```",
         "",
