@@ -67,6 +67,8 @@ def local_parameters(template_path: Path, overrides: Mapping[str, str]) -> dict[
     """:data:`LOCAL_PARAMETER_DEFAULTS` the template declares, then ``overrides``."""
     declared = read_yaml(template_path).get("Parameters") or {}
     return {**{k: v for k, v in LOCAL_PARAMETER_DEFAULTS.items() if k in declared}, **overrides}
+
+
 SUPPORTED_EVENTS = {"Api", "SQS", "DynamoDB", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
 
 
