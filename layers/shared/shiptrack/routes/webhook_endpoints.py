@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from shiptrack import errors
+from shiptrack.http import json_response, model_response
 from shiptrack.services.webhook_endpoints import MAX_ENDPOINTS, WebhookEndpointsService
 from shiptrack.webhook_models import (
     MAX_DELIVERY_LIST_LIMIT,
@@ -35,7 +36,6 @@ router = Router()  # type: ignore[no-untyped-call]
 #: Where the handler puts the service for the routes (``app.append_context``).
 SERVICE_KEY = "webhook_endpoints"
 TAGS = ["Webhook endpoints"]
-JSON = "application/json"
 
 EndpointIdPath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_]+$", description="Endpoint id, `ep_…`")
@@ -49,14 +49,6 @@ CursorQuery = Annotated[str | None, Query(min_length=1, max_length=2048, descrip
 def _service() -> WebhookEndpointsService:
     service: WebhookEndpointsService = router.context[SERVICE_KEY]
     return service
-
-
-def _json(model: Any, status_code: int = 200) -> Response[str]:
-    return Response(status_code=status_code, content_type=JSON, body=model.model_dump_json())
-
-
-def _model(description: str, model: type[Any]) -> Any:
-    return {"description": description, "content": {JSON: {"model": model}}}
 
 
 def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
@@ -74,10 +66,10 @@ def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
     tags=TAGS,
     operation_id="createWebhookEndpoint",
     status_code=201,
-    responses=_responses({201: _model("Created, with its secret", WebhookEndpointWithSecret)}, 409),
+    responses=_responses({201: model_response("Created, with its secret", WebhookEndpointWithSecret)}, 409),
 )
 def create_endpoint(request: Annotated[CreateEndpointRequest, Body()]) -> Response[str]:
-    return _json(_service().create(request), 201)
+    return json_response(_service().create(request), 201)
 
 
 @router.get(
@@ -86,12 +78,12 @@ def create_endpoint(request: Annotated[CreateEndpointRequest, Body()]) -> Respon
     description="Newest first. Pass `next_cursor` back as `cursor` for the next page.",
     tags=TAGS,
     operation_id="listWebhookEndpoints",
-    responses=_responses({200: _model("One page", WebhookEndpointList)}),
+    responses=_responses({200: model_response("One page", WebhookEndpointList)}),
 )
 def list_endpoints(
     limit: Annotated[int, Query(ge=1, le=MAX_ENDPOINT_LIST_LIMIT)] = 25, cursor: CursorQuery = None
 ) -> Response[str]:
-    return _json(_service().list(limit, cursor))
+    return json_response(_service().list(limit, cursor))
 
 
 @router.get(
@@ -99,10 +91,10 @@ def list_endpoints(
     summary="Get a webhook endpoint",
     tags=TAGS,
     operation_id="getWebhookEndpoint",
-    responses=_responses({200: _model("The endpoint", WebhookEndpoint)}, 404),
+    responses=_responses({200: model_response("The endpoint", WebhookEndpoint)}, 404),
 )
 def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
-    return _json(_service().get(endpoint_id))
+    return json_response(_service().get(endpoint_id))
 
 
 @router.patch(
@@ -111,10 +103,10 @@ def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     description="`url`, `events`, `description`, and `status` (`disabled` stops deliveries, `enabled` resumes).",
     tags=TAGS,
     operation_id="updateWebhookEndpoint",
-    responses=_responses({200: _model("The endpoint", WebhookEndpoint)}, 404, 409),
+    responses=_responses({200: model_response("The endpoint", WebhookEndpoint)}, 404, 409),
 )
 def update_endpoint(endpoint_id: EndpointIdPath, request: Annotated[UpdateEndpointRequest, Body()]) -> Response[str]:
-    return _json(_service().update(endpoint_id, request))
+    return json_response(_service().update(endpoint_id, request))
 
 
 @router.delete(
@@ -140,10 +132,12 @@ def delete_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     ),
     tags=TAGS,
     operation_id="rotateWebhookEndpointSecret",
-    responses=_responses({200: _model("The endpoint with its new secret", WebhookEndpointWithSecret)}, 404, 409),
+    responses=_responses(
+        {200: model_response("The endpoint with its new secret", WebhookEndpointWithSecret)}, 404, 409
+    ),
 )
 def rotate_secret(endpoint_id: EndpointIdPath) -> Response[str]:
-    return _json(_service().rotate_secret(endpoint_id))
+    return json_response(_service().rotate_secret(endpoint_id))
 
 
 @router.post(
@@ -153,10 +147,10 @@ def rotate_secret(endpoint_id: EndpointIdPath) -> Response[str]:
     tags=TAGS,
     operation_id="testWebhookEndpoint",
     status_code=202,
-    responses=_responses({202: _model("Queued; follow it in the delivery log", PingResponse)}, 404, 409),
+    responses=_responses({202: model_response("Queued; follow it in the delivery log", PingResponse)}, 404, 409),
 )
 def send_test_event(endpoint_id: EndpointIdPath) -> Response[str]:
-    return _json(_service().ping(endpoint_id), 202)
+    return json_response(_service().ping(endpoint_id), 202)
 
 
 @router.get(
@@ -165,7 +159,7 @@ def send_test_event(endpoint_id: EndpointIdPath) -> Response[str]:
     description="Deliveries to this endpoint, newest first, each with its attempts (time, status, latency, error).",
     tags=TAGS,
     operation_id="listWebhookDeliveries",
-    responses=_responses({200: _model("One page", WebhookDeliveryList)}, 404),
+    responses=_responses({200: model_response("One page", WebhookDeliveryList)}, 404),
 )
 def list_deliveries(
     endpoint_id: EndpointIdPath,
@@ -173,7 +167,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=MAX_DELIVERY_LIST_LIMIT)] = 25,
     cursor: CursorQuery = None,
 ) -> Response[str]:
-    return _json(_service().deliveries_page(endpoint_id, status, limit, cursor))
+    return json_response(_service().deliveries_page(endpoint_id, status, limit, cursor))
 
 
 @router.post(
@@ -183,7 +177,7 @@ def list_deliveries(
     tags=TAGS,
     operation_id="retryWebhookDelivery",
     status_code=202,
-    responses=_responses({202: _model("Queued", WebhookDelivery)}, 404, 409),
+    responses=_responses({202: model_response("Queued", WebhookDelivery)}, 404, 409),
 )
 def retry_delivery(endpoint_id: EndpointIdPath, delivery_id: DeliveryIdPath) -> Response[str]:
-    return _json(_service().retry_delivery(endpoint_id, delivery_id), 202)
+    return json_response(_service().retry_delivery(endpoint_id, delivery_id), 202)

@@ -25,19 +25,12 @@ __all__ = ["WEBHOOK_ENDPOINT_DISABLED", "endpoint_event_entries", "publish_endpo
 WEBHOOK_ENDPOINT_DISABLED: Final = "Webhook Endpoint Disabled"
 
 
-def _image(record: Mapping[str, Any], key: str) -> dict[str, Any] | None:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    raw = (record.get("dynamodb") or {}).get(key)
-    if not raw:
-        return None
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in raw.items()}
-
-
 def endpoint_event_entries(record: Mapping[str, Any], bus_name: str) -> list[dict[str, Any]]:
     """The PutEvents entries one stream record stands for: one when an endpoint went from enabled to disabled."""
-    old, new = _image(record, "OldImage"), _image(record, "NewImage")
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+    images = DynamoDBRecord(dict(record)).dynamodb
+    old, new = (images.old_image, images.new_image) if images else ({}, {})
     if record.get("eventName") != "MODIFY" or not old or not new:
         return []
     if old.get("status") != "enabled" or new.get("status") != "disabled":
