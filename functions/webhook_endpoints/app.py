@@ -12,16 +12,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shiptrack.http import build_resolver
 from shiptrack.observability import logger, metrics, trace_handler
-from shiptrack.routes.webhook_endpoints import SERVICE_KEY, router
+from shiptrack.routes.webhook_endpoints import router, use
 from shiptrack.services.webhook_wiring import endpoints_service
 
 app = build_resolver(router)
+use(endpoints_service)  # the routes build their service per request from this function's settings and clients
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    app.append_context(**{SERVICE_KEY: endpoints_service()})
     response: dict[str, Any] = app.resolve(event, context)
     return response

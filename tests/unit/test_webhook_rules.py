@@ -19,7 +19,12 @@ from shiptrack.services.webhook_urls import address_refusal, check_url
 
 pytestmark = pytest.mark.unit
 
-NOW = int(datetime.now(UTC).timestamp())
+
+def now() -> int:
+    """Receivers refuse timestamps over 5 minutes old: take it when the test runs, not at import."""
+    return int(datetime.now(UTC).timestamp())
+
+
 BODY = '{"type":"tracking.created","timestamp":"2026-11-22T14:08:28.869Z","data":{"a":1}}'
 
 
@@ -34,17 +39,17 @@ def test_a_secret_is_whsec_and_32_random_bytes() -> None:
 
 
 def test_our_signature_is_the_reference_libraries_signature() -> None:
-    secret = new_secret()
-    stamp = datetime.fromtimestamp(NOW, UTC)
-    assert sign(secret, "msg_1", NOW, BODY) == Webhook(secret).sign("msg_1", stamp, BODY)
+    secret, stamp_now = new_secret(), now()
+    stamp = datetime.fromtimestamp(stamp_now, UTC)
+    assert sign(secret, "msg_1", stamp_now, BODY) == Webhook(secret).sign("msg_1", stamp, BODY)
 
 
 def test_the_headers_verify_and_a_change_of_id_time_or_body_does_not() -> None:
-    secret = new_secret()
-    headers = delivery_headers([secret], "evt-1", NOW, BODY)
+    secret, stamp_now = new_secret(), now()
+    headers = delivery_headers([secret], "evt-1", stamp_now, BODY)
     assert Webhook(secret).verify(BODY, headers) == {"type": "tracking.created", **{
         "timestamp": "2026-11-22T14:08:28.869Z", "data": {"a": 1}}}  # fmt: skip
-    for changed in ({"webhook-id": "evt-2"}, {"webhook-timestamp": str(NOW - 1)}):
+    for changed in ({"webhook-id": "evt-2"}, {"webhook-timestamp": str(stamp_now - 1)}):
         with pytest.raises(WebhookVerificationError):
             Webhook(secret).verify(BODY, {**headers, **changed})
     with pytest.raises(WebhookVerificationError):
@@ -53,7 +58,7 @@ def test_the_headers_verify_and_a_change_of_id_time_or_body_does_not() -> None:
 
 def test_two_secrets_give_two_signatures_each_verifying() -> None:
     new, old = new_secret(), new_secret()
-    headers = delivery_headers([new, old], "evt-1", NOW, BODY)
+    headers = delivery_headers([new, old], "evt-1", now(), BODY)
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(new).verify(BODY, headers)
     Webhook(old).verify(BODY, headers)
@@ -63,7 +68,7 @@ def test_two_secrets_give_two_signatures_each_verifying() -> None:
 
 def test_a_stale_timestamp_is_refused_by_receivers() -> None:
     secret = new_secret()
-    headers = delivery_headers([secret], "evt-1", NOW - 3600, BODY)
+    headers = delivery_headers([secret], "evt-1", now() - 3600, BODY)
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(BODY, headers)
 

@@ -1,11 +1,12 @@
 """Routes of WebhookEndpointsFunction: storefront webhook endpoints, their secrets, pings and delivery log.
 
-Thin: validate (Powertools + pydantic), call the service the handler wired into the request context
-(``webhook_endpoints``), shape the response. Errors are domain errors answered as problem+json.
+Thin: validate (Powertools + pydantic), call the service the handler wired in (:func:`use`), shape the response.
+Errors are domain errors answered as problem+json.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -29,12 +30,10 @@ from shiptrack.webhook_models import (
     WebhookEndpointWithSecret,
 )
 
-__all__ = ["SERVICE_KEY", "router"]
+__all__ = ["router", "use"]
 
 router = Router()  # type: ignore[no-untyped-call]
 
-#: Where the handler puts the service for the routes (``app.append_context``).
-SERVICE_KEY = "webhook_endpoints"
 TAGS = ["Webhook endpoints"]
 
 EndpointIdPath = Annotated[
@@ -46,9 +45,20 @@ DeliveryIdPath = Annotated[
 CursorQuery = Annotated[str | None, Query(min_length=1, max_length=2048, description="`next_cursor` of a page")]
 
 
+_provider: Callable[[], WebhookEndpointsService] | None = None
+
+
+def use(provider: Callable[[], WebhookEndpointsService]) -> None:
+    """Wire the routes to their service: the handler passes the function that builds it (once per request)."""
+    global _provider  # noqa: PLW0603 - one composition point per function, set by its handler
+    _provider = provider
+
+
 def _service() -> WebhookEndpointsService:
-    service: WebhookEndpointsService = router.context[SERVICE_KEY]
-    return service
+    if _provider is None:
+        msg = "the webhook endpoints routes are not wired: call routes.webhook_endpoints.use(...) first"
+        raise RuntimeError(msg)
+    return _provider()
 
 
 def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
