@@ -307,3 +307,27 @@ def test_the_sample_events_are_what_the_functions_take(webhooks: Webhooks, recei
     # A delivery message for a delivery that does not exist (expired) is acknowledged, not retried.
     sample = load_event("webhook_delivery/delivery.json")
     assert webhooks.handlers["webhook_delivery"](sample, LambdaContext()) == {"batchItemFailures": []}
+
+
+def test_a_delivery_whose_worker_died_mid_attempt_is_taken_over_when_its_lease_ends(
+    webhooks: Webhooks, receiver: Receiver
+) -> None:
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+    from tests.plugins.stack import eventually
+
+    endpoint = webhooks.endpoint(receiver.url)
+    webhooks.publish("Tracking Created", created_detail())
+    webhooks.run("webhook_fanout", "WebhookEventsQueue")
+    [delivery] = webhooks.deliveries(endpoint["id"])
+    now = utc_now()
+    repository = WebhookDeliveryRepository(webhooks.aws.table("WebhookDeliveriesTable"))
+    # A worker claimed the attempt and died before posting: its lease still runs for 2 s.
+    assert repository.claim(endpoint["id"], delivery["id"], now=now, due=now, lease_until=now + timedelta(seconds=2))
+
+    webhooks.run("webhook_delivery", "WebhookDeliveriesQueue")  # the message: the lease is live, so it waits
+    assert receiver.received == []
+    eventually(lambda: webhooks.run("webhook_delivery", "WebhookDeliveriesQueue") and receiver.received, timeout=30)
+    [got] = receiver.received
+    assert got.webhook_id == "e" * 32
+    [after] = webhooks.deliveries(endpoint["id"])
+    assert (after["status"], after["attempt_count"]) == ("succeeded", 2)

@@ -4,7 +4,8 @@ For each message of a batch (in parallel, so a slow endpoint holds up no other d
 
 1. read the delivery; a finished one is acknowledged (a manual retry — ``retry_request`` — reopens it once);
 2. an endpoint that is gone or disabled cancels it: disabled endpoints receive nothing;
-3. an attempt that is not due yet (a copy of the message, or a visibility change that did not happen) waits;
+3. an attempt that is not due yet (a copy of the message, or a visibility change that did not happen) waits, and
+   so does a copy that finds another worker holding the attempt (until its lease ends);
 4. the attempt is **claimed** (``attempt_count`` + 1 under a lease), so copies of a message never attempt twice;
 5. the URL rules run again on a fresh resolution, and the body is POSTed to the checked address, signed with the
    endpoint's secret(s), within ``attempt_timeout`` (10 s); 2xx is success, anything else a failure;
@@ -179,10 +180,12 @@ def _not_claimed(message: DeliveryMessage, ctx: DeliveryContext, now: datetime) 
     if delivery.status != "pending":
         return Disposition("finished")
     if delivery.lease_until is not None and delivery.lease_until > now:
-        return Disposition("duplicate")  # another worker is attempting it; its message drives the retries
+        # Another worker holds the attempt. This copy waits out the lease rather than go: if that worker died
+        # (its message may be this very one, back early), the delivery must still have a message to drive it.
+        return Disposition("duplicate", math.ceil((delivery.lease_until - now).total_seconds()) + 1)
     if delivery.next_attempt_at is not None and delivery.next_attempt_at > now + _DUE_SLACK:
         return Disposition("waiting", math.ceil((delivery.next_attempt_at - now).total_seconds()))
-    return Disposition("duplicate")  # claimed by another worker between the two reads
+    return Disposition("duplicate", 1)  # claimed by another worker between the two reads: look again soon
 
 
 def _attempt(endpoint: EndpointRecord, payload: PayloadRecord, ctx: DeliveryContext, now: datetime) -> HttpOutcome:
