@@ -98,6 +98,11 @@ class ImportRun:
         """Poll ``GET /imports/{id}`` until the import is completed or failed, showing its progress."""
         path = f"/imports/{quote(str(record['id']), safe='')}"
         failures = 0
+        total = summary_counts(record.get("summary") or {})["total"]
+        self.console.print(
+            Text(f"Import {record['id']} accepted: {total} items. Ctrl-C stops waiting; the import goes on."),
+            soft_wrap=True,
+        )
         with progress_view(self.console, record, self.source.path.name) as view:
             while record.get("status") not in TERMINAL_STATUSES:
                 self.sleep(self.poll_seconds)

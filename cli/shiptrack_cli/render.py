@@ -7,6 +7,7 @@ width. Text from the API is printed as text, never interpreted as rich markup.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TextIO
@@ -30,9 +31,17 @@ STATUS_STYLES = {
 IMPORT_STATUS_STYLES = {"completed": "green", "failed": "red", "running": "cyan", "queued": "dim"}
 
 
+#: Width for output that is not a terminal (a pipe, a file) when COLUMNS is unset: wide enough that tables keep
+#: whole values for grep and friends, instead of rich's default of 80 columns.
+PIPE_WIDTH = 400
+
+
 def make_console(*, stderr: bool = False, file: TextIO | None = None) -> Console:
     """The console commands print to (stdout, or stderr for messages and errors)."""
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    console = Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH
+    return console
 
 
 def print_json(value: Any, *, file: TextIO | None = None) -> None:
@@ -60,7 +69,7 @@ def problem_lines(problem: Mapping[str, Any], *, retry_after: float | None = Non
     """The problem's detail, field errors and code, as lines (the title is the error's message)."""
     lines: list[str] = []
     detail = problem.get("detail") or (problem.get("message") if problem.get("title") else None)
-    if detail:
+    if detail and detail != problem.get("title"):  # API Gateway's own answers repeat the title
         lines.append(str(detail))
     for field_error in problem.get("errors") or ():
         lines.append("- " + field_error_text(field_error))
@@ -91,22 +100,32 @@ def status_text(status: str | None) -> Text:
 
 
 def trackings_table(trackings: Iterable[Mapping[str, Any]]) -> Table:
-    """One row per tracking: carrier, number, status, lifecycle, order, title, last event, updated."""
+    """One row per tracking: carrier, number, status (and lifecycle unless active), order, title, last event,
+    updated. Identities never shrink; on a narrow terminal the free text is cut with an ellipsis."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("Carrier", "Number", "Status", "Lifecycle", "Order", "Title", "Last event", "Updated"):
-        table.add_column(column, overflow="fold" if column == "Number" else "ellipsis")
+    for column in ("Carrier", "Number", "Status", "Order", "Title", "Last event", "Updated"):
+        table.add_column(column, no_wrap=column in ("Carrier", "Number", "Status", "Updated"))
     for tracking in trackings:
+        status = status_text(tracking.get("status"))
+        if tracking.get("lifecycle") not in (None, "active"):
+            status.append(f" · {tracking['lifecycle']}", "dim")
         table.add_row(
             Text(str(tracking.get("carrier_code", ""))),
             Text(str(tracking.get("tracking_number", ""))),
-            status_text(tracking.get("status")),
-            Text(str(tracking.get("lifecycle") or "")),
-            Text(str(tracking.get("order_id") or "")),
-            Text(str(tracking.get("title") or "")),
-            Text(str(tracking.get("last_event") or ""), overflow="ellipsis", no_wrap=True),
-            Text(str(tracking.get("updated_at") or "")),
+            status,
+            *(
+                Text(str(tracking.get(key) or ""), overflow="ellipsis", no_wrap=True)
+                for key in ("order_id", "title", "last_event")
+            ),
+            Text(short_time(tracking.get("updated_at"))),
         )
     return table
+
+
+def short_time(value: Any) -> str:
+    """``2026-12-06T16:29:48.752Z`` → ``2026-12-06 16:29`` (UTC, as stored): enough to tell rows apart."""
+    text = str(value or "")
+    return f"{text[:10]} {text[11:16]}" if len(text) >= 16 and text[10] == "T" else text
 
 
 def print_tracking(tracking: Mapping[str, Any], console: Console) -> None:

@@ -86,7 +86,7 @@ def show_event(body: str, console: Console, *, json_output: bool = False) -> Non
         event = json.loads(body)
     except ValueError:
         event = None
-    console.print(describe_event(event) if isinstance(event, dict) else Text(body))
+    console.print(describe_event(event) if isinstance(event, dict) else Text(body), soft_wrap=True)  # one per line
     console.file.flush()
 
 

@@ -111,6 +111,7 @@ def test_the_command_in_a_pipe_prints_a_line_per_change_and_exits_4(double: Impo
 
     assert result.exit_code == ExitCode.IMPORT_ROWS_FAILED
     assert result.stdout.splitlines() == [
+        "Import imp-0001 accepted: 7 items. Ctrl-C stops waiting; the import goes on.",
         "import imp-0001: queued 0/7 (created 0, existing 0, failed 0)",
         "import imp-0001: running 3/7 (created 1, existing 1, failed 1)",
         "import imp-0001: running 6/7 (created 2, existing 1, failed 3)",
@@ -266,12 +267,13 @@ def test_ctrl_c_on_the_running_command_exits_130_and_says_the_import_goes_on(par
     for double in running_double(hold=True):
         process = cli_process(["import", str(parcels), "--poll-interval", "0.05"], env=cli_env(double))
         assert process.stdout is not None
-        seen = [process.stdout.readline(), process.stdout.readline()]  # queued, then running: it is being followed
+        seen = [process.stdout.readline() for _ in range(3)]  # accepted, queued, running: it is being followed
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
         record = double.imports["imp-0001"]
 
     assert seen == [
+        "Import imp-0001 accepted: 7 items. Ctrl-C stops waiting; the import goes on.\n",
         "import imp-0001: queued 0/7 (created 0, existing 0, failed 0)\n",
         "import imp-0001: running 3/7 (created 1, existing 1, failed 1)\n",
     ]

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from shiptrack_cli.errors import ApiError, InputFileError
-from shiptrack_cli.render import make_console, print_error, problem_lines
+from shiptrack_cli.render import make_console, print_error, problem_lines, trackings_table
 
 pytestmark = pytest.mark.unit
 
@@ -79,3 +79,23 @@ def test_text_from_the_api_is_not_taken_as_markup() -> None:
     error = ApiError(400, {"title": "Bad [bold]request[/bold]", "detail": "[red]x[/red]"}, method="GET", path="/")
 
     assert rendered(error).splitlines()[:2] == ["Error: 400 Bad [bold]request[/bold]", "  [red]x[/red]"]
+
+
+def test_a_table_in_a_pipe_keeps_whole_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    title = "A very long title for a parcel that goes on and on, well past eighty columns of text"
+    tracking = {"carrier_code": "usps", "tracking_number": "9400111899223197428490", "status": "delivered",
+                "lifecycle": "archived", "title": title, "updated_at": "2026-12-06T16:29:48.752Z"}  # fmt: skip
+    stream = io.StringIO()
+
+    make_console(file=stream).print(trackings_table([tracking]))
+
+    header, row = (line.split("  ") for line in stream.getvalue().splitlines())
+    assert [cell.strip() for cell in row if cell.strip()] == [
+        "usps",
+        "9400111899223197428490",
+        "delivered · archived",
+        title,
+        "2026-12-06 16:29",
+    ]
+    assert header[0] == "Carrier"
