@@ -4,8 +4,8 @@ It serves the contract the CLI is built to, on 127.0.0.1 (free port), and record
 
 * ``POST /imports`` (``text/csv`` with a ``tracking_number`` header, or JSON ``{"items": [...]}``; keyed by
   ``Idempotency-Key``) → ``202``, ``Location: /imports/{id}``, ``{id, status: "queued", summary, created_at}``;
-  a CSV without ``tracking_number``, a body that is not UTF-8 or over ``max_items`` items → a 4xx problem, and no
-  import.
+  a CSV without ``tracking_number`` or with a column twice, a body that is not UTF-8 or over ``max_items``
+  items → a 4xx problem, and no import.
 * ``GET /imports/{id}`` → the import; every poll processes ``ceil(total / steps)`` more items (a slow progression),
   until it is ``completed`` (or ``end_status``). With ``hold=True`` it stays ``running`` half-way forever.
 * ``GET /imports/{id}/results?outcome=failed&cursor=…`` → results in input order, ``page_size`` per page, with an
@@ -120,6 +120,11 @@ class ImportsDouble:
             return self.accepted(self.imports[self.keys[key]])
         try:
             items = parse_items(request.headers.get("content-type", ""), request.body)
+        except DuplicateColumnError as exc:
+            response = problem(422, "Not an import", "The CSV header is not valid; see errors.", "invalid_import")
+            body = json.loads(response.body)
+            body["errors"] = [{"loc": ["body", "header", exc.column], "msg": "duplicate column", "type": "duplicate"}]
+            return json_response(422, body, content_type=PROBLEM)
         except ValueError as exc:
             return problem(422, "Not an import", str(exc), "invalid_import")
         if len(items) > self.max_items:
@@ -168,12 +173,22 @@ class ImportsDouble:
         return view
 
 
+class DuplicateColumnError(ValueError):
+    def __init__(self, column: str) -> None:
+        super().__init__(f"duplicate column {column}")
+        self.column = column
+
+
 def parse_items(content_type: str, body: bytes) -> list[dict[str, Any]]:
     text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError: "not UTF-8" is a 4xx
     if content_type.split(";", maxsplit=1)[0].strip() == "text/csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        if "tracking_number" not in (reader.fieldnames or []):
+        header = reader.fieldnames or []
+        if "tracking_number" not in header:
             raise ValueError("the CSV has no tracking_number column")
+        for column in header:
+            if header.count(column) > 1:
+                raise DuplicateColumnError(column)
         return [dict(row) for row in reader]
     document = json.loads(text)
     if not isinstance(document, dict) or not isinstance(document.get("items"), list) or not document["items"]:

@@ -220,6 +220,23 @@ def test_a_file_the_api_refuses_is_a_problem_and_creates_nothing(tmp_path: Path)
     assert imports == {}
 
 
+def test_a_csv_the_api_finds_bad_shows_the_problem_and_its_field_errors(double: ImportsDouble, tmp_path: Path) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text("tracking_number,title,title\nRR123456785CN,Mug,Cup\n", encoding="utf-8")
+
+    result = run_cli(["import", str(path)], env=cli_env(double))
+
+    assert result.exit_code == ExitCode.API_ERROR
+    assert result.stderr.splitlines() == [
+        "Error: 422 Not an import",
+        "  The CSV header is not valid; see errors.",
+        "  - body.header.title: duplicate column (duplicate)",
+        "  code: invalid_import",
+    ]
+    assert double.imports == {}
+    assert len(double.requests) == 1
+
+
 def test_a_csv_without_tracking_number_is_refused_before_any_request(double: ImportsDouble, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("number,carrier\nRR123456785CN,china-post\n", encoding="utf-8")
