@@ -28,6 +28,7 @@ $(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .  # the `shiptrack` CLI (docs/cli.md)
 	touch $@
 
 $(SAM):
@@ -38,7 +39,7 @@ install: $(BIN)/.installed $(SAM) ## create .venv from the lock file and install
 
 # Re-pin on purpose only (never as a side effect of a newer pyproject.toml: a fresh clone's mtimes are arbitrary).
 lock: $(BIN)/.installed ## re-resolve requirements-dev.lock from pyproject.toml after changing a pin
-	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra cli --python-version 3.11 --no-header -o requirements-dev.lock
 
 dev: $(BIN)/.installed ## run the whole stack on this machine (moto, sandbox, API on :3000, invoke API on :3001)
 	$(BIN)/python -m local.stack
@@ -54,7 +55,7 @@ fmt: $(BIN)/.installed ## apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 typecheck: $(BIN)/.installed ## mypy (strict on layers/shared)
-	$(BIN)/mypy layers/shared local tests bench $(wildcard functions/*/*.py)
+	$(BIN)/mypy layers/shared cli local tests bench $(wildcard functions/*/*.py)
 
 pytest: $(BIN)/.installed ## the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
