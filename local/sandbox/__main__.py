@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         "--sim-start", default=None, help="simulated start time, ISO-8601 (default: now); fixes event dates for a seed"
     )
     parser.add_argument("--no-rate-limits", action="store_true", help="turn off 1/s, 3/s and the 2-hour rule")
+    parser.add_argument(
+        "--batch-create-limit", type=int, default=None, metavar="N", help="answer 429 to the N+1st batch create in 1 s"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         enforce_rate_limits=not args.no_rate_limits,
         quota=args.quota,
         sim_start=_sim_start(args.sim_start),
+        batch_create_limit=args.batch_create_limit,
         verbose=args.verbose,
     )
     server.start()

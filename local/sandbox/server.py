@@ -8,6 +8,8 @@ import json
 import socket
 import struct
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -189,6 +191,8 @@ class SandboxServer:
         fault_timeout_s: float = DEFAULT_TIMEOUT_S,
         webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
         webhook_timeout_s: float = WEBHOOK_TIMEOUT_S,
+        batch_create_limit: int | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
         verbose: bool = False,
     ) -> None:
         self.host = host
@@ -209,7 +213,9 @@ class SandboxServer:
                 webhook_retry_delays=tuple(webhook_retry_delays),
                 webhook_timeout_s=webhook_timeout_s,
                 sim_start=sim_start,
-            )
+                batch_create_limit=batch_create_limit,
+            ),
+            monotonic=monotonic,
         )
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
