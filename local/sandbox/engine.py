@@ -31,6 +31,7 @@ from local.sandbox.carriers import (
 )
 from local.sandbox.envelope import ApiError, envelope, error_envelope
 from local.sandbox.faults import DEFAULT_TIMEOUT_S, FaultConfig, FaultInjector, parse_fault_config
+from local.sandbox.latency import LatencyModel, LatencySettings, items_in
 from local.sandbox.limits import (
     BATCH_MAX,
     LIST_LIMIT_MAX,
@@ -74,6 +75,7 @@ class SandboxConfig:
     realtime_penalty_s: float = REALTIME_PENALTY_S  # realtime pause after exceeding 3/s (with enforce_rate_limits)
     batch_create_limit: int | None = None  # POST /trackings/batch calls per window; None: no limit (undocumented)
     batch_create_window_s: float = 1.0
+    latency: LatencySettings = field(default_factory=LatencySettings)
     fault_timeout_s: float = DEFAULT_TIMEOUT_S
     webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     webhook_timeout_s: float = WEBHOOK_TIMEOUT_S
@@ -83,6 +85,7 @@ class SandboxConfig:
         data = asdict(self)
         data["webhook_retry_delays"] = list(self.webhook_retry_delays)
         data["sim_start"] = self.sim_start.isoformat() if self.sim_start else None
+        data["latency"] = self.latency.as_dict()
         return data
 
 
@@ -185,6 +188,7 @@ class SandboxEngine:
         self.rate_limited = 0
         self.fault_counts: Counter[str] = Counter()
         self.limits = AccountLimits(self.monotonic)
+        self.latency = LatencyModel(self.config.latency, self.config.seed)
         self.realtime_last: dict[tuple[str, str], datetime] = {}
         self.awb_anchors: dict[str, datetime] = {}
         self.faults.configure(FaultConfig(timeout_s=self.config.fault_timeout_s), self.config.seed)
@@ -256,6 +260,18 @@ class SandboxEngine:
             if "fault_timeout_s" in changes:
                 self.faults.config.timeout_s = self.config.fault_timeout_s
             return self.config.public()
+
+    def set_latency(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the latency settings (``{"profile", "scale", "overrides"}``; what is left out takes its default)."""
+        settings = LatencySettings.from_body(body, endpoint_keys())
+        with self.lock:
+            self.config.latency = settings
+            self.latency = LatencyModel(settings, self.config.seed)
+            return self.latency_settings()
+
+    def latency_settings(self) -> dict[str, Any]:
+        with self.lock:
+            return self.config.latency.as_dict(endpoint_keys())
 
     def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -374,6 +390,7 @@ class SandboxEngine:
                 },
                 "rate_limited": self.rate_limited,
                 "rate_limit_pauses": self.limits.pauses(),
+                "latency": self.latency.stats(),
                 "faults_injected": sum(self.fault_counts.values()),
                 "faults": dict(sorted(self.fault_counts.items())),
                 "fault_config": self.faults.config.as_dict(),
@@ -393,9 +410,11 @@ class SandboxEngine:
             return self._reply(200, error_envelope(ApiError(code)))  # HTTP 200, outcome in meta (§1)
         key = route.key
         query = parse_qs(query_string, keep_blank_values=True)
+        items = items_in(body) if self.latency.wants_items(key) else 1
         with self.lock:
             self.calls[key] += 1
             latency, fault = self.faults.decide(key)
+            latency += self.latency.sample(key, items)
             if fault:
                 self.fault_counts[fault] += 1
             timeout_s = self.faults.config.timeout_s
