@@ -265,3 +265,41 @@ def test_standalone_cli_takes_a_latency_profile() -> None:
         process.wait(10)
 
     assert (shown["profile"], shown["scale"]) == ("realistic", 0.1)
+
+
+# -- the local stack ---------------------------------------------------------------------------------------------------
+
+
+def test_make_dev_runs_the_realistic_profile_unless_local_upstream_latency_says_otherwise() -> None:
+    from local.stack import StackConfig
+
+    assert StackConfig.from_env({}).upstream_latency == "realistic"
+    assert StackConfig.from_env({"LOCAL_UPSTREAM_LATENCY": "none"}).upstream_latency == "none"
+    assert StackConfig.from_env({"LOCAL_UPSTREAM_LATENCY": "realistic:0.1"}).upstream_latency == "realistic:0.1"
+
+
+def test_the_local_stack_hands_its_profile_to_the_sandbox() -> None:
+    from local.stack import LocalStack
+
+    stack = LocalStack(sandbox_port=0, upstream_latency="realistic:0.2")
+    stack._start_sandbox()
+    try:
+        shown = stack.sandbox.latency_settings()
+    finally:
+        stack.sandbox.stop()
+
+    assert (shown["profile"], shown["scale"]) == ("realistic", 0.2)
+
+
+def test_a_stack_started_from_code_has_no_latency_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from local.stack import StackProcess
+
+    monkeypatch.delenv("LOCAL_UPSTREAM_LATENCY", raising=False)
+    plain = StackProcess()
+    asked = StackProcess(env={"LOCAL_UPSTREAM_LATENCY": "realistic:0.1"})
+    monkeypatch.setenv("LOCAL_UPSTREAM_LATENCY", "flat")
+    inherited = StackProcess()
+
+    assert plain.env["LOCAL_UPSTREAM_LATENCY"] == "none"
+    assert asked.env["LOCAL_UPSTREAM_LATENCY"] == "realistic:0.1"
+    assert inherited.env["LOCAL_UPSTREAM_LATENCY"] == "flat"
