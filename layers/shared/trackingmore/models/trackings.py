@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import AliasChoices, BeforeValidator, Field, model_validator
 
@@ -132,3 +133,21 @@ class TrackingPage(ResponseModel):
         if "total" in self.model_fields_set:
             return self.page * max(self.limit, len(self.items)) < self.total
         return self.limit > 0 and len(self.items) >= self.limit
+
+
+def find_tracking(data: object) -> Mapping[str, Any] | None:
+    """The tracking object in a response's ``data`` (or a push's), whichever shape it comes in; ``None`` if none.
+
+    In this order: a bare tracking (an object with ``tracking_number``: create, get, update, pushes); the realtime
+    wrapper ``{"items": [<tracking>]}`` (reference §3.9); a list whose first object is the tracking. A bare object
+    without ``tracking_number`` and without an ``items`` list is taken as the tracking too (a sparse answer is
+    still the answer); ``{"items": []}`` holds none.
+    """
+    if isinstance(data, Mapping):
+        items = data.get("items")
+        if "tracking_number" in data or not isinstance(items, list):
+            return data
+        data = items
+    if isinstance(data, list):
+        return next((item for item in data if isinstance(item, Mapping)), None)
+    return None
