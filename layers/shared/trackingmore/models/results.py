@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from trackingmore.errors import TrackingMoreError
 from trackingmore.models._base import ResponseModel, only_mappings
 from trackingmore.models.trackings import Tracking
 
@@ -18,10 +19,16 @@ class BatchCreateItem(BaseModel):
     the client holds it: always for ``"created"``; for ``"exists"`` only when it was learnt while reconciling an
     ambiguous failure. A tracking found by that reconciliation is reported ``"created"``: the lost request is
     by far the likeliest author, and upstream offers no way to tell. ``retryable`` says whether sending the
-    item again later may succeed (the chunk failed in transit, was rate-limited or hit a server error).
+    item again later may succeed (the chunk failed in transit, was rate-limited, hit a server error, or was never
+    sent because the client's deadline came first).
+
+    ``error`` is, for a ``"failed"`` item, the client error that failed it: the chunk's (a ``TimeoutError``, a
+    ``DeadlineExceededError`` for items the deadline left unsent …) or the per-item error upstream reported, as the
+    class ``errors.error_class_for`` gives its code. Callers map it like any raised error. It is left out of
+    ``model_dump`` and of equality.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     tracking_number: str
     carrier_code: str
@@ -30,6 +37,14 @@ class BatchCreateItem(BaseModel):
     error_code: int | None = None
     error_message: str | None = None
     retryable: bool = False
+    error: TrackingMoreError | None = Field(default=None, exclude=True, repr=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BatchCreateItem):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: unhashable, like any pydantic model that is not frozen
 
 
 class BatchCreateResult(BaseModel):
