@@ -5,10 +5,12 @@ A gate speaks for one account. Before a call to a limited route the client *rese
 the time it can wait; the gate answers with the wait (the client sleeps it, outside any lock) or refuses and says
 when the earliest slot is. After a 429 the client tells the gate to *pause* the route, so every caller holds off.
 
-The default gate is :class:`InProcessRateGate`: exact within one process (shared by every client of the same
-account and base URL). Several processes (Lambda instances) need a shared one, e.g. a token bucket in a database:
-implement the two methods; a reservation is one conditional write that may fail, and nothing calls back into the
-client while a lock is held.
+Without a gate of its own, a client uses the process-wide gate of its account and base URL (:func:`shared_gate`):
+the per-process limiter the client always had, windows only. It remembers no pauses, so a 429 never holds back
+later calls of the whole process (as it did not before; retries still sit out the documented pause). An
+:class:`InProcessRateGate` made by the caller keeps pauses too. Several processes (Lambda instances) need a shared
+gate, e.g. a token bucket in a database: implement the two methods; a reservation is one conditional write that may
+fail, and nothing calls back into the client while a lock is held.
 """
 
 from __future__ import annotations
@@ -108,10 +110,12 @@ class RateLimiter:
 
 
 class InProcessRateGate:
-    """A :class:`RateGate` for one process: a :class:`RateLimiter` per route, and the pauses in force."""
+    """A :class:`RateGate` for one process: a :class:`RateLimiter` per route, and the pauses in force (unless
+    ``keep_pauses`` is false: then ``pause`` does nothing)."""
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
+    def __init__(self, clock: Clock = time.monotonic, *, keep_pauses: bool = True) -> None:
         self._clock = clock
+        self._keep_pauses = keep_pauses
         self._limiters: dict[tuple[str, RateLimit], RateLimiter] = {}
         self._paused_until: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -125,6 +129,8 @@ class InProcessRateGate:
         return limiter.reserve(within=within, not_before=not_before)
 
     def pause(self, route: str, seconds: float) -> None:
+        if not self._keep_pauses:
+            return
         with self._lock:
             until = self._clock() + seconds
             self._paused_until[route] = max(until, self._paused_until.get(route, until))
@@ -137,10 +143,11 @@ _gates_lock = threading.Lock()
 
 
 def shared_gate(account: str, base_url: str, clock: Clock) -> InProcessRateGate:
-    """The process-wide gate of ``account`` (a digest of the API key) at ``base_url`` on ``clock``."""
+    """The process-wide gate of ``account`` (a digest of the API key) at ``base_url`` on ``clock``: windows only,
+    no pauses (see the module docstring)."""
     key = (account, base_url, clock)
     with _gates_lock:
         gate = _gates.get(key)
         if gate is None:
-            gate = _gates[key] = InProcessRateGate(clock)
+            gate = _gates[key] = InProcessRateGate(clock, keep_pauses=False)
         return gate

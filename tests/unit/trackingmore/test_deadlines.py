@@ -16,6 +16,7 @@ from trackingmore import (
     CreateTrackingRequest,
     Deadline,
     DeadlineExceededError,
+    InProcessRateGate,
     RateLimitError,
     RealtimeRequest,
     ServerError,
@@ -246,8 +247,10 @@ def test_a_rate_limit_wait_past_the_deadline_is_a_rate_limit_error_with_the_wait
 
 
 def test_realtime_429_pauses_every_caller_and_no_one_sleeps_past_a_deadline(
-    client: TrackingMoreClient, upstream: FakeUpstream, clock: FakeClock
+    upstream: FakeUpstream, clock: FakeClock
 ) -> None:
+    client = TrackingMoreClient("k" * 12, session=upstream.session(), clock=clock, sleep=clock.sleep,
+                                rate_gate=InProcessRateGate(clock))  # fmt: skip
     upstream.reply("POST", REALTIME, None, code=429, type="Too Many Requests")
     request = RealtimeRequest(tracking_number="LB181539674SG", carrier_code="cainiao")
 

@@ -230,10 +230,10 @@ def test_clients_of_separate_processes_share_one_account_wide_gate(upstream: Fak
 
 
 def test_after_a_realtime_429_the_next_caller_is_refused_at_once_not_kept_waiting(
-    make_client: ClientFactory, upstream: FakeUpstream, clock: FakeClock
+    upstream: FakeUpstream, clock: FakeClock
 ) -> None:
     upstream.reply("POST", "/trackings/realtime", None, code=429, type="Too Many Requests")
-    client = make_client(max_retries=0)
+    client = gated_client(upstream, clock, InProcessRateGate(clock), max_retries=0)
     request = RealtimeRequest(tracking_number="LB181539674SG", carrier_code="cainiao")
     with pytest.raises(RateLimitError):
         client.realtime_tracking(request)
@@ -255,3 +255,18 @@ def test_how_long_a_call_may_wait_for_a_slot_is_the_clients_choice(upstream: Fak
 
     assert gate.reserved == [(LIST, LIST_RATE_LIMIT, 60.0)]
     assert clock.sleeps == [30]
+
+
+def test_the_default_process_wide_gate_keeps_windows_but_no_pauses(
+    make_client: ClientFactory, upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    # The limiter the client always had: a 429 does not hold back every later call of the process.
+    upstream.reply("POST", "/trackings/realtime", None, code=429, type="Too Many Requests")
+    upstream.reply("POST", "/trackings/realtime", {"items": [{"tracking_number": "LB181539674SG"}]})
+    request = RealtimeRequest(tracking_number="LB181539674SG", carrier_code="cainiao")
+    with pytest.raises(RateLimitError):
+        make_client(max_retries=0).realtime_tracking(request)
+
+    make_client(max_retries=0).realtime_tracking(request)
+
+    assert (len(upstream.requests), clock.sleeps) == (2, [])
