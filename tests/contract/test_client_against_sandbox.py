@@ -355,7 +355,10 @@ def test_clients_sharing_a_gate_keep_realtime_under_the_account_limit() -> None:
         def realtime_burst(gates: list[InProcessRateGate]) -> int:
             server.reset()
             clients = [
-                TrackingMoreClient(server.api_key, base_url=server.base_url, max_retries=0, rate_gate=g) for g in gates
+                TrackingMoreClient(
+                    server.api_key, base_url=server.base_url, max_retries=0, rate_gate=g, rate_limit_wait=5
+                )
+                for g in gates
             ]
             for number in range(8):  # two "Lambda instances" of one account, taking turns
                 with contextlib.suppress(RateLimitError):

@@ -57,9 +57,9 @@ MAX_DELAY: Final = 8.0
 #: retry. 120 s is the documented pause after a realtime 429 (reference §8); a longer wait is not slept through: the
 #: ``RateLimitError`` is raised with ``retry_after`` so the caller can schedule the retry.
 RETRY_AFTER_CAP: Final = 120.0
-#: Longest wait for a rate-limit slot before a call (the client's ``rate_limit_wait``): enough to queue behind a burst
-#: (24 realtime calls at 3/s), not to sit out a 120 s pause after a 429 — that raises ``RateLimitError`` at once.
-DEFAULT_RATE_LIMIT_WAIT: Final = 10.0
+#: Longest wait for a rate-limit slot before a call (the client's ``rate_limit_wait``) when no deadline bounds it:
+#: unbounded, as the client always waited; a slot further away than a caller's own bound raises ``RateLimitError``.
+DEFAULT_RATE_LIMIT_WAIT: Final = float("inf")
 #: ``meta.code`` values meaning success (reference §1).
 SUCCESS_CODES: Final[frozenset[int]] = frozenset({200, 201})
 

@@ -107,10 +107,10 @@ class TrackingMoreClient:
     Rate limits: before each call to a rate-limited route (list 1/s, realtime 3/s, and batch creates when
     ``batch_create_rate_limit`` is given) the client reserves a slot from ``rate_gate`` and sleeps until it starts;
     after a 429 it asks the gate to pause the route (120 s for realtime). A slot further away than
-    ``rate_limit_wait`` seconds (or than the deadline allows) is not waited for: ``RateLimitError`` with
-    ``retry_after``, nothing sent. Without ``rate_gate``, every client of the same account in the process shares
-    one in-process gate that keeps the windows but no pauses (the limiter this client always had); pass an
-    ``InProcessRateGate()`` to keep pauses in one process, or a gate shared by every process
+    ``rate_limit_wait`` seconds (default: no bound) or than the deadline allows is not waited for:
+    ``RateLimitError`` with ``retry_after``, nothing sent. Without ``rate_gate``, every client of the same account
+    in the process shares one in-process gate that keeps the windows but no pauses (the limiter this client always
+    had); pass an ``InProcessRateGate()`` to keep pauses in one process, or a gate shared by every process
     (``trackingmore.ratelimit.RateGate``) to keep the limits account-wide.
 
     Deadlines: ``with_deadline`` gives a view of the client that fits every call into the time left (see there).

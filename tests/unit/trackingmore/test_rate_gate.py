@@ -144,14 +144,14 @@ def test_the_client_asks_its_gate_before_each_limited_call_only(upstream: FakeUp
     client.list_trackings()
     client.get_user_info()
 
-    assert gate.reserved == [(LIST, LIST_RATE_LIMIT, 10.0)]  # without a deadline: at most rate_limit_wait
+    assert gate.reserved == [(LIST, LIST_RATE_LIMIT, float("inf"))]  # no deadline, no rate_limit_wait: no bound
     assert clock.sleeps == [0.4]  # the client sleeps the wait itself, outside the gate
 
 
 def test_a_gate_that_has_no_slot_in_time_is_a_rate_limit_error_before_any_call(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:
-    client = gated_client(upstream, clock, RecordingGate(wait=300))
+    client = gated_client(upstream, clock, RecordingGate(wait=300), rate_limit_wait=60)
 
     with pytest.raises(RateLimitError) as caught:
         client.realtime_tracking(RealtimeRequest(tracking_number="LB181539674SG", carrier_code="cainiao"))
@@ -183,7 +183,7 @@ def test_batch_creates_are_unlimited_unless_the_client_says(upstream: FakeUpstre
     gated_client(upstream, clock, limited, batch_create_rate_limit=batch_limit).batch_create_trackings(items)
 
     assert plain.reserved == []
-    assert limited.reserved == [(BATCH, batch_limit, 10.0)]
+    assert limited.reserved == [(BATCH, batch_limit, float("inf"))]
 
 
 @dataclass
@@ -229,11 +229,11 @@ def test_clients_of_separate_processes_share_one_account_wide_gate(upstream: Fak
     assert clock.sleeps == pytest.approx([1 / 3] * 5)  # 3/s across all of them, not 3/s each
 
 
-def test_after_a_realtime_429_the_next_caller_is_refused_at_once_not_kept_waiting(
+def test_after_a_realtime_429_a_caller_that_may_not_wait_that_long_is_refused_at_once(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:
     upstream.reply("POST", "/trackings/realtime", None, code=429, type="Too Many Requests")
-    client = gated_client(upstream, clock, InProcessRateGate(clock), max_retries=0)
+    client = gated_client(upstream, clock, InProcessRateGate(clock), max_retries=0, rate_limit_wait=10)
     request = RealtimeRequest(tracking_number="LB181539674SG", carrier_code="cainiao")
     with pytest.raises(RateLimitError):
         client.realtime_tracking(request)
