@@ -75,6 +75,7 @@ class StackConfig:
     schedule_seconds: float = 60.0
     sandbox: bool = True
     sandbox_seed: int = 7
+    upstream_latency: str = "realistic"  # the sandbox's latency profile, NAME[:SCALE] (docs/sandbox.md)
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS
     sqs_retry_seconds: int = 1
@@ -93,6 +94,7 @@ class StackConfig:
             "schedule_seconds": "LOCAL_SCHEDULE_SECONDS",
             "sandbox": "LOCAL_SANDBOX",
             "sandbox_seed": "LOCAL_SANDBOX_SEED",
+            "upstream_latency": "LOCAL_UPSTREAM_LATENCY",
             "max_concurrency": "LOCAL_MAX_CONCURRENCY",
             "integration_timeout": "LOCAL_API_TIMEOUT_SECONDS",
             "sqs_retry_seconds": "LOCAL_SQS_RETRY_SECONDS",
@@ -389,10 +391,13 @@ class LocalStack:
             api_key=LOCAL_SECRET_VALUES["api_key"],
             email=LOCAL_SECRET_VALUES["account_email"],
             webhook_url=self.webhook_url,
+            latency=c.upstream_latency,
         )
         self.sandbox.start()
         self.parts["sandbox"] = "ok"
-        self.log(f"TrackingMore sandbox on {self.sandbox_url}, webhooks to {self.webhook_url}")
+        self.log(
+            f"TrackingMore sandbox on {self.sandbox_url} (latency {c.upstream_latency}), webhooks to {self.webhook_url}"
+        )
 
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         extra = {}
@@ -681,6 +686,7 @@ class StackProcess:
         self.host = host
         self.ports = {name: free_port(host) for name in ("aws", "sandbox", "api", "lambda")}
         self.env = {
+            "LOCAL_UPSTREAM_LATENCY": "none",  # a stack started from code asks for upstream latency explicitly
             **{k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "AWS_PROFILE")},
             "LOCAL_AWS_PORT": str(self.ports["aws"]),
             "LOCAL_SANDBOX_PORT": str(self.ports["sandbox"]),
