@@ -1,9 +1,12 @@
-"""Every error shiptrack can answer with, and the one table that turns errors into problem+json (RFC 9457).
+"""Every exception class of shiptrack, and the one table that turns errors into problem+json (RFC 9457).
 
 Code raises the domain error where the failure happens (``TrackingNotFoundError`` …) or lets a
 ``trackingmore`` client error through; :func:`problem_for` is the single place that decides the HTTP
 status, the machine-readable ``code`` and the text. The OpenAPI ``responses`` of every route come from
 :data:`PROBLEM_RESPONSES`, so declared and returned codes cannot drift.
+
+Errors that never reach an HTTP caller live here too: the event paths' (:class:`InvalidOrderEventError`,
+:class:`RetryableOrderError`) and the scheduled jobs' (:class:`JobConflictError`, :class:`JobInterruptedError`).
 """
 
 from __future__ import annotations
@@ -24,11 +27,16 @@ __all__ = [
     "FieldError",
     "IdempotencyKeyReusedError",
     "InvalidCursorError",
+    "InvalidOrderEventError",
+    "JobConflictError",
+    "JobInterruptedError",
     "NotFoundError",
     "PayloadTooLargeError",
     "Problem",
     "RequestInProgressError",
+    "RetryableOrderError",
     "ShiptrackError",
+    "StorageBusyError",
     "TrackingExistsError",
     "TrackingNotFoundError",
     "UnauthorizedError",
@@ -194,6 +202,37 @@ class UpstreamRateLimitedError(UpstreamError):
     def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = retry_after
+
+
+class StorageBusyError(ShiptrackError):
+    """DynamoDB still left keys unprocessed (throttling) after the bounded retries of a batch read."""
+
+    status, code, title, retryable = 503, "storage_busy", "Storage busy", True
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Errors that never reach an HTTP caller
+
+
+class InvalidOrderEventError(Exception):
+    """An Order Shipped message can never succeed as it is (invalid detail, or a shipment refused for good)."""
+
+
+class RetryableOrderError(Exception):
+    """A shipment failed in a way a later delivery may fix (upstream rate limit, timeout, server error)."""
+
+
+class JobConflictError(Exception):
+    """Another run saved the job's state since this run loaded it."""
+
+
+class JobInterruptedError(Exception):
+    """A scheduled job must stop here (time budget, a conflicting run, a transient upstream failure); ``why`` says
+    which. The job saves its position and the next run resumes from it."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 # How each TrackingMore client error reaches our callers: (status, code, title, retryable).

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Final, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from shiptrack.cache import CachedError, TtlCache
+from shiptrack.data.cache import CachedError, TtlCache
 from shiptrack.errors import Problem
 from shiptrack.services.lookups import (
     ItemFailure,

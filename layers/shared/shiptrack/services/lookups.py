@@ -24,9 +24,9 @@ from typing import Generic, Literal, TypeVar
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, Field
 
-from shiptrack.cache import CachedError, CacheEntry, TtlCache
-from shiptrack.errors import Problem, upstream_outcome
-from shiptrack.observability import logger, metrics
+from shiptrack.data.cache import CachedError, CacheEntry, TtlCache
+from shiptrack.errors import Problem
+from shiptrack.observability import counted_call, logger, metrics
 
 __all__ = [
     "ItemFailure",
@@ -35,7 +35,6 @@ __all__ = [
     "cached_lookup",
     "item_problem",
     "record_cache_lookups",
-    "record_upstream_call",
     "summarize",
 ]
 
@@ -81,15 +80,6 @@ def item_problem(failure: CachedError, *, status: int = 422) -> Problem:
     return Problem.build(status=status, code=failure.code, title=failure.title, detail=failure.detail)
 
 
-def record_upstream_call(endpoint: str, exc: BaseException | None, items: int) -> None:
-    """Metrics ``UpstreamCalls`` (1) and ``UpstreamItems`` (n), by ``endpoint`` and ``outcome``."""
-    outcome = upstream_outcome(exc)
-    for name, value in (("UpstreamCalls", 1), ("UpstreamItems", items)):
-        with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
-            metric.add_dimension(name="endpoint", value=endpoint)
-            metric.add_dimension(name="outcome", value=outcome)
-
-
 def record_cache_lookups(cache_name: str, hits: int, misses: int) -> None:
     """Metrics ``CacheHits`` and ``CacheMisses`` by ``cache`` (aircargo, remote, transit)."""
     for name, value in (("CacheHits", hits), ("CacheMisses", misses)):
@@ -122,12 +112,7 @@ def cached_lookup(
 
     fetched: Mapping[K, V | ItemFailure] = {}
     if uncached:
-        try:
-            fetched = fetch(uncached)
-        except Exception as exc:
-            record_upstream_call(endpoint, exc, len(uncached))
-            raise
-        record_upstream_call(endpoint, None, len(uncached))
+        fetched = counted_call(endpoint, lambda: fetch(uncached), items=len(uncached))
     now = cache.now()  # when the answer arrived: shown as fetched_at, and the start of its TTL
     fetched_at = datetime.fromtimestamp(now, tz=UTC)
 

@@ -23,7 +23,7 @@ and the run returns before the Lambda timeout, so the next run resumes where thi
    ``stale_after_hours``). The sweep also retires delivered/expired trackings the terminal pass missed.
 
 Overlapping runs cannot corrupt the checkpoints: the job state is saved conditionally on its revision
-(:mod:`shiptrack.jobs`), and ``ReservedConcurrentExecutions: 1`` keeps a second run from starting on AWS.
+(:mod:`shiptrack.data.jobs`), and ``ReservedConcurrentExecutions: 1`` keeps a second run from starting on AWS.
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
-from shiptrack.jobs import Deadline, JobConflictError, JobStateStore
+from shiptrack.deadline import Deadline
+from shiptrack.errors import JobConflictError, JobInterruptedError
 from shiptrack.models import Tracking, TrackingRef, format_utc
 from shiptrack.observability import logger
 
 if TYPE_CHECKING:
-    from shiptrack.store import TrackingStore
+    from shiptrack.data.jobs import JobStateStore
+    from shiptrack.data.trackings import TrackingsRepository
     from trackingmore import TrackingMoreClient
     from trackingmore.models import BatchResult
     from trackingmore.models import Tracking as UpstreamTracking
@@ -132,14 +134,6 @@ class RefreshReport:
     stopped_by_reason: dict[str, int] = field(default_factory=dict)
 
 
-class _Interrupted(Exception):
-    """The run must stop here (time budget, conflicting run, transient upstream failure)."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
 def retirement_reason(
     tracking: Tracking,
     *,
@@ -164,7 +158,7 @@ def stop_and_mark(
     refs: Sequence[TrackingRef],
     *,
     client: TrackingMoreClient,
-    store: TrackingStore,
+    store: TrackingsRepository,
     now: datetime,
 ) -> tuple[list[TrackingRef], list[TrackingRef]]:
     """Tell TrackingMore to stop updating ``refs`` (one call) and mark them stopped; returns (done, failed).
@@ -220,7 +214,7 @@ class _RefreshRun:
     def __init__(
         self,
         *,
-        store: TrackingStore,
+        store: TrackingsRepository,
         jobs: JobStateStore,
         client: TrackingMoreClient,
         clock: Callable[[], datetime],
@@ -245,11 +239,11 @@ class _RefreshRun:
         try:
             self.revision = self.jobs.save(JOB_NAME, self.state, revision=self.revision, now=self.clock())
         except JobConflictError as exc:
-            raise _Interrupted("conflict") from exc
+            raise JobInterruptedError("conflict") from exc
 
     def require(self, needed_ms: int) -> None:
         if not self.deadline.allows(needed_ms):
-            raise _Interrupted("time")
+            raise JobInterruptedError("time")
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -286,7 +280,7 @@ class _RefreshRun:
             if self.state.phase == "retire":
                 self.retire()
             self.report.completed = True
-        except _Interrupted as stop:
+        except JobInterruptedError as stop:
             self.report.interrupted_by = stop.why
             if stop.why != "conflict":
                 self.checkpoint_quietly()
@@ -303,7 +297,7 @@ class _RefreshRun:
     def checkpoint_quietly(self) -> None:
         try:
             self.checkpoint()
-        except _Interrupted:
+        except JobInterruptedError:
             logger.warning("refresh checkpoint lost to a concurrent run")
 
     def start_cycle(self) -> None:
@@ -356,7 +350,7 @@ class _RefreshRun:
             for position in range(state.page_offset, len(items)):
                 if not self.deadline.allows(0):
                     state.page_offset = position
-                    raise _Interrupted("time")
+                    raise JobInterruptedError("time")
                 self.report.pulled += 1
                 self.apply(items[position], source="refresh")
             if page.has_more and items:
@@ -457,7 +451,7 @@ class _RefreshRun:
 
 def run_refresh(
     *,
-    store: TrackingStore,
+    store: TrackingsRepository,
     jobs: JobStateStore,
     client: TrackingMoreClient,
     deadline: Deadline,

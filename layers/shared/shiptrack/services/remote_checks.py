@@ -21,8 +21,8 @@ from typing import Annotated, Any, Final, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from shiptrack.cache import TtlCache
 from shiptrack.countries import CODE_PATTERN, COUNTRIES, country_code
+from shiptrack.data.cache import TtlCache
 from shiptrack.errors import Problem
 from shiptrack.services.lookups import (
     ItemFailure,
