@@ -6,7 +6,8 @@ status, the machine-readable ``code`` and the text. The OpenAPI ``responses`` of
 :data:`PROBLEM_RESPONSES`, so declared and returned codes cannot drift.
 
 Errors that never reach an HTTP caller live here too: the event paths' (:class:`InvalidOrderEventError`,
-:class:`RetryableOrderError`) and the scheduled jobs' (:class:`JobConflictError`, :class:`JobInterruptedError`).
+:class:`RetryableOrderError`), the scheduled jobs' (:class:`JobConflictError`, :class:`JobInterruptedError`) and
+the settings' (:class:`MissingSettingError`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = [
     "InvalidOrderEventError",
     "JobConflictError",
     "JobInterruptedError",
+    "MissingSettingError",
     "NotFoundError",
     "PayloadTooLargeError",
     "Problem",
@@ -233,6 +235,10 @@ class JobInterruptedError(Exception):
     def __init__(self, why: str) -> None:
         super().__init__(why)
         self.why = why
+
+
+class MissingSettingError(RuntimeError):
+    """A required environment variable is not set (template.yaml sets every one for every function)."""
 
 
 # How each TrackingMore client error reaches our callers: (status, code, title, retryable).
