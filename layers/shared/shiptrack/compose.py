@@ -52,6 +52,7 @@ __all__ = [
     "Realtime",
     "Refresh",
     "RemoteChecks",
+    "ScheduledJob",
     "Trackings",
     "Webhook",
     "aircargo",
@@ -191,53 +192,52 @@ def publisher() -> Publisher:
 
 
 @dataclass(frozen=True, slots=True)
-class Refresh:
+class ScheduledJob:
+    """What both scheduled jobs work with: the trackings, their job state, the client and the time budget."""
+
     store: TrackingsRepository
     jobs: JobStateStore
     client: TrackingMoreClient
     deadline: Deadline
+
+
+def _scheduled_job(remaining_ms: Callable[[], int], *, reserve_ms: int) -> dict[str, Any]:
+    from shiptrack.deadline import Deadline
+
+    return {
+        "store": runtime.trackings_repository(),
+        "jobs": runtime.job_states(),
+        "client": runtime.trackingmore_client(),
+        "deadline": Deadline(remaining_ms, reserve_ms=reserve_ms),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh(ScheduledJob):
     config: RefreshConfig
 
 
 def refresh(remaining_ms: Callable[[], int]) -> Refresh:
     """RefreshFunction: ``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``."""
-    from shiptrack.deadline import Deadline
     from shiptrack.services.refresh import RefreshConfig
 
     settings = get_settings()
     config = RefreshConfig(
         stale_after_hours=settings.stale_after_hours, delivered_grace_days=settings.delivered_grace_days
     )
-    return Refresh(
-        store=runtime.trackings_repository(),
-        jobs=runtime.job_states(),
-        client=runtime.trackingmore_client(),
-        deadline=Deadline(remaining_ms, reserve_ms=config.reserve_ms),
-        config=config,
-    )
+    return Refresh(**_scheduled_job(remaining_ms, reserve_ms=config.reserve_ms), config=config)
 
 
 @dataclass(frozen=True, slots=True)
-class Archive:
-    store: TrackingsRepository
-    jobs: JobStateStore
-    client: TrackingMoreClient
-    deadline: Deadline
+class Archive(ScheduledJob):
     archive_after_days: int
     retention_days: int
 
 
 def archive(remaining_ms: Callable[[], int]) -> Archive:
     """ArchiveFunction: ``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``."""
-    from shiptrack.deadline import Deadline
     from shiptrack.services.archive import RESERVE_MS
 
     settings = get_settings()
-    return Archive(
-        store=runtime.trackings_repository(),
-        jobs=runtime.job_states(),
-        client=runtime.trackingmore_client(),
-        deadline=Deadline(remaining_ms, reserve_ms=RESERVE_MS),
-        archive_after_days=settings.archive_after_days,
-        retention_days=settings.retention_days,
-    )
+    job = _scheduled_job(remaining_ms, reserve_ms=RESERVE_MS)
+    return Archive(**job, archive_after_days=settings.archive_after_days, retention_days=settings.retention_days)

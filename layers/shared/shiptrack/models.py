@@ -241,6 +241,10 @@ class Customer(_Model):
     email: str | None = None
     phone: str | None = None
 
+    def filled_from(self, other: Customer) -> Customer:
+        """This customer, with ``other``'s value for each field this one leaves empty."""
+        return Customer(name=self.name or other.name, email=self.email or other.email, phone=self.phone or other.phone)
+
 
 class Checkpoint(_Model):
     """One carrier event. ``time`` is carrier-local, ISO-8601 without an offset (none is invented)."""

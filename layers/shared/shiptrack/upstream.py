@@ -208,11 +208,7 @@ def tracking_from_upstream(
     for name in ("order_id", "order_created_at", "title", "logistics_channel", "comment", "destination_code"):
         if getattr(base, name) is None and getattr(from_upstream, name) is not None:
             metadata[name] = getattr(from_upstream, name)
-    customer = Customer(
-        name=base.customer.name or from_upstream.customer.name,
-        email=base.customer.email or from_upstream.customer.email,
-        phone=base.customer.phone or from_upstream.customer.phone,
-    )
+    customer = base.customer.filled_from(from_upstream.customer)
     if customer != base.customer:
         metadata["customer"] = customer
     return merged.model_copy(update=metadata) if metadata else merged

@@ -31,7 +31,7 @@ from shiptrack.deadline import Deadline
 from shiptrack.errors import JobConflictError, JobInterruptedError
 from shiptrack.models import TrackingRef, format_utc, parse_utc
 from shiptrack.observability import logger
-from shiptrack.services.refresh import chunks, failed_refs
+from shiptrack.services.refresh import JobReport, chunks, failed_refs
 
 if TYPE_CHECKING:
     from shiptrack.data.jobs import JobStateStore
@@ -58,15 +58,12 @@ class ArchiveState(BaseModel):
 
 
 @dataclass
-class ArchiveReport:
-    """Counters of one run (the function turns them into metrics)."""
+class ArchiveReport(JobReport):
+    """Counters of one archive run (the function turns them into metrics)."""
 
     candidates: int = 0
     archived: int = 0
     refused_upstream: int = 0
-    upstream_calls: int = 0
-    completed: bool = False
-    interrupted_by: str | None = None
     cutoff: str | None = None
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "JOB_NAME",
     "LIST_PAGE_LIMIT",
     "NUMBERS_PER_CALL",
+    "JobReport",
     "RefreshConfig",
     "RefreshReport",
     "RefreshState",
@@ -113,8 +114,17 @@ class RefreshState(BaseModel):
 
 
 @dataclass
-class RefreshReport:
-    """Counters of one run (the function turns them into metrics)."""
+class JobReport:
+    """What any scheduled job's run reports: the upstream calls it made, and whether it completed (or why not)."""
+
+    upstream_calls: int = 0
+    completed: bool = False
+    interrupted_by: str | None = None
+
+
+@dataclass
+class RefreshReport(JobReport):
+    """Counters of one refresh run (the function turns them into metrics)."""
 
     pulled: int = 0
     changed: int = 0
@@ -124,13 +134,10 @@ class RefreshReport:
     swept: int = 0
     missing_upstream: int = 0
     stopped: int = 0
-    upstream_calls: int = 0
     list_calls: int = 0
     pages: int = 0
     watermark: int | None = None
     watermark_lag_seconds: float | None = None
-    completed: bool = False
-    interrupted_by: str | None = None
     stopped_by_reason: dict[str, int] = field(default_factory=dict)
 
 

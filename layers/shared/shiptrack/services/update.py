@@ -40,11 +40,7 @@ def merge_changes(current: Tracking, request: UpdateTrackingRequest) -> dict[str
     left out keeps its value), and the lifecycle for ``archived``. Status comes later (:func:`decide_status`)."""
     changes: dict[str, Any] = dict(request.metadata)
     if request.customer is not None:
-        customer = Customer(
-            name=request.customer.name or current.customer.name,
-            email=request.customer.email or current.customer.email,
-            phone=request.customer.phone or current.customer.phone,
-        )
+        customer = Customer.model_validate(request.customer.model_dump()).filled_from(current.customer)
         if customer != current.customer:
             changes["customer"] = customer
     if request.archived is not None:
