@@ -3,6 +3,9 @@
 Both are public (template.yaml: ``Auth: {ApiKeyRequired: false}``). The document is built once per execution
 environment from every router (``shiptrack.openapi``); its ``servers`` is the base path of the request, so
 Swagger UI's "Try it out" calls the same stage or domain the page was loaded from.
+
+The page shows its document's address as ``/docs?format=json`` (Powertools' Swagger UI template): that address
+answers with the document itself, as ``/openapi.json`` does.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 __all__ = ["router"]
@@ -71,10 +76,25 @@ def openapi_document() -> Response[str]:
 @router.get(
     "/docs",
     summary="Swagger UI",
-    description="An interactive page for the OpenAPI document. Works offline: Swagger UI is inlined.",
+    description=(
+        "An interactive page for the OpenAPI document. Works offline: Swagger UI is inlined. With `format=json`, the "
+        "document itself (the address the page shows for it)."
+    ),
     tags=["Docs"],
     operation_id="getSwaggerUi",
-    responses={200: {"description": "Swagger UI page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "Swagger UI page, or the OpenAPI 3.1 document with `format=json`",
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
 )
-def swagger_ui() -> Response[str]:
+def swagger_ui(
+    output: Annotated[str | None, Query(alias="format", max_length=32, description="`json`: the document")] = None,
+) -> Response[str]:
+    if output == "json":
+        return openapi_document()
     return Response(status_code=200, content_type="text/html", body=_swagger_page(_base_path()))
