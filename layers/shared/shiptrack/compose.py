@@ -24,9 +24,8 @@ upstream (a read, a create of a tracking we hold, a cache hit) must not pay for 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shiptrack import runtime
 from shiptrack.settings import get_secrets, get_settings
@@ -52,7 +51,6 @@ __all__ = [
     "Realtime",
     "Refresh",
     "RemoteChecks",
-    "ScheduledJob",
     "Trackings",
     "Webhook",
     "aircargo",
@@ -68,9 +66,11 @@ __all__ = [
 
 ClientFactory = Callable[[], "TrackingMoreClient"]
 
+# The bundles are NamedTuples, not dataclasses: every function imports this module at cold start, and a
+# NamedTuple class costs a tenth of a dataclass to create.
 
-@dataclass(frozen=True, slots=True)
-class Trackings:
+
+class Trackings(NamedTuple):
     store: TrackingsRepository
     client: ClientFactory
     claims: CreateClaims
@@ -87,8 +87,7 @@ def trackings() -> Trackings:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Realtime:
+class Realtime(NamedTuple):
     store: TrackingsRepository
     client: ClientFactory
     default_max_age_seconds: int
@@ -103,8 +102,7 @@ def realtime() -> Realtime:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Webhook:
+class Webhook(NamedTuple):
     store: TrackingsRepository
     client: ClientFactory
     expected_token: str
@@ -126,8 +124,7 @@ def webhook() -> Webhook:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Aircargo:
+class Aircargo(NamedTuple):
     client: ClientFactory
     cache: TtlCache[AirWaybill]
     ttl_seconds: int
@@ -142,8 +139,7 @@ def aircargo() -> Aircargo:
     return Aircargo(client=runtime.trackingmore_client, cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteChecks:
+class RemoteChecks(NamedTuple):
     client: ClientFactory
     remote_cache: TtlCache[RemoteAnswer]
     remote_ttl_seconds: int
@@ -166,8 +162,7 @@ def remote_checks() -> RemoteChecks:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class OrderEvents:
+class OrderEvents(NamedTuple):
     markers: OrderMarkers
     create_trackings: CreateTrackings
 
@@ -180,8 +175,7 @@ def order_events() -> OrderEvents:
     return OrderEvents(markers=runtime.order_markers(), create_trackings=create)
 
 
-@dataclass(frozen=True, slots=True)
-class Publisher:
+class Publisher(NamedTuple):
     events_client: Any
     bus_name: str
 
@@ -191,17 +185,8 @@ def publisher() -> Publisher:
     return Publisher(events_client=runtime.events_client(), bus_name=get_settings().event_bus_name)
 
 
-@dataclass(frozen=True, slots=True)
-class ScheduledJob:
-    """What both scheduled jobs work with: the trackings, their job state, the client and the time budget."""
-
-    store: TrackingsRepository
-    jobs: JobStateStore
-    client: TrackingMoreClient
-    deadline: Deadline
-
-
 def _scheduled_job(remaining_ms: Callable[[], int], *, reserve_ms: int) -> dict[str, Any]:
+    """What both scheduled jobs work with: the trackings, their job state, the client and the time budget."""
     from shiptrack.deadline import Deadline
 
     return {
@@ -212,8 +197,11 @@ def _scheduled_job(remaining_ms: Callable[[], int], *, reserve_ms: int) -> dict[
     }
 
 
-@dataclass(frozen=True, slots=True)
-class Refresh(ScheduledJob):
+class Refresh(NamedTuple):
+    store: TrackingsRepository
+    jobs: JobStateStore
+    client: TrackingMoreClient
+    deadline: Deadline
     config: RefreshConfig
 
 
@@ -228,8 +216,11 @@ def refresh(remaining_ms: Callable[[], int]) -> Refresh:
     return Refresh(**_scheduled_job(remaining_ms, reserve_ms=config.reserve_ms), config=config)
 
 
-@dataclass(frozen=True, slots=True)
-class Archive(ScheduledJob):
+class Archive(NamedTuple):
+    store: TrackingsRepository
+    jobs: JobStateStore
+    client: TrackingMoreClient
+    deadline: Deadline
     archive_after_days: int
     retention_days: int
 

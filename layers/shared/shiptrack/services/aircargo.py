@@ -22,11 +22,11 @@ from shiptrack.data.cache import CachedError, TtlCache
 from shiptrack.errors import Problem
 from shiptrack.services import lookups
 from shiptrack.services.lookups import (
+    LOOKUP_REQUEST,
     FetchedAt,
     ItemFailure,
     LookupKind,
     LookupOutcome,
-    LookupRequest,
     LookupSummary,
     Source,
 )
@@ -82,8 +82,10 @@ AwbNumber = Annotated[
 ]
 
 
-class AirCargoRequest(LookupRequest):
+class AirCargoRequest(BaseModel):
     """Body of ``POST /aircargo``."""
+
+    model_config = LOOKUP_REQUEST
 
     awb_numbers: list[AwbNumber] = lookups.distinct_items(
         MAX_AWBS, "air waybill numbers", examples=[["172-28891936", "02012345675"]]

@@ -16,7 +16,9 @@ A batch is a pipeline of named steps, each a function here:
 6. :func:`summarise` — one result per input item, in order.
 
 :func:`create_chunk` is the unit of upstream work, reusable alone: a caller that already has resolved identities
-(a bulk import handling one SQS message of 40) calls it directly, and chunks are independent of one another.
+(a bulk import handling one SQS message of 40) calls it directly. Chunks share nothing but the repository and the
+client, so they may run side by side; the one thing a caller learns across chunks is an account-wide refusal
+(:attr:`ChunkResult.account_problem`: credentials or quota), after which sending more only fails the same way.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
@@ -94,11 +96,11 @@ class CreateResult:
     tracking: Tracking
 
 
-@dataclass(frozen=True, slots=True)
-class PendingCreate:
-    """An identity to create upstream: the index of its first input item, the identity and the validated request."""
+class PendingCreate(NamedTuple):
+    """An identity to create upstream: the position of its first input item, the identity and the validated
+    request."""
 
-    index: int
+    position: int
     ref: TrackingRef
     request: CreateTrackingRequest
 
@@ -106,16 +108,15 @@ class PendingCreate:
         """This item's result (``failed`` unless ``update`` says otherwise)."""
         ref = self.ref
         fields = {"outcome": "failed", "carrier_code": ref.carrier_code, "tracking_number": ref.tracking_number}
-        return BatchItemResult(index=self.index, **{**fields, **update})
+        return BatchItemResult(index=self.position, **{**fields, **update})
 
 
-@dataclass(slots=True)
-class ChunkResult:
+class ChunkResult(NamedTuple):
     """What one :func:`create_chunk` did: a result per identity, and the problem of an account-wide refusal
     (credentials, quota) when there was one: any later chunk would meet it too."""
 
-    results: dict[TrackingRef, BatchItemResult] = field(default_factory=dict)
-    account_problem: Problem | None = None
+    results: dict[TrackingRef, BatchItemResult]
+    account_problem: Problem | None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -413,12 +414,13 @@ def create_chunk(
         raise ValueError(msg)
     answer = client.batch_create_trackings([_upstream_create_request(p.request, p.ref.carrier_code) for p in chunk])
     record_upstream_call("batch_create", "ok" if not answer.failed else "partial")
-    done = ChunkResult()
+    results: dict[TrackingRef, BatchItemResult] = {}
+    refusal: Problem | None = None
     for pending, item in zip(chunk, answer.items, strict=True):
-        done.results[pending.ref] = _store_chunk_item(pending, item, store=store, client=client, now=now)
-        if done.account_problem is None and _account_wide(item):
-            done.account_problem = done.results[pending.ref].problem
-    return done
+        results[pending.ref] = _store_chunk_item(pending, item, store=store, client=client, now=now)
+        if refusal is None and _account_wide(item):
+            refusal = results[pending.ref].problem
+    return ChunkResult(results, refusal)
 
 
 def _store_chunk_item(

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,11 +33,11 @@ from shiptrack.errors import Problem
 from shiptrack.observability import counted_call, logger, metrics
 
 __all__ = [
+    "LOOKUP_REQUEST",
     "FetchedAt",
     "ItemFailure",
     "LookupKind",
     "LookupOutcome",
-    "LookupRequest",
     "LookupSummary",
     "cached_lookup",
     "distinct_items",
@@ -59,10 +59,9 @@ Source = Literal["cache", "upstream", "validation"]
 FetchedAt = Annotated[datetime | None, Field(description="When TrackingMore gave this answer (UTC)")]
 
 
-class LookupRequest(BaseModel):
-    """The body of a lookup route: one bounded list of items, nothing else."""
-
-    model_config = ConfigDict(extra="forbid")
+#: The config of a lookup route's body (one bounded list of items, nothing else). A shared config rather than a base
+#: class: a pydantic model class costs milliseconds to create at cold start.
+LOOKUP_REQUEST: Final = ConfigDict(extra="forbid")
 
 
 def distinct_items(max_items: int, what: str, **extra: Any) -> Any:
@@ -101,8 +100,7 @@ class LookupSummary(BaseModel):
     failed: int = Field(description="Items whose result is a problem")
 
 
-@dataclass(frozen=True, slots=True)
-class LookupKind(Generic[K, V, C]):
+class LookupKind(NamedTuple, Generic[K, V, C]):
     """One kind of cached lookup: everything :func:`cached_lookup` needs to know about it.
 
     ``fetch`` makes the single upstream call for the uncached items (with the client ``C``) and maps each to an

@@ -24,7 +24,7 @@ from shiptrack.countries import CODE_PATTERN, COUNTRIES, country_code
 from shiptrack.data.cache import TtlCache
 from shiptrack.errors import Problem
 from shiptrack.services import lookups
-from shiptrack.services.lookups import FetchedAt, ItemFailure, LookupKind, LookupRequest, LookupSummary, Source
+from shiptrack.services.lookups import LOOKUP_REQUEST, FetchedAt, ItemFailure, LookupKind, LookupSummary, Source
 
 __all__ = [
     "ERROR_TTL_SECONDS",
@@ -148,8 +148,10 @@ class RemoteCheckItem(BaseModel):
     )
 
 
-class RemoteChecksRequest(LookupRequest):
+class RemoteChecksRequest(BaseModel):
     """Body of ``POST /remote-checks``."""
+
+    model_config = LOOKUP_REQUEST
 
     checks: list[RemoteCheckItem] = lookups.distinct_items(MAX_REMOTE_CHECKS, "checks")
 
@@ -194,8 +196,10 @@ class TransitRoute(BaseModel):
     destination: Country
 
 
-class TransitTimesRequest(LookupRequest):
+class TransitTimesRequest(BaseModel):
     """Body of ``POST /transit-times``."""
+
+    model_config = LOOKUP_REQUEST
 
     routes: list[TransitRoute] = lookups.distinct_items(MAX_TRANSIT_ROUTES, "routes")
 
