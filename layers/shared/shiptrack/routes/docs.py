@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 __all__ = ["router"]
@@ -91,10 +89,21 @@ def openapi_document() -> Response[str]:
             },
         }
     },
+    # Declared here, not as a validated argument: the page must answer whatever query it gets (a repeated or odd
+    # `format` is the page), never a 422.
+    openapi_extensions={
+        "parameters": [
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "`json`: the document",
+            }
+        ]
+    },
 )
-def swagger_ui(
-    output: Annotated[str | None, Query(alias="format", max_length=32, description="`json`: the document")] = None,
-) -> Response[str]:
-    if output == "json":
+def swagger_ui() -> Response[str]:
+    if router.current_event.get_query_string_value("format") == "json":
         return openapi_document()
     return Response(status_code=200, content_type="text/html", body=_swagger_page(_base_path()))
