@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)
 .PHONY: help install lock dev test lint fmt typecheck pytest unit integration e2e cfn-lint sam-validate build openapi bench deploy clean
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
 
 # The virtual environment is rebuilt whenever the lock file changes. The SAM CLI lives in .tools/
 # as a uv tool, outside the app's venv: it pins an older boto3 and pulls awscrt (docs/local-stack.md).
