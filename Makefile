@@ -6,6 +6,7 @@ PYTHON      ?= python3.11
 VENV        := .venv
 BIN         := $(VENV)/bin
 TOOLS       := $(CURDIR)/.tools
+LAYER_LOCK  := layers/shared/requirements.txt
 SAM         := $(TOOLS)/bin/sam
 SAM_VERSION := 1.170.0
 UV_VERSION  := 0.13.8
@@ -37,8 +38,14 @@ $(SAM):
 install: $(BIN)/.installed $(SAM) ## create .venv from the lock file and install the SAM CLI as a tool
 
 # Re-pin on purpose only (never as a side effect of a newer pyproject.toml: a fresh clone's mtimes are arbitrary).
-lock: $(BIN)/.installed ## re-resolve requirements-dev.lock from pyproject.toml after changing a pin
+# The layer's lock takes the dev lock's versions (one resolution), with the hashes of every wheel of each version
+# (Lambda's arm64 and this machine's x86_64 alike), for the layer's arm64. botocore and what only it needs come
+# with the Lambda runtime: they are resolved but not shipped (docs/deploy.md).
+lock: $(BIN)/.installed ## re-resolve requirements-dev.lock and the layer's hashed lock after changing a pin
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
+	$(BIN)/uv pip compile -q layers/shared/requirements.in --constraint requirements-dev.lock --generate-hashes \
+		--python-version 3.11 --python-platform aarch64-manylinux2014 --no-header -o $(LAYER_LOCK) \
+		--no-emit-package botocore --no-emit-package python-dateutil --no-emit-package six
 
 dev: $(BIN)/.installed ## run the whole stack on this machine (moto, sandbox, API on :3000, invoke API on :3001)
 	$(BIN)/python -m local.stack
