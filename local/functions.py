@@ -4,6 +4,8 @@ A `FunctionPool` per function keeps warm `Worker` processes and starts new ones 
 `max_concurrency` (1 when the template reserves a concurrency of 1). Each worker has the function's own
 environment, module state and sys.path; invocations go over a pipe as JSON; the function's Timeout is enforced
 by killing the worker ("Task timed out after N.00 seconds") and starting a fresh one for the next invocation.
+Workers run the functions' own interpreter (`local.runtime`: the layer's lock and the runtime's boto3), never the
+dev venv's, so a dependency the layer lacks fails here as it would on Lambda.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -35,7 +36,7 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 # Variables of the developer's shell a worker keeps; everything else comes from the template, as on Lambda.
-_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 LogSink = Callable[[str, str], None]  # (function logical id, line)
 
@@ -111,7 +112,7 @@ def worker_environment(
 class Worker:
     """One execution environment (a child process). Used by one invocation at a time."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink, python: Path) -> None:
         self.spec = spec
         req_read, self._req_write = os.pipe()
         self._resp_read, resp_write = os.pipe()
@@ -122,8 +123,8 @@ class Worker:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{stream_id}",
         }
         try:
-            self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
-                [sys.executable, "-u", str(WORKER_SCRIPT)],
+            self.process = subprocess.Popen(  # noqa: S603 - the functions' interpreter and our worker script
+                [str(python), "-u", str(WORKER_SCRIPT)],
                 env=child_env,
                 cwd=str(spec.code_uri) if spec.code_uri.is_dir() else None,
                 stdin=subprocess.DEVNULL,
@@ -252,11 +253,13 @@ class FunctionPool:
         env: Mapping[str, str],
         log: LogSink,
         *,
+        python: Path,
         max_concurrency: int | None = None,
     ) -> None:
         self.spec = spec
         self.env = dict(env)
         self.log = log
+        self.python = python
         if max_concurrency is None:
             reserved = spec.reserved_concurrency
             max_concurrency = DEFAULT_MAX_CONCURRENCY if reserved is None else min(reserved, DEFAULT_MAX_CONCURRENCY)
@@ -355,7 +358,7 @@ class FunctionPool:
 
         Raises PoolClosedError (the worker disposed) when the pool closed while it started."""
         try:
-            worker = Worker(self.spec, self.env, self.log)
+            worker = Worker(self.spec, self.env, self.log, self.python)
         except Exception:
             with self._lock:
                 self._starting -= 1

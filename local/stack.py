@@ -42,6 +42,7 @@ from local.glue import QueueInvokeSource, Scheduler, SqsEventSource, StreamEvent
 from local.httpserver import HttpServer, Request, Response
 from local.invoke_api import InvokeApi
 from local.resources import LOCAL_SECRET_VALUES, ResourceNames, _target, make_clients, provision
+from local.runtime import ensure_runtime, runtime_python
 from local.template import (
     DEFAULT_REGION,
     DEFAULT_TEMPLATE,
@@ -216,6 +217,7 @@ class LocalStack:
             "event_sources": "starting",
         }
         self.pools: dict[str, FunctionPool] = {}
+        self.python = runtime_python()  # the functions' interpreter (local/runtime.py), checked by start()
         self.skipped_functions: dict[str, str] = {}
         self.names: ResourceNames | None = None
         self.sandbox: Any = None
@@ -286,6 +288,7 @@ class LocalStack:
             if not _port_free(c.host, getattr(c, name)):
                 raise StackError(f"port {getattr(c, name)} ({name}) on {c.host} is in use; set LOCAL_{name.upper()}")
         try:
+            self.python = ensure_runtime()
             self._start_api()
             self._start_moto()
             self.names = self._provision()
@@ -416,8 +419,9 @@ class LocalStack:
             concurrency = self.config.max_concurrency
             if spec.reserved_concurrency is not None:
                 concurrency = max(1, min(concurrency, spec.reserved_concurrency))
+            env = self.function_environment(spec)
             self.pools[logical_id] = FunctionPool(
-                spec, self.function_environment(spec), self.console.line, max_concurrency=concurrency
+                spec, env, self.console.line, python=self.python, max_concurrency=concurrency
             )
         if self.config.prewarm:
             for pool in self.pools.values():

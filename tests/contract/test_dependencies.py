@@ -12,7 +12,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-RUNTIME_PACKAGES = ("boto3", "botocore")  # what the Lambda Python runtime ships besides the standard library
+from local.runtime import RUNTIME_PACKAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_IN = ROOT / "layers/shared/requirements.in"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from local.runtime import RUNTIME_DIR
 from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE, load_template
 from tests.plugins.stack import StackFactory, eventually
@@ -249,6 +250,8 @@ def test_functions_get_their_own_environment_context_and_path(api: str, stack: S
     assert body["env"]["AWS_ENDPOINT_URL"] == stack.aws_endpoint
     assert body["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "shiptrack-local-EchoFunction"
     assert body["can_import_local_stack"] is False
+    assert body["python_prefix"] == str(RUNTIME_DIR)  # not the dev venv: a package the layer lacks is missing here too
+    assert body["importable"] == {"boto3": True, "pydantic": True, "pytest": False}
     assert body["layer_on_path"] is True
     assert body["sys_path_head"][0].endswith("functions/echo")
     context = body["context"]
