@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from local.template import FunctionSpec
+from local.xray import trace_header
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "lambda_worker.py"
 DEFAULT_MAX_CONCURRENCY = 4
@@ -56,6 +57,7 @@ class InvokeResult:
     payload: Any  # the handler's return value, or Lambda's error object
     duration_ms: float
     cold_start: bool
+    trace_id: str | None = None  # the invocation's _X_AMZN_TRACE_ID
 
     @property
     def function_error(self) -> str | None:
@@ -99,6 +101,7 @@ def worker_environment(
             "LAMBDA_TASK_ROOT": str(spec.code_uri),
             "_HANDLER": spec.handler,
             "TZ": "UTC",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "PYTHONPATH": os.pathsep.join(paths),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -172,7 +175,7 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, request_id: str, event: Any, timeout: float) -> tuple[str, Any]:
+    def invoke(self, request_id: str, event: Any, timeout: float, trace_id: str) -> tuple[str, Any]:
         """Run one invocation: ("ok", result) | ("error", error) | ("timeout", None) | ("died", exit code).
 
         After "timeout" or "died" the worker is dead."""
@@ -181,6 +184,7 @@ class Worker:
             "event": event,
             "deadline_ms": int((time.time() + timeout) * 1000),
             "invoked_function_arn": self.spec.arn,
+            "trace_id": trace_id,
         }
         try:
             _write_all(self._req_write, json.dumps(request).encode() + b"\n")
@@ -315,29 +319,31 @@ class FunctionPool:
     def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
         """Invoke synchronously (RequestResponse). Raises ThrottledError, PoolClosedError."""
         request_id = request_id or str(uuid.uuid4())
+        # Lambda samples every invocation of an Active function locally (its real rate is 1/s plus 5 %).
+        trace_id = trace_header(sampled=self.spec.tracing_mode == "Active")
         started = time.monotonic()
         worker, cold = self._acquire()
         if worker is None:
             worker = self._start_worker()
             if worker.init_error is not None:
                 self._release(worker)
-                error = dict(worker.init_error)
-                error.setdefault("requestId", request_id)
-                return InvokeResult(request_id, False, error, _ms_since(started), True)
+                error = {**worker.init_error, "requestId": request_id}  # init ran before any request
+                return InvokeResult(request_id, False, error, _ms_since(started), True, trace_id)
         try:
-            status, payload = worker.invoke(request_id, event, float(self.spec.timeout))
+            status, payload = worker.invoke(request_id, event, float(self.spec.timeout), trace_id)
         finally:
             self._release(worker)
         elapsed_ms = _ms_since(started)
         if status in ("ok", "error"):
-            return InvokeResult(request_id, status == "ok", payload, elapsed_ms, cold)
+            return InvokeResult(request_id, status == "ok", payload, elapsed_ms, cold, trace_id)
         if self._closed:
             raise PoolClosedError(self.spec.logical_id)
         if status == "timeout":
             self.log(self.spec.logical_id, f"{request_id} Task timed out after {self.spec.timeout:.2f} seconds")
-            return InvokeResult(request_id, False, timeout_error(request_id, self.spec.timeout), elapsed_ms, cold)
-        error = runtime_exit_error(request_id, f"Runtime exited with error: exit status {payload}")
-        return InvokeResult(request_id, False, error, elapsed_ms, cold)
+            error = timeout_error(request_id, self.spec.timeout)
+        else:
+            error = runtime_exit_error(request_id, f"Runtime exited with error: exit status {payload}")
+        return InvokeResult(request_id, False, error, elapsed_ms, cold, trace_id)
 
     def prewarm(self) -> None:
         """Start one execution environment before the first invocation (like provisioned concurrency)."""

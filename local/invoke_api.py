@@ -125,6 +125,8 @@ class InvokeApi:
             ("X-Amz-Executed-Version", "$LATEST"),
             ("x-amzn-RequestId", result.request_id),
         ]
+        if result.trace_id:
+            headers.append(("X-Amzn-Trace-Id", result.trace_id))
         if result.function_error:
             headers.append(("X-Amz-Function-Error", result.function_error))
         self.log(f"invoke {pool.spec.logical_id} → {'ok' if result.ok else 'error'} ({result.duration_ms:.0f} ms)")

@@ -7,7 +7,7 @@ stdout/stderr are the function's logs (the stack prefixes them with the function
 
 Messages out:  {"type": "ready", "init_ms": float} | {"type": "init_error", "error": {...}}
                {"type": "result", "id": ..., "ok": true, "result": ...} | {... "ok": false, "error": {...}}
-Messages in:   {"id": request id, "event": ..., "deadline_ms": epoch ms, "invoked_function_arn": ...}
+Messages in:   {"id": request id, "event": ..., "deadline_ms": epoch ms, "invoked_function_arn": ..., "trace_id": ...}
 """
 
 from __future__ import annotations
@@ -165,6 +165,8 @@ def main() -> None:
         request = json.loads(line)
         request_id = request["id"]
         _RequestIdFilter.request_id = request_id
+        if request.get("trace_id"):  # the Python runtime sets it for each invocation; the X-Ray SDK reads it
+            os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
         context = LambdaContext(request_id, request["deadline_ms"], request["invoked_function_arn"])
         print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
         t0 = time.perf_counter()

@@ -52,6 +52,7 @@ from local.template import (
     load_template,
     parse_parameter_overrides,
 )
+from local.xray import XRayDaemon
 
 TAP_QUEUE = "local-event-tap"
 TAP_RULE = "local-event-tap"
@@ -229,6 +230,7 @@ class LocalStack:
         self._stopped = threading.Event()
         self._started = False
         self.api_server: HttpServer | None = None
+        self.xray: XRayDaemon | None = None
 
     # -- addresses ---------------------------------------------------------------------------------
 
@@ -289,6 +291,7 @@ class LocalStack:
                 raise StackError(f"port {getattr(c, name)} ({name}) on {c.host} is in use; set LOCAL_{name.upper()}")
         try:
             self.python = ensure_runtime()
+            self.xray = XRayDaemon(c.host).start()
             self._start_api()
             self._start_moto()
             self.names = self._provision()
@@ -323,6 +326,7 @@ class LocalStack:
         local_routes = {
             "/_local/health": self._health,
             "/_local/schedules/": self._fire_schedule,
+            "/_local/xray": self._xray_documents,
         }
         self.gateway = ApiGateway(
             self.template.routes,
@@ -399,6 +403,8 @@ class LocalStack:
 
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         extra = {}
+        if self.xray is not None:
+            extra["AWS_XRAY_DAEMON_ADDRESS"] = self.xray.address
         if self.sandbox_url:
             extra["TRACKINGMORE_BASE_URL"] = self.sandbox_url
         return worker_environment(spec, region=self.config.region, aws_endpoint=self.aws_endpoint, extra=extra)
@@ -558,6 +564,11 @@ class LocalStack:
         body = self.health()
         return Response(200 if body["status"] == "ok" else 503, json.dumps(body).encode())
 
+    def _xray_documents(self, request: Request) -> Response:
+        """GET /_local/xray: the segment documents the functions sent to the local X-Ray daemon."""
+        documents = self.xray.documents() if self.xray is not None else []
+        return Response(200, json.dumps({"documents": documents}).encode())
+
     def _fire_schedule(self, request: Request) -> Response:
         """POST /_local/schedules/{FunctionId}[/{EventName}]: run a scheduled function now, wait for it."""
         parts = [p for p in request.raw_path.split("/") if p][2:]
@@ -592,6 +603,8 @@ class LocalStack:
         jobs += [(f"server {server.name}", server.stop) for server in self._servers]
         if self.sandbox is not None:
             jobs.append(("sandbox", self.sandbox.stop))
+        if self.xray is not None:
+            jobs.append(("xray", self.xray.stop))
         jobs.append(("moto", lambda: self._stop_moto(deadline)))
         threads = []
         for name, job in jobs:

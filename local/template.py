@@ -199,6 +199,12 @@ class FunctionSpec:
     package_type: str
     properties: dict[str, Any]  # every property, Globals merged and resolved
 
+    @property
+    def tracing_mode(self) -> str:
+        """`Active` or `PassThrough` (SAM's `Tracing`, or CloudFormation's `TracingConfig.Mode`)."""
+        mode = self.properties.get("Tracing") or (self.properties.get("TracingConfig") or {}).get("Mode")
+        return str(mode or "PassThrough")
+
     def events_of_type(self, *types: str) -> list[EventSpec]:
         return [e for e in self.events.values() if e.type in types]
 
