@@ -20,7 +20,6 @@ import time
 from collections import deque
 from typing import Any
 
-_HEADER = b'{"format": "json", "version": 1}'
 MAX_KEPT = 10_000
 
 
@@ -56,9 +55,9 @@ class XRayDaemon:
             except OSError:
                 return
             header, _, body = datagram.partition(b"\n")
-            if header.strip() != _HEADER:
-                continue
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, AttributeError):
+                if json.loads(header).get("format") != "json":
+                    continue
                 document = json.loads(body)
                 if isinstance(document, dict):
                     with self._lock:

@@ -54,7 +54,6 @@ def test_the_prod_parameters_turn_tracing_on() -> None:
     assert {fn.environment["SHIPTRACK_TRACING"] for fn in template.functions.values()} == {"true"}
 
 
-@pytest.mark.xfail(strict=True, reason="the layer does not ship aws-xray-sdk, which Powertools' Tracer imports")
 def test_every_function_initialises_and_runs_once_with_the_prod_parameters(prod_stack: StackProcess) -> None:
     template = load_template(DEFAULT_TEMPLATE, parse_parameter_overrides(prod_parameter_overrides()))
     listed = requests.get(f"{prod_stack.invoke_url}/2015-03-31/functions/", timeout=30).json()["Functions"]
