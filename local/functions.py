@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from local.template import FunctionSpec
+from local.specs import FunctionSpec
 from local.xray import trace_header
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "lambda_worker.py"

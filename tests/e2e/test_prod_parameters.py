@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import requests
 
+from local.intrinsics import parse_parameter_overrides
 from local.stack import StackProcess
-from local.template import DEFAULT_TEMPLATE, load_template, parse_parameter_overrides
+from local.template import DEFAULT_TEMPLATE, load_template
 from tests.plugins.stack import StackFactory, eventually
 
 pytestmark = pytest.mark.e2e
