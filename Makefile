@@ -25,6 +25,7 @@ help: ## list the targets
 
 # The virtual environment is rebuilt whenever the lock file changes. The SAM CLI lives in .tools/
 # as a uv tool, outside the app's venv: it pins an older boto3 and pulls awscrt (docs/local-stack.md).
+# The local stack and the tests run the SAM transform (aws-sam-translator) in that environment too.
 $(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
@@ -66,10 +67,10 @@ typecheck: $(BIN)/.installed ## mypy (strict on layers/shared)
 pytest: $(BIN)/.installed ## the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-unit: $(BIN)/.installed ## unit tests only
+unit: $(BIN)/.installed $(SAM) ## unit tests only
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-integration: $(BIN)/.installed ## integration tests (handlers on moto against the sandbox)
+integration: $(BIN)/.installed $(SAM) ## integration tests (handlers on moto against the sandbox)
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 e2e: $(BIN)/.installed ## end-to-end tests through the local stack over HTTP

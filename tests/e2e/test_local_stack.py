@@ -367,6 +367,24 @@ def test_a_failing_message_reaches_the_dlq_and_does_not_block_the_others(stack: 
     assert [i for i in seen(stack, "sqs#") if i["data"]["body"] == good]
 
 
+def test_an_sqs_source_runs_at_most_its_maximum_concurrency_of_batches(stack: StackProcess) -> None:
+    # BoundedConsumerFunction: BatchSize 1, ScalingConfig.MaximumConcurrency 2, each message takes 2 s.
+    bodies = [f"slow:{uuid.uuid4().hex}" for _ in range(6)]
+    sqs = stack.client("sqs")
+    url = queue_url(stack, "shiptrack-local-BurstQueue")
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    def processed() -> list[dict[str, Any]] | None:
+        found = [i for i in seen(stack, "sqs#") if i["data"]["body"] in bodies]
+        return found if len(found) == len(bodies) else None
+
+    items = eventually(processed, timeout=90)
+
+    # Two execution environments served the six messages: two batches ran side by side, never a third.
+    assert len({item["data"]["pid"] for item in items}) == 2
+
+
 def test_bus_event_reaches_the_sqs_rule_target_with_its_input_path(stack: StackProcess) -> None:
     order = uuid.uuid4().hex
     stack.client("events").put_events(
