@@ -94,7 +94,7 @@ openapi: $(BIN)/.installed ## regenerate docs/openapi.json and docs/api.md from 
 	$(BIN)/python -m shiptrack.openapi > docs/openapi.json
 	$(BIN)/python -m shiptrack.openapi --markdown > docs/api.md
 
-bench: $(BIN)/.installed ## run the benchmarks and write docs/benchmarks.md
+bench: $(BIN)/.installed $(RUNTIME)/.installed $(SAM) ## run the benchmarks and write docs/benchmarks.md
 	$(BIN)/python -m bench
 
 deploy: build ## deploy to AWS (first time: sam deploy --guided)

@@ -30,6 +30,10 @@ from local.xray import trace_header
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "lambda_worker.py"
 DEFAULT_MAX_CONCURRENCY = 4
+# Lambda's "6 MB" synchronous payload quotas, to the byte Lambda enforces: a larger Invoke request is refused
+# (413 RequestEntityTooLargeException); a larger response fails the invocation (Function.ResponseSizeTooLarge).
+MAX_REQUEST_BYTES = 6_291_456
+MAX_RESPONSE_BYTES = 6_291_556
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -185,6 +189,7 @@ class Worker:
             "deadline_ms": int((time.time() + timeout) * 1000),
             "invoked_function_arn": self.spec.arn,
             "trace_id": trace_id,
+            "max_response_bytes": MAX_RESPONSE_BYTES,
         }
         try:
             _write_all(self._req_write, json.dumps(request).encode() + b"\n")

@@ -23,11 +23,11 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.functions import FunctionPool, PoolClosedError, ThrottledError
+from local.functions import MAX_REQUEST_BYTES, FunctionPool, PoolClosedError, ThrottledError
 from local.httpserver import Request, Response
 from local.specs import ApiSpec, RouteSpec
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (10 MB)
 INTEGRATION_TIMEOUT_SECONDS = 29.0
 
 # Gateway response type → (status, message), as API Gateway answers by default.
@@ -44,7 +44,7 @@ _ERROR_TYPES = {
     "API_CONFIGURATION_ERROR": "InternalServerErrorException",
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
     "INVALID_API_KEY": "ForbiddenException",
-    "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    "REQUEST_TOO_LARGE": "BadRequestException",
     "THROTTLED": "TooManyRequestsException",
     "INTEGRATION_FAILURE": "InternalServerErrorException",
     "INTEGRATION_TIMEOUT": "InternalServerErrorException",
@@ -200,10 +200,10 @@ class ApiGateway:
         if route.spec.api_key_required and request.header("x-api-key") != self.api_key:
             return self.gateway_response("INVALID_API_KEY", api_id, request_id)
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
+            return _body_over_api_gateway_limit()
         body = request.read_body()
         if len(body) > MAX_BODY_BYTES:
-            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
+            return _body_over_api_gateway_limit()
         stage = stage_in_path or (api.stage_name if api else "Prod")
         path = self._strip_stage(request.raw_path)[0] if stage_in_path else request.raw_path
         if str(route.spec.integration.get("type", "")).lower() == "mock":
@@ -214,6 +214,9 @@ class ApiGateway:
             self.log(f"{function_id}: no AWS::Lambda::Permission lets API Gateway invoke it from {source_arn}")
             return self.gateway_response("API_CONFIGURATION_ERROR", api_id, request_id)
         event = self.proxy_event(request, route, params, body, stage, request_id, api, path)
+        if len(json.dumps(event, separators=(",", ":")).encode()) > MAX_REQUEST_BYTES:
+            # Under API Gateway's 10 MB, over Lambda's 6 MB: Lambda refuses the invocation, API Gateway says 413.
+            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
         pool = self.pools.get(function_id or "")
         if pool is None:  # not a Lambda integration, or a function not runnable locally (see the stack's log)
             self.log(f"{route.spec.method} {route.spec.path}: {function_id or 'no Lambda integration'} is not running")
@@ -377,6 +380,12 @@ class ApiGateway:
             except ValueError:
                 return None
         return Response(status, raw, headers)
+
+
+def _body_over_api_gateway_limit() -> Response:
+    """API Gateway's own answer to a body over 10 MB, before any route or gateway response (as observed)."""
+    message = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes."
+    return Response(413, message.encode(), [("Content-Type", "text; charset=utf-8")])
 
 
 def _mock_response(integration: Mapping[str, Any], request_id: str) -> Response:

@@ -229,12 +229,81 @@ def test_function_timeout_is_502_and_integration_timeout_is_504(api: str) -> Non
     assert too_slow.json() == {"message": "Endpoint request timed out"}
 
 
-def test_body_over_10_mb_is_413(api: str) -> None:
+# -- AWS's payload limits, as AWS answers them ------------------------------------------------------------------
+
+LAMBDA_REQUEST_LIMIT = 6_291_456  # Invoke request body ("6 MB")
+LAMBDA_RESPONSE_LIMIT = 6_291_556  # a function's serialised result ("6 MB", 100 bytes more)
+API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
+
+
+def test_a_body_over_api_gateways_10_mb_is_refused_before_any_route(api: str) -> None:
     response = requests.post(
-        f"{api}/echo", data=b"x" * (10 * 1024 * 1024 + 1), headers={"x-api-key": API_KEY}, timeout=60
+        f"{api}/echo", data=b"x" * (API_GATEWAY_BODY_LIMIT + 1), headers={"x-api-key": API_KEY}, timeout=60
     )
 
     assert response.status_code == 413
+    assert response.text == "HTTP content length exceeded 10485760 bytes."  # not a gateway response: no template
+
+
+def test_a_body_that_makes_the_event_exceed_lambdas_6_mb_is_413_request_too_long(api: str) -> None:
+    # 7 MB: under API Gateway's 10 MB, but the proxy event carrying it is over Lambda's request limit.
+    response = requests.post(
+        f"{api}/echo?respond_bytes=100", data=b"x" * 7_000_000, headers={"x-api-key": API_KEY}, timeout=60
+    )
+    fits = requests.post(
+        f"{api}/echo?respond_bytes=100", data=b"x" * 6_000_000, headers={"x-api-key": API_KEY}, timeout=60
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"message": "Request Too Long"}
+    assert response.headers["Content-Type"] == "application/problem+json"  # the API's gateway responses apply
+    assert response.headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert fits.status_code == 200
+
+
+def test_a_response_over_lambdas_6_mb_is_a_502_from_the_gateway(api: str) -> None:
+    largest = requests.get(
+        f"{api}/echo?respond_bytes={LAMBDA_RESPONSE_LIMIT}", headers={"x-api-key": API_KEY}, timeout=60
+    )
+    too_large = requests.get(
+        f"{api}/echo?respond_bytes={LAMBDA_RESPONSE_LIMIT + 1}", headers={"x-api-key": API_KEY}, timeout=60
+    )
+
+    assert largest.status_code == 200
+    assert too_large.status_code == 502
+    assert too_large.json() == {"message": "Internal server error"}
+
+
+def test_invoke_refuses_a_request_over_lambdas_limit_with_413(stack: StackProcess) -> None:
+    url = f"{stack.invoke_url}/2015-03-31/functions/EchoFunction/invocations"
+    largest = json.dumps({"respond_bytes": 10, "pad": ""}).encode()
+    largest = largest.replace(b'"pad": ""', b'"pad": "' + b"x" * (LAMBDA_REQUEST_LIMIT - len(largest)) + b'"')
+
+    accepted = requests.post(url, data=largest, timeout=60)
+    refused = requests.post(url, data=largest + b" ", timeout=60)
+
+    assert len(largest) == LAMBDA_REQUEST_LIMIT
+    assert accepted.status_code == 200
+    assert refused.status_code == 413
+    assert refused.headers["x-amzn-ErrorType"] == "RequestEntityTooLargeException"
+    assert refused.json()["message"] == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+
+
+def test_invoke_fails_a_response_over_lambdas_limit(stack: StackProcess) -> None:
+    url = f"{stack.invoke_url}/2015-03-31/functions/EchoFunction/invocations"
+
+    largest = requests.post(url, data=json.dumps({"respond_bytes": LAMBDA_RESPONSE_LIMIT}), timeout=60)
+    too_large = requests.post(url, data=json.dumps({"respond_bytes": LAMBDA_RESPONSE_LIMIT + 1}), timeout=60)
+
+    assert largest.status_code == 200
+    assert "X-Amz-Function-Error" not in largest.headers
+    assert len(largest.content) == LAMBDA_RESPONSE_LIMIT
+    assert too_large.status_code == 200  # Lambda answers the failed invocation, not a refused request
+    assert too_large.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert too_large.json() == {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+    }
 
 
 # -- functions run like Lambda ----------------------------------------------------------------------
