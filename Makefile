@@ -45,7 +45,7 @@ install: $(BIN)/.installed $(SAM) ## create .venv from the lock file and install
 lock: $(BIN)/.installed ## re-resolve requirements-dev.lock and the layer's hashed lock after changing a pin
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
 	$(BIN)/uv pip compile -q layers/shared/requirements.in --constraint requirements-dev.lock --generate-hashes \
-		--python-version 3.11 --python-platform aarch64-manylinux2014 --no-header -o $(LAYER_LOCK) \
+		--python-version 3.11 --python-platform aarch64-manylinux2014 --custom-compile-command "make lock" -o $(LAYER_LOCK) \
 		--no-emit-package botocore --no-emit-package python-dateutil --no-emit-package six
 
 dev: $(BIN)/.installed ## run the whole stack on this machine (moto, sandbox, API on :3000, invoke API on :3001)
