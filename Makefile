@@ -30,6 +30,7 @@ $(BIN)/.installed: requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q uv==$(UV_VERSION)
 	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements-dev.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .  # the `shiptrack` CLI (docs/cli.md)
 	touch $@
 
 $(SAM):
@@ -43,7 +44,7 @@ install: $(BIN)/.installed $(SAM) ## create .venv from the lock file and install
 # (Lambda's arm64 and this machine's x86_64 alike), for the layer's arm64. botocore and what only it needs come
 # with the Lambda runtime: they are resolved but not shipped (docs/deploy.md).
 lock: $(BIN)/.installed ## re-resolve requirements-dev.lock and the layer's hashed lock after changing a pin
-	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --extra cli --python-version 3.11 --no-header -o requirements-dev.lock
 	$(BIN)/uv pip compile -q layers/shared/requirements.in --constraint requirements-dev.lock --generate-hashes \
 		--python-version 3.11 --python-platform aarch64-manylinux2014 --custom-compile-command "make lock" -o $(LAYER_LOCK) \
 		--no-emit-package botocore --no-emit-package python-dateutil --no-emit-package six
@@ -62,7 +63,7 @@ fmt: $(BIN)/.installed ## apply ruff fixes and formatting
 	$(BIN)/ruff format .
 
 typecheck: $(BIN)/.installed ## mypy (strict on layers/shared)
-	$(BIN)/mypy layers/shared local tests bench $(wildcard functions/*/*.py)
+	$(BIN)/mypy layers/shared cli local tests bench $(wildcard functions/*/*.py)
 
 pytest: $(BIN)/.installed ## the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)

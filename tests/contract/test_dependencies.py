@@ -91,7 +91,9 @@ def test_layer_inputs_match_pyproject() -> None:
 
 def test_every_dependency_is_pinned() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["dev"]
+    extras = pyproject["project"]["optional-dependencies"]
+    pins = [*pyproject["project"]["dependencies"], *(pin for group in extras.values() for pin in group)]
+    pins += pyproject["build-system"]["requires"]
 
     unpinned = [pin for pin in pins if "==" not in pin]
     assert unpinned == []
