@@ -213,6 +213,18 @@ def test_proxy_response_is_mapped_back(api: str) -> None:
     assert response.headers["x-amzn-RequestId"]
 
 
+def test_cors_preflights_answer_from_their_mock_integration(api: str) -> None:
+    # SAM's Cors: an OPTIONS method per path with a mock integration; as deployed, it needs the API key too.
+    preflight = requests.options(f"{api}/echo/1", headers={"x-api-key": API_KEY}, timeout=30)
+    without_key = requests.options(f"{api}/echo/1", timeout=30)
+
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "content-type,x-api-key"
+    assert set(preflight.headers["Access-Control-Allow-Methods"].split(",")) == {"GET", "OPTIONS"}
+    assert without_key.status_code == 403
+
+
 def test_a_handler_exception_is_502(api: str) -> None:
     response = requests.get(f"{api}/fail", headers={"x-api-key": API_KEY}, timeout=30)
 
