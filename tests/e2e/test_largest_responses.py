@@ -13,8 +13,8 @@ import requests
 
 from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE
+from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.models import MAX_LIST_LIMIT
-from shiptrack.store import TrackingStore
 from tests.payloads import LAMBDA_RESPONSE_LIMIT, TEXTS, lambda_payload_bytes, largest_tracking
 from tests.plugins.stack import StackFactory
 
@@ -39,7 +39,7 @@ def test_the_largest_page_of_trackings_is_served(stack: StackProcess) -> None:
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     ).Table("shiptrack-local-TrackingsTable")
-    store = TrackingStore(table)
+    store = TrackingsRepository(table)
     trackings = [largest_tracking(TEXTS["ascii"], i) for i in range(MAX_LIST_LIMIT)]
     for tracking in trackings:
         assert store.put_new(tracking).created
