@@ -117,14 +117,14 @@ class ColdStartResult:
 
 
 def template_functions() -> list[FunctionCode]:
-    """Every function of template.yaml: its code directory, handler module and environment (Globals merged)."""
+    """Every function of template.yaml: its code directory, handler module and environment (as deployed)."""
     from local.template import load_template
 
     template = load_template()
     result = []
     for logical_id, spec in sorted(template.functions.items()):
         module = spec.handler.rsplit(".", 1)[0]
-        env = {**template.global_environment, **spec.environment}
+        env = dict(spec.environment)
         result.append(FunctionCode(logical_id, Path(spec.code_uri), module, env))
     return result
 

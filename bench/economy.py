@@ -234,10 +234,11 @@ def measure_refresh(
     seed: int = 11,
 ) -> tuple[RefreshRow, dict[str, Any]]:
     """One steady-state refresh run over ``total`` trackings; returns the row and how seeding went."""
-    from shiptrack.jobs import Deadline, JobStateStore
+    from shiptrack.data.jobs import JobStateStore
+    from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.deadline import Deadline
     from shiptrack.models import TrackingRef
     from shiptrack.services.refresh import JOB_NAME, RefreshConfig, RefreshState, run_refresh
-    from shiptrack.store import TrackingStore
 
     rng = random.Random(seed)
     changed_count = round(total * changed_share)
@@ -274,7 +275,7 @@ def measure_refresh(
         config = RefreshConfig()
         _make_stale(aws, stale, now - timedelta(hours=config.stale_after_hours + 1))
 
-        store = TrackingStore(aws.table("TrackingsTable"))
+        store = TrackingsRepository(aws.table("TrackingsTable"))
         calls_before = dict(sandbox.stats()["calls"])
         writes_before = aws.counter.snapshot()
         list_requests: list[dict[str, Any]] = []

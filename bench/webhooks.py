@@ -175,21 +175,24 @@ def _floor_block(aws: Any, receiver: _Receiver, block: int, serial: int) -> floa
 
 def _delivery_block(aws: Any, block: int, serial: int, endpoint_id: str) -> float:
     """``block`` real deliveries through WebhookDeliveryFunction's handler, in batches of 10 (not timed: fan-out)."""
-    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
-    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
+    from shiptrack import compose
     from shiptrack.models import utc_now
     from shiptrack.services.webhook_fanout import BusEvent, fan_out
-    from shiptrack.services.webhook_wiring import webhook_queues
 
-    endpoints = WebhookEndpointRepository(aws.table("WebhookEndpointsTable"))
-    deliveries = WebhookDeliveryRepository(aws.table("WebhookDeliveriesTable"))
-    queues = webhook_queues()
+    deps = compose.webhook_fanout()
     for i in range(block):
         event_id = f"{serial:08x}{i:024x}"
         detail = {"event_id": event_id, "occurred_at": "2026-11-22T14:08:28.869Z", "n": i}
         event = BusEvent("tracking.created", event_id, utc_now(), detail)
-        fan_out(event, endpoints=endpoints, deliveries=deliveries, queues=queues, clock=utc_now, retention_days=30)
-    url = queues.deliveries_url
+        fan_out(
+            event,
+            endpoints=deps.endpoints,
+            deliveries=deps.deliveries,
+            queues=deps.queues,
+            clock=utc_now,
+            retention_days=deps.retention_days,
+        )
+    url = deps.queues.deliveries_url
     arn = f"arn:aws:sqs:us-east-1:123456789012:{url.rsplit('/', 1)[1]}"
     batches: list[list[dict[str, Any]]] = []
     while sum(len(b) for b in batches) < block:

@@ -4,6 +4,8 @@ A `FunctionPool` per function keeps warm `Worker` processes and starts new ones 
 `max_concurrency` (1 when the template reserves a concurrency of 1). Each worker has the function's own
 environment, module state and sys.path; invocations go over a pipe as JSON; the function's Timeout is enforced
 by killing the worker ("Task timed out after N.00 seconds") and starting a fresh one for the next invocation.
+Workers run the functions' own interpreter (`local.runtime`: the layer's lock and the runtime's boto3), never the
+dev venv's, so a dependency the layer lacks fails here as it would on Lambda.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,10 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from local.template import FunctionSpec
+from local.specs import FunctionSpec
+from local.xray import trace_header
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "lambda_worker.py"
 DEFAULT_MAX_CONCURRENCY = 4
+# Lambda's "6 MB" synchronous payload quotas, to the byte Lambda enforces: a larger Invoke request is refused
+# (413 RequestEntityTooLargeException); a larger response fails the invocation (Function.ResponseSizeTooLarge).
+MAX_REQUEST_BYTES = 6_291_456
+MAX_RESPONSE_BYTES = 6_291_556
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's init phase limit
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -35,7 +41,7 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 # Variables of the developer's shell a worker keeps; everything else comes from the template, as on Lambda.
-_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "VIRTUAL_ENV")
+_PASSTHROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 LogSink = Callable[[str, str], None]  # (function logical id, line)
 
@@ -55,6 +61,7 @@ class InvokeResult:
     payload: Any  # the handler's return value, or Lambda's error object
     duration_ms: float
     cold_start: bool
+    trace_id: str | None = None  # the invocation's _X_AMZN_TRACE_ID
 
     @property
     def function_error(self) -> str | None:
@@ -98,6 +105,7 @@ def worker_environment(
             "LAMBDA_TASK_ROOT": str(spec.code_uri),
             "_HANDLER": spec.handler,
             "TZ": "UTC",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
             "PYTHONPATH": os.pathsep.join(paths),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -111,7 +119,7 @@ def worker_environment(
 class Worker:
     """One execution environment (a child process). Used by one invocation at a time."""
 
-    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink) -> None:
+    def __init__(self, spec: FunctionSpec, env: Mapping[str, str], log: LogSink, python: Path) -> None:
         self.spec = spec
         req_read, self._req_write = os.pipe()
         self._resp_read, resp_write = os.pipe()
@@ -122,8 +130,8 @@ class Worker:
             "AWS_LAMBDA_LOG_STREAM_NAME": f"{time.strftime('%Y/%m/%d')}/[$LATEST]{stream_id}",
         }
         try:
-            self.process = subprocess.Popen(  # noqa: S603 - our interpreter and worker script
-                [sys.executable, "-u", str(WORKER_SCRIPT)],
+            self.process = subprocess.Popen(  # noqa: S603 - the functions' interpreter and our worker script
+                [str(python), "-u", str(WORKER_SCRIPT)],
                 env=child_env,
                 cwd=str(spec.code_uri) if spec.code_uri.is_dir() else None,
                 stdin=subprocess.DEVNULL,
@@ -171,7 +179,7 @@ class Worker:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def invoke(self, request_id: str, event: Any, timeout: float) -> tuple[str, Any]:
+    def invoke(self, request_id: str, event: Any, timeout: float, trace_id: str) -> tuple[str, Any]:
         """Run one invocation: ("ok", result) | ("error", error) | ("timeout", None) | ("died", exit code).
 
         After "timeout" or "died" the worker is dead."""
@@ -180,6 +188,8 @@ class Worker:
             "event": event,
             "deadline_ms": int((time.time() + timeout) * 1000),
             "invoked_function_arn": self.spec.arn,
+            "trace_id": trace_id,
+            "max_response_bytes": MAX_RESPONSE_BYTES,
         }
         try:
             _write_all(self._req_write, json.dumps(request).encode() + b"\n")
@@ -252,11 +262,13 @@ class FunctionPool:
         env: Mapping[str, str],
         log: LogSink,
         *,
+        python: Path,
         max_concurrency: int | None = None,
     ) -> None:
         self.spec = spec
         self.env = dict(env)
         self.log = log
+        self.python = python
         if max_concurrency is None:
             reserved = spec.reserved_concurrency
             max_concurrency = DEFAULT_MAX_CONCURRENCY if reserved is None else min(reserved, DEFAULT_MAX_CONCURRENCY)
@@ -312,29 +324,31 @@ class FunctionPool:
     def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
         """Invoke synchronously (RequestResponse). Raises ThrottledError, PoolClosedError."""
         request_id = request_id or str(uuid.uuid4())
+        # Lambda samples every invocation of an Active function locally (its real rate is 1/s plus 5 %).
+        trace_id = trace_header(sampled=self.spec.tracing_mode == "Active")
         started = time.monotonic()
         worker, cold = self._acquire()
         if worker is None:
             worker = self._start_worker()
             if worker.init_error is not None:
                 self._release(worker)
-                error = dict(worker.init_error)
-                error.setdefault("requestId", request_id)
-                return InvokeResult(request_id, False, error, _ms_since(started), True)
+                error = {**worker.init_error, "requestId": request_id}  # init ran before any request
+                return InvokeResult(request_id, False, error, _ms_since(started), True, trace_id)
         try:
-            status, payload = worker.invoke(request_id, event, float(self.spec.timeout))
+            status, payload = worker.invoke(request_id, event, float(self.spec.timeout), trace_id)
         finally:
             self._release(worker)
         elapsed_ms = _ms_since(started)
         if status in ("ok", "error"):
-            return InvokeResult(request_id, status == "ok", payload, elapsed_ms, cold)
+            return InvokeResult(request_id, status == "ok", payload, elapsed_ms, cold, trace_id)
         if self._closed:
             raise PoolClosedError(self.spec.logical_id)
         if status == "timeout":
             self.log(self.spec.logical_id, f"{request_id} Task timed out after {self.spec.timeout:.2f} seconds")
-            return InvokeResult(request_id, False, timeout_error(request_id, self.spec.timeout), elapsed_ms, cold)
-        error = runtime_exit_error(request_id, f"Runtime exited with error: exit status {payload}")
-        return InvokeResult(request_id, False, error, elapsed_ms, cold)
+            error = timeout_error(request_id, self.spec.timeout)
+        else:
+            error = runtime_exit_error(request_id, f"Runtime exited with error: exit status {payload}")
+        return InvokeResult(request_id, False, error, elapsed_ms, cold, trace_id)
 
     def prewarm(self) -> None:
         """Start one execution environment before the first invocation (like provisioned concurrency)."""
@@ -355,7 +369,7 @@ class FunctionPool:
 
         Raises PoolClosedError (the worker disposed) when the pool closed while it started."""
         try:
-            worker = Worker(self.spec, self.env, self.log)
+            worker = Worker(self.spec, self.env, self.log, self.python)
         except Exception:
             with self._lock:
                 self._starting -= 1

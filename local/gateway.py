@@ -1,9 +1,11 @@
-"""API Gateway (REST API, Lambda proxy integration) in front of the local function pools.
+"""API Gateway (REST API, Lambda proxy and mock integrations) in front of the local function pools.
 
-Routes come from the template's `Api` events. Like API Gateway: an unknown path or method is a 403
-`Missing Authentication Token`; a route that needs a key without a valid `x-api-key` is a 403 `Forbidden`;
-a handler error or malformed proxy response is a 502; an integration slower than 29 s is a 504; a body over
-10 MB is a 413. Gateway-made answers get the headers of the Api's `GatewayResponses`.
+Routes are the methods of the REST APIs' definitions as the SAM transform generated them (`local.template`). Like
+API Gateway: an unknown path or method is a 403 `Missing Authentication Token`; a method whose security needs the
+API key without a valid `x-api-key` is a 403 `Forbidden`; a function without an `AWS::Lambda::Permission` for API
+Gateway is a 500; a handler error or malformed proxy response is a 502; an integration slower than 29 s is a 504; a
+body over 10 MB is a 413. Gateway-made answers are rendered from the API's gateway responses (status, headers and
+`application/json` template). Mock integrations (SAM's CORS preflights) answer from their integration response.
 The stage prefix is optional locally: `/v1/trackings` and `/trackings` reach the same route.
 """
 
@@ -21,15 +23,16 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local.functions import FunctionPool, PoolClosedError, ThrottledError
+from local.functions import MAX_REQUEST_BYTES, FunctionPool, PoolClosedError, ThrottledError
 from local.httpserver import Request, Response
-from local.template import ApiSpec, RouteSpec
+from local.specs import ApiSpec, RouteSpec
 
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit (10 MB)
 INTEGRATION_TIMEOUT_SECONDS = 29.0
 
 # Gateway response type → (status, message), as API Gateway answers by default.
 GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
+    "API_CONFIGURATION_ERROR": (500, "Internal server error"),
     "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
     "INVALID_API_KEY": (403, "Forbidden"),
     "REQUEST_TOO_LARGE": (413, "Request Too Long"),
@@ -38,9 +41,10 @@ GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
     "INTEGRATION_TIMEOUT": (504, "Endpoint request timed out"),
 }
 _ERROR_TYPES = {
+    "API_CONFIGURATION_ERROR": "InternalServerErrorException",
     "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
     "INVALID_API_KEY": "ForbiddenException",
-    "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    "REQUEST_TOO_LARGE": "BadRequestException",
     "THROTTLED": "TooManyRequestsException",
     "INTEGRATION_FAILURE": "InternalServerErrorException",
     "INTEGRATION_TIMEOUT": "InternalServerErrorException",
@@ -88,15 +92,20 @@ class ApiGateway:
         api_key: str,
         account_id: str,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
+        region: str = "us-east-1",
+        permits: Callable[[str, str], bool] | None = None,
         local_routes: Mapping[str, Callable[[Request], Response]] | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
+        """`permits(function_id, source_arn)`: whether API Gateway may invoke the function (its Lambda permission)."""
         self.routes = [CompiledRoute.of(r) for r in routes]
         self.apis = dict(apis)
         self.pools = pools
         self.api_key = api_key
         self.account_id = account_id
         self.integration_timeout = integration_timeout
+        self.region = region
+        self.permits = permits or (lambda function_id, source_arn: True)
         self.local_routes = dict(local_routes or {})
         self.log = log or (lambda line: None)
         stages = {api.stage_name for api in self.apis.values()}
@@ -146,26 +155,15 @@ class ApiGateway:
         if request_id:
             headers.append(("x-amzn-RequestId", request_id))
         body = json.dumps({"message": message}).encode()
-        if api is not None:
-            family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
-            config = api.gateway_responses.get(kind) or api.gateway_responses.get(family) or {}
-            params = config.get("ResponseParameters") or {}
-            custom = dict(params.get("Headers") or {})
-            custom.update(
-                {
-                    k.removeprefix("gatewayresponse.header."): v
-                    for k, v in params.items()
-                    if k.startswith("gatewayresponse.header.")
-                }
-            )
-            for name, value in custom.items():
-                headers = [(k, v) for k, v in headers if k.lower() != str(name).lower()]
-                headers.append((str(name), str(value).strip("'")))
-            if config.get("StatusCode"):
-                status = int(config["StatusCode"])
-            templates = config.get("ResponseTemplates") or {}
-            template = templates.get("application/json")
-            if isinstance(template, str):
+        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        config = api and (api.gateway_responses.get(kind) or api.gateway_responses.get(family))
+        if config:
+            for name, value in config.headers.items():
+                headers = [(k, v) for k, v in headers if k.lower() != name.lower()]
+                headers.append((name, value))
+            status = config.status or status
+            template = config.templates.get("application/json")
+            if template:
                 body = (
                     template.replace("$context.error.messageString", json.dumps(message))
                     .replace("$context.error.message", message)
@@ -195,10 +193,6 @@ class ApiGateway:
     def _serve(self, request: Request, request_id: str) -> Response:
         found = self._route_for(request.raw_path, request.method)
         if found is None:
-            if request.method == "OPTIONS":
-                cors = self._cors_preflight(request)
-                if cors is not None:
-                    return cors
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id=request_id)
         route, params, stage_in_path = found
         api = self.apis.get(route.spec.api_id)
@@ -206,16 +200,26 @@ class ApiGateway:
         if route.spec.api_key_required and request.header("x-api-key") != self.api_key:
             return self.gateway_response("INVALID_API_KEY", api_id, request_id)
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
+            return _body_over_api_gateway_limit()
         body = request.read_body()
         if len(body) > MAX_BODY_BYTES:
-            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
+            return _body_over_api_gateway_limit()
         stage = stage_in_path or (api.stage_name if api else "Prod")
         path = self._strip_stage(request.raw_path)[0] if stage_in_path else request.raw_path
+        if str(route.spec.integration.get("type", "")).lower() == "mock":
+            return _mock_response(route.spec.integration, request_id)
+        function_id = route.spec.function_id
+        source_arn = f"arn:aws:execute-api:{self.region}:{self.account_id}:{api_id}/{stage}/{request.method}{path}"
+        if function_id is not None and not self.permits(function_id, source_arn):
+            self.log(f"{function_id}: no AWS::Lambda::Permission lets API Gateway invoke it from {source_arn}")
+            return self.gateway_response("API_CONFIGURATION_ERROR", api_id, request_id)
         event = self.proxy_event(request, route, params, body, stage, request_id, api, path)
-        pool = self.pools.get(route.spec.function_id)
-        if pool is None:  # the function is not runnable locally (see the stack's log)
-            self.log(f"{route.spec.function_id} is not running locally")
+        if len(json.dumps(event, separators=(",", ":")).encode()) > MAX_REQUEST_BYTES:
+            # Under API Gateway's 10 MB, over Lambda's 6 MB: Lambda refuses the invocation, API Gateway says 413.
+            return self.gateway_response("REQUEST_TOO_LARGE", api_id, request_id)
+        pool = self.pools.get(function_id or "")
+        if pool is None:  # not a Lambda integration, or a function not runnable locally (see the stack's log)
+            self.log(f"{route.spec.method} {route.spec.path}: {function_id or 'no Lambda integration'} is not running")
             return self.gateway_response("INTEGRATION_FAILURE", api_id, request_id)
         future = pool.invoke_async(event, request_id)
         try:
@@ -377,32 +381,27 @@ class ApiGateway:
                 return None
         return Response(status, raw, headers)
 
-    def _cors_preflight(self, request: Request) -> Response | None:
-        path, _ = self._strip_stage(request.raw_path)
-        parts = [p for p in path.strip("/").split("/") if p]
-        matching = [r for r in self.routes if r.match(parts) is not None]
-        apis = {r.spec.api_id for r in matching}
-        for api_id in apis:
-            api = self.apis.get(api_id)
-            if api is None or not api.cors:
-                continue
-            cors = api.cors if isinstance(api.cors, dict) else {"AllowOrigin": api.cors}
-            methods = sorted({r.spec.method for r in matching if r.spec.api_id == api_id} | {"OPTIONS"})
-            headers = [("Access-Control-Allow-Origin", str(cors.get("AllowOrigin", "'*'")).strip("'"))]
-            headers.append(
-                (
-                    "Access-Control-Allow-Methods",
-                    str(cors.get("AllowMethods", "'" + ",".join(methods) + "'")).strip("'"),
-                )
-            )
-            if cors.get("AllowHeaders"):
-                headers.append(("Access-Control-Allow-Headers", str(cors["AllowHeaders"]).strip("'")))
-            if cors.get("MaxAge"):
-                headers.append(("Access-Control-Max-Age", str(cors["MaxAge"]).strip("'")))
-            if str(cors.get("AllowCredentials", "")).lower() == "true":
-                headers.append(("Access-Control-Allow-Credentials", "true"))
-            return Response(200, b"{}", [("Content-Type", "application/json"), *headers])
-        return None
+
+def _body_over_api_gateway_limit() -> Response:
+    """API Gateway's own answer to a body over 10 MB, before any route or gateway response (as observed)."""
+    message = f"HTTP content length exceeded {MAX_BODY_BYTES} bytes."
+    return Response(413, message.encode(), [("Content-Type", "text; charset=utf-8")])
+
+
+def _mock_response(integration: Mapping[str, Any], request_id: str) -> Response:
+    """A mock integration's answer: its default integration response's status, static headers and template."""
+    default = (integration.get("responses") or {}).get("default") or {}
+    headers = [
+        (name.removeprefix("method.response.header."), str(value).strip("'"))
+        for name, value in (default.get("responseParameters") or {}).items()
+        if name.startswith("method.response.header.")
+    ]
+    body = str((default.get("responseTemplates") or {}).get("application/json") or "")
+    return Response(
+        int(default.get("statusCode", 200)),
+        body.encode(),
+        [("Content-Type", "application/json"), *headers, ("x-amzn-RequestId", request_id)],
+    )
 
 
 def _header_str(value: Any) -> str:

@@ -1,19 +1,22 @@
 """What Lambda's event-source mappings and EventBridge schedules would do, for the local function pools.
 
+Each reads an `AWS::Lambda::EventSourceMapping` or a rule of the transformed template (`local.specs`).
+
 * `SqsEventSource`: polls a queue, invokes with up to BatchSize records, deletes what succeeded (all, or all
-  but the `batchItemFailures` with `ReportBatchItemFailures`). As on AWS, a failed message is not touched: it
-  comes back when its visibility timeout expires — the one it was received with, or the one the function set
-  itself with ChangeMessageVisibility (a retry schedule). Locally messages are received with a visibility of
-  `retry_seconds` (plus the batching window) instead of the queue's, so a plain failure comes back at once and
-  moto's redrive moves a poison message to the DLQ quickly; one poller per source never receives a message
-  again while its invocation runs.
+  but the `batchItemFailures` with `ReportBatchItemFailures`). Messages are received with the queue's own
+  visibility timeout, so no batch in flight is received twice. A failed message becomes visible again after
+  `retry_seconds` (locally short, so moto's redrive moves a poison message to the DLQ quickly) — unless the
+  function set its visibility itself (ChangeMessageVisibility, a retry schedule): as on AWS, that stands
+  (`local.moto_patches`). Up to `ScalingConfig.MaximumConcurrency` batches (at most the function's concurrency)
+  are in flight at once.
 * `StreamEventSource`: polls every shard of a DynamoDB stream from StartingPosition, invokes in BatchSize
   batches in order, retries a failing batch (`MaximumRetryAttempts`, `MaximumRecordAgeInSeconds`), bisects
   it (`BisectBatchOnFunctionError`), honours `ReportBatchItemFailures`, and sends a failure record to
   `DestinationConfig.OnFailure` (an SQS queue) when it gives up.
 * `QueueInvokeSource`: EventBridge rules whose target is a function deliver to a local queue; this invokes the
-  function asynchronously with each event (2 retries, like Lambda's async invocation).
-* `Scheduler`: `Schedule`/`ScheduleV2` events fire every `interval` seconds (not on their own expression).
+  function asynchronously with each event (retried as its EventInvokeConfig says, 2 times by default).
+* `Scheduler`: rules with a ScheduleExpression and Scheduler schedules fire every `interval` seconds (not on their
+  own expression).
 """
 
 from __future__ import annotations
@@ -22,15 +25,16 @@ import base64
 import contextlib
 import datetime as dt
 import json
-import math
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from local.functions import FunctionPool, InvokeResult, PoolClosedError, ThrottledError
-from local.template import EventSpec
+from local.moto_patches import LOCAL_RETRY_HEADER
+from local.specs import EventSourceMappingSpec, RuleSpec
 
 Log = Callable[[str], None]
 
@@ -64,6 +68,10 @@ def _matches_filters(filter_criteria: Any, record: dict[str, Any], body_key: str
         if matcher.matches_event(cast(Any, subject)):
             return True
     return False
+
+
+def _mark_local_retry(request: Any, **_: Any) -> None:
+    request.headers[LOCAL_RETRY_HEADER] = "1"
 
 
 class _Poller:
@@ -110,7 +118,7 @@ class SqsEventSource(_Poller):
     def __init__(
         self,
         pool: FunctionPool,
-        event: EventSpec,
+        mapping: EventSourceMappingSpec,
         *,
         queue_url: str,
         queue_arn: str,
@@ -119,8 +127,8 @@ class SqsEventSource(_Poller):
         retry_seconds: int,
         log: Log,
     ) -> None:
-        super().__init__(f"sqs:{pool.spec.logical_id}.{event.name}", log)
-        props = event.properties
+        super().__init__(f"sqs:{pool.spec.logical_id}.{mapping.name}", log)
+        props = mapping.properties
         self.pool = pool
         self.queue_url = queue_url
         self.queue_arn = queue_arn
@@ -131,9 +139,14 @@ class SqsEventSource(_Poller):
         self.report_failures = "ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or [])
         self.filters = props.get("FilterCriteria")
         self.retry_seconds = retry_seconds
-        # The local stand-in for the queue's VisibilityTimeout: long enough that the batching window cannot
-        # receive a message twice, short enough that a failure is retried at once.
-        self.receive_visibility = retry_seconds + math.ceil(self.window)
+        maximum = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        self.concurrency = min(pool.max_concurrency, int(maximum)) if maximum else pool.max_concurrency
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        # Our quick retries are the only ChangeMessageVisibilityBatch calls on this client: mark them as ours, so a
+        # visibility the function set stands against them (local.moto_patches).
+        sqs.meta.events.register(
+            "before-sign.sqs.ChangeMessageVisibilityBatch", _mark_local_retry, unique_id=LOCAL_RETRY_HEADER
+        )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {}
@@ -163,7 +176,6 @@ class SqsEventSource(_Poller):
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=max(1, min(10, count)),
             WaitTimeSeconds=wait,
-            VisibilityTimeout=self.receive_visibility,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
@@ -172,8 +184,16 @@ class SqsEventSource(_Poller):
     def run(self) -> None:
         self.ready.set()
         while not self.stopping:
-            messages = self._receive(1, self.batch_size)
+            # A batch is only received when a slot is free: its visibility timeout must not tick in a queue of ours.
+            if not self._slots.acquire(timeout=0.5):
+                continue
+            try:
+                messages = self._receive(1, self.batch_size)
+            except Exception:
+                self._slots.release()
+                raise
             if not messages:
+                self._slots.release()
                 continue
             deadline = time.monotonic() + self.window
             while len(messages) < self.batch_size and not self.stopping:
@@ -184,7 +204,17 @@ class SqsEventSource(_Poller):
                     break
                 else:
                     self._stop.wait(0.1)
+            threading.Thread(target=self._handle_in_slot, args=(messages,), daemon=True, name=self.name).start()
+
+    def _handle_in_slot(self, messages: list[dict[str, Any]]) -> None:
+        try:
             self._handle(messages)
+        except PoolClosedError:
+            pass
+        except Exception as exc:  # moto hiccup: the messages come back after their visibility timeout
+            self.log(f"{self.name}: {type(exc).__name__}: {exc}")
+        finally:
+            self._slots.release()
 
     def _handle(self, messages: list[dict[str, Any]]) -> None:
         records = [self._record(m) for m in messages]
@@ -202,7 +232,7 @@ class SqsEventSource(_Poller):
         if failed:
             self.log(f"{self.name}: {len(failed)} of {len(passing)} message(s) failed; they will be retried")
         self._delete([r for r in passing if r not in failed])
-        # Failed messages are left alone: a visibility the function set (a retry delay) must stand.
+        self._retry_later(failed)
 
     def _failed(self, result: InvokeResult, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not result.ok:
@@ -245,7 +275,7 @@ class StreamEventSource(_Poller):
     def __init__(
         self,
         pool: FunctionPool,
-        event: EventSpec,
+        mapping: EventSourceMappingSpec,
         *,
         stream_arn: str,
         streams: Any,
@@ -253,8 +283,8 @@ class StreamEventSource(_Poller):
         region: str,
         log: Log,
     ) -> None:
-        super().__init__(f"stream:{pool.spec.logical_id}.{event.name}", log)
-        props = event.properties
+        super().__init__(f"stream:{pool.spec.logical_id}.{mapping.name}", log)
+        props = mapping.properties
         self.pool = pool
         self.stream_arn = stream_arn
         self.streams = streams
@@ -437,12 +467,11 @@ def _iso(epoch: float) -> str:
 class QueueInvokeSource(_Poller):
     """Events delivered to a local queue by an EventBridge rule → asynchronous invocations of a function."""
 
-    MAX_ATTEMPTS = 3  # Lambda's async invocation: the first try and 2 retries
-
     def __init__(
         self, pool: FunctionPool, name: str, *, queue_url: str, sqs: Any, retry_seconds: int, log: Log
     ) -> None:
         super().__init__(f"rule:{pool.spec.logical_id}.{name}", log)
+        self.max_attempts = 1 + pool.spec.async_retries  # Lambda's async invocation: the first try and its retries
         self.pool = pool
         self.queue_url = queue_url
         self.sqs = sqs
@@ -470,7 +499,7 @@ class QueueInvokeSource(_Poller):
             ok = result.ok
         except ThrottledError:
             ok = False
-        if ok or attempt >= self.MAX_ATTEMPTS:
+        if ok or attempt >= self.max_attempts:
             if not ok:
                 self.log(f"{self.name}: event failed {attempt} time(s); dropped")
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -480,43 +509,51 @@ class QueueInvokeSource(_Poller):
             )
 
 
-def scheduled_event(pool: FunctionPool, event: EventSpec, region: str, account_id: str) -> Any:
-    """The payload EventBridge (Schedule) or EventBridge Scheduler (ScheduleV2) sends a function."""
-    props = event.properties
-    raw_input = props.get("Input")
+@dataclass(frozen=True)
+class ScheduleJob:
+    """A schedule that fires a function: a rule's ScheduleExpression target, or an EventBridge Scheduler schedule."""
+
+    pool: FunctionPool
+    rule: RuleSpec
+    target: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.pool.spec.logical_id, self.rule.logical_id
+
+    @property
+    def enabled(self) -> bool:
+        return self.rule.state.upper() == "ENABLED"
+
+
+def scheduled_event(job: ScheduleJob, region: str, account_id: str) -> Any:
+    """The payload EventBridge (a rule's schedule) or EventBridge Scheduler sends a function: the target's Input,
+    else the scheduled event."""
+    raw_input = job.target.get("Input")
     if raw_input is not None:
         try:
             return json.loads(raw_input) if isinstance(raw_input, str) else raw_input
         except ValueError:
             return raw_input
-    name = props.get("Name") or props.get("ScheduleName") or f"{pool.spec.name}-{event.name}"
-    v2 = event.type == "ScheduleV2"
-    resource = (
-        f"arn:aws:scheduler:{region}:{account_id}:schedule/default/{name}"
-        if v2
-        else f"arn:aws:events:{region}:{account_id}:rule/{name}"
-    )
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
-        "source": "aws.scheduler" if v2 else "aws.events",
+        "source": "aws.scheduler" if job.rule.scheduler else "aws.events",
         "account": account_id,
         "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
-        "resources": [resource],
+        "resources": [job.rule.arn],
         "detail": {},
     }
 
 
 class Scheduler(_Poller):
-    """Fires every enabled Schedule/ScheduleV2 event each `interval` seconds (first after one interval)."""
+    """Fires every enabled schedule each `interval` seconds (first after one interval)."""
 
-    def __init__(
-        self, jobs: list[tuple[FunctionPool, EventSpec]], *, interval: float, region: str, account_id: str, log: Log
-    ) -> None:
+    def __init__(self, jobs: list[ScheduleJob], *, interval: float, region: str, account_id: str, log: Log) -> None:
         super().__init__("scheduler", log)
-        self.jobs = [(p, e) for p, e in jobs if _schedule_enabled(e)]
+        self.jobs = [job for job in jobs if job.enabled]
         self.interval = interval
         self.region = region
         self.account_id = account_id
@@ -529,12 +566,12 @@ class Scheduler(_Poller):
         next_fire = time.monotonic() + self.interval
         while not self._stop.wait(max(0.0, next_fire - time.monotonic())):
             next_fire += self.interval
-            for pool, event in self.jobs:
-                self.fire(pool, event)
+            for job in self.jobs:
+                self.fire(job)
 
-    def fire(self, pool: FunctionPool, event: EventSpec, wait: bool = False) -> InvokeResult | None:
+    def fire(self, job: ScheduleJob, wait: bool = False) -> InvokeResult | None:
         """Invoke one schedule now (skipped while its previous run is still going)."""
-        key = (pool.spec.logical_id, event.name)
+        key = job.key
         running = self._running.get(key)
         if running is not None and running.is_alive():
             self.log(f"schedule {key[0]}.{key[1]}: previous run still going; skipped")
@@ -543,7 +580,7 @@ class Scheduler(_Poller):
 
         def run() -> None:
             try:
-                result = pool.invoke(scheduled_event(pool, event, self.region, self.account_id))
+                result = job.pool.invoke(scheduled_event(job, self.region, self.account_id))
             except (ThrottledError, PoolClosedError) as exc:
                 self.log(f"schedule {key[0]}.{key[1]}: {type(exc).__name__}")
                 return
@@ -558,10 +595,3 @@ class Scheduler(_Poller):
             thread.join()
             return outcome[0] if outcome else None
         return None
-
-
-def _schedule_enabled(event: EventSpec) -> bool:
-    props = event.properties
-    if str(props.get("Enabled", "true")).lower() == "false":
-        return False
-    return str(props.get("State", "ENABLED")).upper() == "ENABLED"

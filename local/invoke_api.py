@@ -4,6 +4,8 @@
 FunctionName is the logical id (its local physical name and ARN work too). Invocation types:
 RequestResponse (200, the result; `X-Amz-Function-Error: Unhandled` and the error object when it failed),
 Event (202, runs in the background), DryRun (204). `GET /2015-03-31/functions/` lists the functions.
+Lambda's payload quotas hold as Lambda answers them: a request over 6,291,456 bytes (256 KB for Event) is a 413
+`RequestEntityTooLargeException`; a result over 6,291,556 bytes fails with `Function.ResponseSizeTooLarge`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from local.functions import FunctionPool, PoolClosedError, ThrottledError
+from local.functions import MAX_REQUEST_BYTES, FunctionPool, PoolClosedError, ThrottledError
 from local.httpserver import Request, Response
 
 _INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")
 _GET = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/?$")
 _LIST = re.compile(r"^/2015-03-31/functions/?$")
-MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 MAX_ASYNC_PAYLOAD = 256 * 1024
 
 
@@ -88,10 +89,15 @@ class InvokeApi:
         if pool is None:
             return self._not_found(match.group("name"))
         kind = request.header("X-Amz-Invocation-Type") or "RequestResponse"
-        limit = MAX_ASYNC_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD
-        if request.content_length is not None and request.content_length > limit:
-            return _error(413, "RequestTooLargeException", f"Request must be smaller than {limit} bytes")
         raw = request.read_body()
+        if kind == "Event" and len(raw) > MAX_ASYNC_PAYLOAD:
+            message = (
+                f"{len(raw)} byte payload is too large for the Event invocation type (limit {MAX_ASYNC_PAYLOAD} bytes)"
+            )
+            return _error(413, "RequestEntityTooLargeException", message)
+        if len(raw) > MAX_REQUEST_BYTES:
+            message = f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the InvokeFunction operation"
+            return _error(413, "RequestEntityTooLargeException", message)
         try:
             event = json.loads(raw) if raw.strip() else {}
         except ValueError:
@@ -125,6 +131,8 @@ class InvokeApi:
             ("X-Amz-Executed-Version", "$LATEST"),
             ("x-amzn-RequestId", result.request_id),
         ]
+        if result.trace_id:
+            headers.append(("X-Amzn-Trace-Id", result.trace_id))
         if result.function_error:
             headers.append(("X-Amz-Function-Error", result.function_error))
         self.log(f"invoke {pool.spec.logical_id} → {'ok' if result.ok else 'error'} ({result.duration_ms:.0f} ms)")

@@ -7,7 +7,8 @@ stdout/stderr are the function's logs (the stack prefixes them with the function
 
 Messages out:  {"type": "ready", "init_ms": float} | {"type": "init_error", "error": {...}}
                {"type": "result", "id": ..., "ok": true, "result": ...} | {... "ok": false, "error": {...}}
-Messages in:   {"id": request id, "event": ..., "deadline_ms": epoch ms, "invoked_function_arn": ...}
+Messages in:   {"id": request id, "event": ..., "deadline_ms": epoch ms, "invoked_function_arn": ..., "trace_id": ...,
+                "max_response_bytes": Lambda's response payload limit}
 """
 
 from __future__ import annotations
@@ -95,6 +96,19 @@ def error_payload(exc: BaseException, error_type: str | None = None) -> dict[str
     }
 
 
+def _result_message(result: Any, max_bytes: int) -> dict[str, Any]:
+    """The answer for a handler's return value: the runtime serialises it as JSON; Lambda measures those bytes."""
+    try:
+        text = json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        error = error_payload(Exception(f"Unable to marshal response: {exc}"), error_type="Runtime.MarshalError")
+        return {"ok": False, "error": error}
+    if max_bytes and len(text.encode()) > max_bytes:
+        message = f"Response payload size exceeded maximum allowed payload size ({max_bytes} bytes)."
+        return {"ok": False, "error": {"errorType": "Function.ResponseSizeTooLarge", "errorMessage": message}}
+    return {"ok": True, "result": json.loads(text)}
+
+
 def _send(out: BinaryIO, message: dict[str, Any]) -> None:
     out.write(json.dumps(message).encode() + b"\n")
     out.flush()
@@ -165,23 +179,15 @@ def main() -> None:
         request = json.loads(line)
         request_id = request["id"]
         _RequestIdFilter.request_id = request_id
+        if request.get("trace_id"):  # the Python runtime sets it for each invocation; the X-Ray SDK reads it
+            os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
         context = LambdaContext(request_id, request["deadline_ms"], request["invoked_function_arn"])
         print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
         t0 = time.perf_counter()
         message: dict[str, Any]
         try:
             result = handler(request["event"], context)
-            try:
-                encoded = json.loads(json.dumps(result))
-            except (TypeError, ValueError) as exc:
-                message = {
-                    "ok": False,
-                    "error": error_payload(
-                        Exception(f"Unable to marshal response: {exc}"), error_type="Runtime.MarshalError"
-                    ),
-                }
-            else:
-                message = {"ok": True, "result": encoded}
+            message = _result_message(result, int(request.get("max_response_bytes") or 0))
         except Exception as exc:
             payload = error_payload(exc)
             print(f"[ERROR] {payload['errorType']}: {payload['errorMessage']}", flush=True)

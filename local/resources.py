@@ -14,7 +14,8 @@ from typing import Any
 import boto3
 
 from local.sandbox.engine import DEFAULT_API_KEY, DEFAULT_EMAIL
-from local.template import FUNCTION_TYPES, QueueSpec, SecretSpec, Template
+from local.specs import QueueSpec, SecretSpec
+from local.template import FUNCTION_TYPE, Template
 
 # What the local TrackingMore sandbox accepts (its defaults); the secret's keys get these values locally.
 LOCAL_SECRET_VALUES: dict[str, str] = {
@@ -208,8 +209,11 @@ def provision(
             clients.events.create_event_bus(Name=bus.name)
         names.buses[logical_id] = bus.name
 
-    function_arns = {template.arn_of(lid) for lid, _ in template.resources(*FUNCTION_TYPES)}
+    function_arns = {template.arn_of(lid) for lid, _ in template.resources(FUNCTION_TYPE)}
     for logical_id, rule in template.rules.items():
+        if rule.scheduler:  # EventBridge Scheduler: moto has no use for it, the stack's scheduler fires it
+            names.function_targets += [(logical_id, target) for target in rule.targets]
+            continue
         kwargs: dict[str, Any] = {"Name": rule.name, "EventBusName": rule.event_bus_name, "State": rule.state}
         if rule.event_pattern is not None:
             kwargs["EventPattern"] = json.dumps(rule.event_pattern)

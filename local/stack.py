@@ -38,20 +38,15 @@ import boto3
 
 from local.functions import DEFAULT_MAX_CONCURRENCY, FAKE_CREDENTIALS, FunctionPool, worker_environment
 from local.gateway import INTEGRATION_TIMEOUT_SECONDS, ApiGateway
-from local.glue import QueueInvokeSource, Scheduler, SqsEventSource, StreamEventSource
+from local.glue import QueueInvokeSource, ScheduleJob, Scheduler, SqsEventSource, StreamEventSource
 from local.httpserver import HttpServer, Request, Response
+from local.intrinsics import DEFAULT_REGION, parse_parameter_overrides, read_yaml
 from local.invoke_api import InvokeApi
 from local.resources import LOCAL_SECRET_VALUES, ResourceNames, _target, make_clients, provision
-from local.template import (
-    DEFAULT_REGION,
-    DEFAULT_TEMPLATE,
-    FunctionSpec,
-    Template,
-    bus_name_from,
-    load_template,
-    parse_parameter_overrides,
-    read_yaml,
-)
+from local.runtime import ensure_runtime, runtime_python
+from local.specs import EventSourceMappingSpec, FunctionSpec
+from local.template import DEFAULT_TEMPLATE, Template, load_template
+from local.xray import XRayDaemon
 
 TAP_QUEUE = "local-event-tap"
 TAP_RULE = "local-event-tap"
@@ -67,9 +62,6 @@ def local_parameters(template_path: Path, overrides: Mapping[str, str]) -> dict[
     """:data:`LOCAL_PARAMETER_DEFAULTS` the template declares, then ``overrides``."""
     declared = read_yaml(template_path).get("Parameters") or {}
     return {**{k: v for k, v in LOCAL_PARAMETER_DEFAULTS.items() if k in declared}, **overrides}
-
-
-SUPPORTED_EVENTS = {"Api", "SQS", "DynamoDB", "Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
 
 
 class StackError(RuntimeError):
@@ -88,6 +80,7 @@ class StackConfig:
     schedule_seconds: float = 60.0
     sandbox: bool = True
     sandbox_seed: int = 7
+    upstream_latency: str = "realistic"  # the sandbox's latency profile, NAME[:SCALE] (docs/sandbox.md)
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS
     sqs_retry_seconds: int = 1
@@ -106,6 +99,7 @@ class StackConfig:
             "schedule_seconds": "LOCAL_SCHEDULE_SECONDS",
             "sandbox": "LOCAL_SANDBOX",
             "sandbox_seed": "LOCAL_SANDBOX_SEED",
+            "upstream_latency": "LOCAL_UPSTREAM_LATENCY",
             "max_concurrency": "LOCAL_MAX_CONCURRENCY",
             "integration_timeout": "LOCAL_API_TIMEOUT_SECONDS",
             "sqs_retry_seconds": "LOCAL_SQS_RETRY_SECONDS",
@@ -232,6 +226,7 @@ class LocalStack:
             "event_sources": "starting",
         }
         self.pools: dict[str, FunctionPool] = {}
+        self.python = runtime_python()  # the functions' interpreter (local/runtime.py), checked by start()
         self.skipped_functions: dict[str, str] = {}
         self.names: ResourceNames | None = None
         self.sandbox: Any = None
@@ -243,6 +238,7 @@ class LocalStack:
         self._stopped = threading.Event()
         self._started = False
         self.api_server: HttpServer | None = None
+        self.xray: XRayDaemon | None = None
 
     # -- addresses ---------------------------------------------------------------------------------
 
@@ -302,6 +298,8 @@ class LocalStack:
             if not _port_free(c.host, getattr(c, name)):
                 raise StackError(f"port {getattr(c, name)} ({name}) on {c.host} is in use; set LOCAL_{name.upper()}")
         try:
+            self.python = ensure_runtime()
+            self.xray = XRayDaemon(c.host).start()
             self._start_api()
             self._start_moto()
             self.names = self._provision()
@@ -336,6 +334,7 @@ class LocalStack:
         local_routes = {
             "/_local/health": self._health,
             "/_local/schedules/": self._fire_schedule,
+            "/_local/xray": self._xray_documents,
         }
         self.gateway = ApiGateway(
             self.template.routes,
@@ -344,6 +343,10 @@ class LocalStack:
             api_key=c.api_key,
             account_id=self.template.account_id,
             integration_timeout=c.integration_timeout,
+            region=c.region,
+            permits=lambda function_id, source_arn: self.template.invoke_permitted(
+                function_id, "apigateway.amazonaws.com", source_arn
+            ),
             local_routes=local_routes,
             log=(lambda line: self.console.line("api", line)),
         )
@@ -375,6 +378,8 @@ class LocalStack:
         raise StackError(f"moto server did not answer on {self.aws_endpoint} within 30 s")
 
     def _provision(self) -> ResourceNames:
+        for logical_id, resource_type in self.template.unsupported().items():
+            self.log(f"{logical_id}: {resource_type} has no local behaviour; skipped")
         session = self.boto3_session()
         names = provision(self.template, session, endpoint_url=self.aws_endpoint)
         clients = make_clients(session, self.aws_endpoint)
@@ -405,13 +410,18 @@ class LocalStack:
             api_key=LOCAL_SECRET_VALUES["api_key"],
             email=LOCAL_SECRET_VALUES["account_email"],
             webhook_url=self.webhook_url,
+            latency=c.upstream_latency,
         )
         self.sandbox.start()
         self.parts["sandbox"] = "ok"
-        self.log(f"TrackingMore sandbox on {self.sandbox_url}, webhooks to {self.webhook_url}")
+        self.log(
+            f"TrackingMore sandbox on {self.sandbox_url} (latency {c.upstream_latency}), webhooks to {self.webhook_url}"
+        )
 
     def function_environment(self, spec: FunctionSpec) -> dict[str, str]:
         extra = {}
+        if self.xray is not None:
+            extra["AWS_XRAY_DAEMON_ADDRESS"] = self.xray.address
         if self.sandbox_url:
             extra["TRACKINGMORE_BASE_URL"] = self.sandbox_url
         return worker_environment(spec, region=self.config.region, aws_endpoint=self.aws_endpoint, extra=extra)
@@ -432,8 +442,9 @@ class LocalStack:
             concurrency = self.config.max_concurrency
             if spec.reserved_concurrency is not None:
                 concurrency = max(1, min(concurrency, spec.reserved_concurrency))
+            env = self.function_environment(spec)
             self.pools[logical_id] = FunctionPool(
-                spec, self.function_environment(spec), self.console.line, max_concurrency=concurrency
+                spec, env, self.console.line, python=self.python, max_concurrency=concurrency
             )
         if self.config.prewarm:
             for pool in self.pools.values():
@@ -460,60 +471,28 @@ class LocalStack:
         sqs = session.client("sqs", endpoint_url=self.aws_endpoint)
         events = session.client("events", endpoint_url=self.aws_endpoint)
         streams = session.client("dynamodbstreams", endpoint_url=self.aws_endpoint)
+        for mapping in self.template.event_source_mappings:
+            pool = self.pools.get(mapping.function_id)
+            if pool is not None and mapping.enabled:
+                self._pollers.append(self._mapping_source(pool, mapping, sqs, streams))
         schedules = []
-        for logical_id, pool in self.pools.items():
-            for event in pool.spec.events.values():
-                if str(event.properties.get("Enabled", "true")).lower() == "false":
-                    continue
-                if event.type not in SUPPORTED_EVENTS:
-                    self.log(f"{logical_id}.{event.name}: {event.type} events are not emulated locally")
-                elif event.type == "SQS":
-                    queue = self.template.queue_for_arn(str(event.properties.get("Queue")))
-                    if queue is None:
-                        self.log(
-                            f"{logical_id}.{event.name}: queue {event.properties.get('Queue')} is not in the template"
-                        )
-                        continue
-                    created = self.names.queues[queue.logical_id]
-                    self._pollers.append(
-                        SqsEventSource(
-                            pool,
-                            event,
-                            queue_url=created.url,
-                            queue_arn=created.arn,
-                            sqs=sqs,
-                            region=c.region,
-                            retry_seconds=c.sqs_retry_seconds,
-                            log=self.log,
-                        )
-                    )
-                elif event.type == "DynamoDB":
-                    table_id = self.template.logical_id_for_arn(str(event.properties.get("Stream")))
-                    stream_arn = self.names.table_stream_arns.get(table_id or "")
-                    if stream_arn is None:
-                        self.log(
-                            f"{logical_id}.{event.name}: stream {event.properties.get('Stream')} is not in the template"
-                        )
-                        continue
-                    self._pollers.append(
-                        StreamEventSource(
-                            pool, event, stream_arn=stream_arn, streams=streams, sqs=sqs, region=c.region, log=self.log
-                        )
-                    )
-                elif event.type in ("Schedule", "ScheduleV2"):
-                    schedules.append((pool, event))
-                elif event.type in ("EventBridgeRule", "CloudWatchEvent"):
-                    self._pollers.append(self._rule_to_function(pool, event.name, event.properties, sqs, events))
         for rule_id, target in self.names.function_targets:
-            function_id = self.template.logical_id_for_arn(str(target.get("Arn")))
-            if function_id in self.pools:
-                rule = self.template.rules[rule_id]
-                self._pollers.append(
-                    self._queue_for_rule(self.pools[function_id], rule.name, rule.event_bus_name, target, sqs, events)
-                )
+            rule = self.template.rules[rule_id]
+            function_id = self.template.function_for_arn(str(target.get("Arn")))
+            if function_id not in self.pools:
+                continue
+            principal = "scheduler.amazonaws.com" if rule.scheduler else "events.amazonaws.com"
+            if not rule.scheduler and not self.template.invoke_permitted(function_id, principal, rule.arn):
+                self.log(f"{rule_id} → {function_id}: no AWS::Lambda::Permission for {principal}; never invoked")
+            elif rule.schedule_expression:
+                schedules.append(ScheduleJob(self.pools[function_id], rule, target))
+            else:
+                pool = self.pools[function_id]
+                self._pollers.append(self._queue_for_rule(pool, rule.name, rule.event_bus_name, target, sqs, events))
         self.scheduler = Scheduler(
             schedules, interval=c.schedule_seconds, region=c.region, account_id=self.template.account_id, log=self.log
         )
+        self._pollers = [source for source in self._pollers if source is not None]
         self._pollers.append(self.scheduler)
         for poller in self._pollers:
             poller.start()
@@ -522,21 +501,30 @@ class LocalStack:
                 raise StackError(f"event source {poller.name} did not start")
         self.parts["event_sources"] = "ok"
 
-    def _rule_to_function(
-        self, pool: FunctionPool, event_name: str, props: Mapping[str, Any], sqs: Any, events: Any
-    ) -> Any:
-        """A SAM EventBridgeRule/CloudWatchEvent event: a rule on its bus → local queue → async invoke."""
-        bus = bus_name_from(str(props.get("EventBusName") or "default"))
-        rule_name = str(props.get("RuleName") or f"{self.template.stack_name}-{pool.spec.logical_id}{event_name}")[:64]
-        events.put_rule(
-            Name=rule_name,
-            EventBusName=bus,
-            EventPattern=json.dumps(props.get("Pattern") or {}),
-            State=str(props.get("State", "ENABLED")),
-        )
-        target = {k: props[k] for k in ("Input", "InputPath", "InputTransformer") if k in props}
-        target["Id"] = str((props.get("Target") or {}).get("Id") or "function")
-        return self._queue_for_rule(pool, rule_name, bus, target, sqs, events)
+    def _mapping_source(self, pool: FunctionPool, mapping: EventSourceMappingSpec, sqs: Any, streams: Any) -> Any:
+        """The poller of an event source mapping: an SQS queue or a DynamoDB stream of the template."""
+        assert self.names is not None
+        c = self.config
+        source_id = self.template.logical_id_for_arn(mapping.source_arn)
+        if source_id in self.names.queues:
+            created = self.names.queues[source_id]
+            return SqsEventSource(
+                pool,
+                mapping,
+                queue_url=created.url,
+                queue_arn=created.arn,
+                sqs=sqs,
+                region=c.region,
+                retry_seconds=c.sqs_retry_seconds,
+                log=self.log,
+            )
+        if source_id in self.names.table_stream_arns:
+            stream_arn = self.names.table_stream_arns[source_id]
+            return StreamEventSource(
+                pool, mapping, stream_arn=stream_arn, streams=streams, sqs=sqs, region=c.region, log=self.log
+            )
+        self.log(f"{mapping.logical_id}: {mapping.source_arn} is not a queue or table stream of the template; skipped")
+        return None
 
     def _queue_for_rule(  # noqa: PLR0917
         self, pool: FunctionPool, rule_name: str, bus: str, target: Mapping[str, Any], sqs: Any, events: Any
@@ -570,18 +558,24 @@ class LocalStack:
         body = self.health()
         return Response(200 if body["status"] == "ok" else 503, json.dumps(body).encode())
 
+    def _xray_documents(self, request: Request) -> Response:
+        """GET /_local/xray: the segment documents the functions sent to the local X-Ray daemon."""
+        documents = self.xray.documents() if self.xray is not None else []
+        return Response(200, json.dumps({"documents": documents}).encode())
+
     def _fire_schedule(self, request: Request) -> Response:
-        """POST /_local/schedules/{FunctionId}[/{EventName}]: run a scheduled function now, wait for it."""
+        """POST /_local/schedules/{FunctionId}[/{EventName}]: run a scheduled function now, wait for it.
+
+        EventName is the SAM event's name (its rule is `{FunctionId}{EventName}`) or the rule's logical id."""
         parts = [p for p in request.raw_path.split("/") if p][2:]
         if request.method != "POST" or not parts or self.scheduler is None:
             return Response(404, b'{"message": "POST /_local/schedules/{FunctionId}[/{EventName}]"}')
-        pool = self.pools.get(parts[0])
-        events = pool.spec.events_of_type("Schedule", "ScheduleV2") if pool else []
+        jobs = [job for job in self.scheduler.jobs if job.pool.spec.logical_id == parts[0]]
         if len(parts) > 1:
-            events = [e for e in events if e.name == parts[1]]
-        if pool is None or not events:
+            jobs = [job for job in jobs if job.rule.logical_id in (parts[1], parts[0] + parts[1])]
+        if not jobs:
             return Response(404, json.dumps({"message": f"no schedule {'/'.join(parts)}"}).encode())
-        result = self.scheduler.fire(pool, events[0], wait=True)
+        result = self.scheduler.fire(jobs[0], wait=True)
         if result is None:
             return Response(409, b'{"message": "previous run still going"}')
         return Response(200, json.dumps({"ok": result.ok, "payload": result.payload}).encode())
@@ -604,6 +598,8 @@ class LocalStack:
         jobs += [(f"server {server.name}", server.stop) for server in self._servers]
         if self.sandbox is not None:
             jobs.append(("sandbox", self.sandbox.stop))
+        if self.xray is not None:
+            jobs.append(("xray", self.xray.stop))
         jobs.append(("moto", lambda: self._stop_moto(deadline)))
         threads = []
         for name, job in jobs:
@@ -697,6 +693,7 @@ class StackProcess:
         self.host = host
         self.ports = {name: free_port(host) for name in ("aws", "sandbox", "api", "lambda")}
         self.env = {
+            "LOCAL_UPSTREAM_LATENCY": "none",  # a stack started from code asks for upstream latency explicitly
             **{k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL", "AWS_PROFILE")},
             "LOCAL_AWS_PORT": str(self.ports["aws"]),
             "LOCAL_SANDBOX_PORT": str(self.ports["sandbox"]),

@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 
 from local.functions import FAKE_CREDENTIALS
+from local.intrinsics import DEFAULT_REGION
 from local.stack import TAP_QUEUE
-from local.template import DEFAULT_REGION
 
 
 def format_event(body: str) -> str:

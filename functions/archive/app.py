@@ -8,28 +8,25 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shiptrack.jobs import Deadline, JobStateStore
+from shiptrack import compose
 from shiptrack.models import utc_now
 from shiptrack.observability import logger, metrics, trace_handler
-from shiptrack.runtime import cache_table, trackingmore_client, trackings_table
-from shiptrack.services.archive import RESERVE_MS, run_archive
-from shiptrack.settings import get_settings
-from shiptrack.store import TrackingStore
+from shiptrack.services.archive import run_archive
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    deps = compose.archive(context.get_remaining_time_in_millis)
     report = run_archive(
-        store=TrackingStore(trackings_table()),
-        jobs=JobStateStore(cache_table()),
-        client=trackingmore_client(),
-        deadline=Deadline(context.get_remaining_time_in_millis, reserve_ms=RESERVE_MS),
+        store=deps.store,
+        jobs=deps.jobs,
+        client=deps.client,
+        deadline=deps.deadline,
         clock=utc_now,
-        archive_after_days=settings.archive_after_days,
-        retention_days=settings.retention_days,
+        archive_after_days=deps.archive_after_days,
+        retention_days=deps.retention_days,
     )
     metrics.add_metric(name="TrackingsArchived", unit=MetricUnit.Count, value=report.archived)
     metrics.add_metric(name="ArchiveRefusedUpstream", unit=MetricUnit.Count, value=report.refused_upstream)

@@ -13,10 +13,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shiptrack import compose
+from shiptrack.errors import InvalidOrderEventError, RetryableOrderError
 from shiptrack.observability import logger, metrics, trace_handler
-from shiptrack.runtime import cache_table
-from shiptrack.services.orders import InvalidOrderEventError, RetryableOrderError, handle_order_shipped
-from shiptrack.services.trackings import create_trackings
+from shiptrack.services.orders import handle_order_shipped
 
 # A batch in which every message failed is still answered with batchItemFailures, not an exception: the
 # messages are retried (and dead-lettered) one by one either way, and the function's Errors alarm stays for bugs.
@@ -26,7 +26,8 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def record_handler(record: SQSRecord) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 0)
     try:
-        result = handle_order_shipped(record.body, cache_table=cache_table(), create_trackings=create_trackings)
+        deps = compose.order_events()
+        result = handle_order_shipped(record.body, markers=deps.markers, create_trackings=deps.create_trackings)
     except InvalidOrderEventError as exc:
         metrics.add_metric(name="OrderEventsInvalid", unit=MetricUnit.Count, value=1)
         logger.error(

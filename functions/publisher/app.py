@@ -7,10 +7,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shiptrack import compose
 from shiptrack.observability import logger, metrics, trace_handler
-from shiptrack.runtime import events_client
 from shiptrack.services.publisher import publish_stream_records
-from shiptrack.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].eventID")
@@ -18,12 +17,12 @@ from shiptrack.settings import get_settings
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
-    settings = get_settings()
+    deps = compose.publisher()
     result = publish_stream_records(
         records,
-        events_client=events_client(),
-        bus_name=settings.event_bus_name,
-        include_customer_data=settings.events_include_customer_data,
+        events_client=deps.events_client,
+        bus_name=deps.bus_name,
+        include_customer_data=deps.include_customer_data,
     )
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=result.published)
     metrics.add_metric(name="StreamRecordsWithoutEvent", unit=MetricUnit.Count, value=result.skipped_records)

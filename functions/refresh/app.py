@@ -8,30 +8,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shiptrack.jobs import Deadline, JobStateStore
+from shiptrack import compose
 from shiptrack.models import utc_now
 from shiptrack.observability import logger, metrics, trace_handler
-from shiptrack.runtime import cache_table, trackingmore_client, trackings_table
-from shiptrack.services.refresh import RefreshConfig, run_refresh
-from shiptrack.settings import get_settings
-from shiptrack.store import TrackingStore
+from shiptrack.services.refresh import run_refresh
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)
 @metrics.log_metrics
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
-    config = RefreshConfig(
-        stale_after_hours=settings.stale_after_hours, delivered_grace_days=settings.delivered_grace_days
-    )
+    deps = compose.refresh(context.get_remaining_time_in_millis)
     report = run_refresh(
-        store=TrackingStore(trackings_table()),
-        jobs=JobStateStore(cache_table()),
-        client=trackingmore_client(),
-        deadline=Deadline(context.get_remaining_time_in_millis, reserve_ms=config.reserve_ms),
-        clock=utc_now,
-        config=config,
+        store=deps.store, jobs=deps.jobs, client=deps.client, deadline=deps.deadline, clock=utc_now, config=deps.config
     )
     counts = {
         "TrackingsPulled": report.pulled,

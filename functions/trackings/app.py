@@ -1,6 +1,7 @@
 """POST/GET /trackings, POST /trackings/batch, GET/PATCH/DELETE /trackings/{carrier_code}/{tracking_number}.
 
-Thin: the routes live in `shiptrack.routes.trackings`, the behaviour in `shiptrack.services.trackings`.
+Thin: the routes live in `shiptrack.routes.trackings`, the behaviour in `shiptrack.services` (create, reads,
+update, delete).
 """
 
 from __future__ import annotations

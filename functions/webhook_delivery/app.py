@@ -11,16 +11,16 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shiptrack import compose
 from shiptrack.observability import logger, metrics, trace_handler
 from shiptrack.services.webhook_delivery import process_batch
-from shiptrack.services.webhook_wiring import delivery_context
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId")
 @metrics.log_metrics
 @trace_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = process_batch(event.get("Records") or [], delivery_context())
+    result = process_batch(event.get("Records") or [], compose.webhook_delivery())
     for outcome, count in result.outcomes.items():
         metrics.add_metric(name=f"WebhookDeliveries_{outcome}", unit=MetricUnit.Count, value=count)
     logger.info("delivery batch done", extra={"outcomes": result.outcomes, "retry": len(result.failed_message_ids)})

@@ -12,11 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shiptrack.http import build_resolver
 from shiptrack.observability import logger, metrics, trace_handler
-from shiptrack.routes.webhook_endpoints import router, use
-from shiptrack.services.webhook_wiring import endpoints_service
+from shiptrack.routes.webhook_endpoints import router
 
 app = build_resolver(router)
-use(endpoints_service)  # the routes build their service per request from this function's settings and clients
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -13,14 +13,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shiptrack import runtime
-from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
-from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
+from shiptrack import compose
 from shiptrack.models import utc_now
 from shiptrack.observability import logger, metrics, trace_handler
 from shiptrack.services.webhook_fanout import fan_out, parse_bus_event
-from shiptrack.services.webhook_wiring import webhook_queues
-from shiptrack.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -29,13 +25,14 @@ def record_handler(record: SQSRecord) -> None:
     event = parse_bus_event(record.body)
     if event is None:
         return  # a shiptrack event no endpoint can subscribe to
+    deps = compose.webhook_fanout()
     result = fan_out(
         event,
-        endpoints=WebhookEndpointRepository(runtime.webhook_endpoints_table()),
-        deliveries=WebhookDeliveryRepository(runtime.webhook_deliveries_table()),
-        queues=webhook_queues(),
+        endpoints=deps.endpoints,
+        deliveries=deps.deliveries,
+        queues=deps.queues,
         clock=utc_now,
-        retention_days=get_settings().webhook_delivery_retention_days,
+        retention_days=deps.retention_days,
     )
     metrics.add_metric(name="WebhookDeliveriesCreated", unit=MetricUnit.Count, value=result.created)
     logger.debug("event fanned out", extra={"event_id": event.event_id, "created": result.created})

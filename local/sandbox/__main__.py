@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from local.sandbox.engine import DEFAULT_API_KEY, DEFAULT_EMAIL, DEFAULT_PORT, DEFAULT_QUOTA
+from local.sandbox.latency import PROFILES, LatencySettings
 from local.sandbox.server import SandboxServer
 
 
@@ -17,6 +18,13 @@ def _sim_start(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _latency(value: str) -> LatencySettings:
+    try:
+        return LatencySettings.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +40,16 @@ def main(argv: list[str] | None = None) -> int:
         "--sim-start", default=None, help="simulated start time, ISO-8601 (default: now); fixes event dates for a seed"
     )
     parser.add_argument("--no-rate-limits", action="store_true", help="turn off 1/s, 3/s and the 2-hour rule")
+    parser.add_argument(
+        "--latency",
+        type=_latency,
+        default=LatencySettings(),
+        metavar="NAME[:SCALE]",
+        help=f"latency profile ({', '.join(sorted(PROFILES))}), optionally scaled, e.g. realistic:0.1 (default: none)",
+    )
+    parser.add_argument(
+        "--batch-create-limit", type=int, default=None, metavar="N", help="answer 429 to the N+1st batch create in 1 s"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
@@ -45,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         enforce_rate_limits=not args.no_rate_limits,
         quota=args.quota,
         sim_start=_sim_start(args.sim_start),
+        latency=args.latency,
+        batch_create_limit=args.batch_create_limit,
         verbose=args.verbose,
     )
     server.start()
@@ -53,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
-    print(f"TrackingMore v2 sandbox on {server.base_url} (api key {server.api_key!r}, seed {args.seed})", flush=True)
+    latency = f"{args.latency.profile}:{args.latency.scale:g}"
+    where = f"TrackingMore v2 sandbox on {server.base_url}"
+    print(f"{where} (api key {server.api_key!r}, seed {args.seed}, latency {latency})", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -31,15 +31,15 @@ from local.sandbox.carriers import (
 )
 from local.sandbox.envelope import ApiError, envelope, error_envelope
 from local.sandbox.faults import DEFAULT_TIMEOUT_S, FaultConfig, FaultInjector, parse_fault_config
+from local.sandbox.latency import LatencyModel, LatencySettings, items_in
 from local.sandbox.limits import (
     BATCH_MAX,
     LIST_LIMIT_MAX,
-    LIST_PER_SECOND,
     MANY_MAX,
     NUMBERS_MAX,
-    REALTIME_PER_SECOND,
+    REALTIME_PENALTY_S,
     REALTIME_SAME_NUMBER_HOURS,
-    SlidingWindow,
+    AccountLimits,
 )
 from local.sandbox.records import CREATE_FIELDS, EDITABLE_FIELDS, TrackingRecord, identity
 from local.sandbox.simulation import make_plan, snapshot
@@ -72,6 +72,10 @@ class SandboxConfig:
     quota: float = DEFAULT_QUOTA
     enforce_rate_limits: bool = True  # per-second windows (list 1/s, realtime 3/s)
     enforce_realtime_interval: bool = True  # same number once per 2 simulated hours
+    realtime_penalty_s: float = REALTIME_PENALTY_S  # realtime pause after exceeding 3/s (with enforce_rate_limits)
+    batch_create_limit: int | None = None  # POST /trackings/batch calls per window; None: no limit (undocumented)
+    batch_create_window_s: float = 1.0
+    latency: LatencySettings = field(default_factory=LatencySettings)
     fault_timeout_s: float = DEFAULT_TIMEOUT_S
     webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     webhook_timeout_s: float = WEBHOOK_TIMEOUT_S
@@ -81,6 +85,7 @@ class SandboxConfig:
         data = asdict(self)
         data["webhook_retry_delays"] = list(self.webhook_retry_delays)
         data["sim_start"] = self.sim_start.isoformat() if self.sim_start else None
+        data["latency"] = self.latency.as_dict()
         return data
 
 
@@ -157,9 +162,10 @@ def _unit(fifths: int) -> float | int:
 
 
 class SandboxEngine:
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._initial = replace(config)
         self.config = replace(config)
+        self.monotonic = monotonic  # the per-second rate limits' clock
         self.lock = threading.RLock()
         self.regtime = int(time.time())
         self.webhooks = WebhookDispatcher(config.email, config.webhook_retry_delays, config.webhook_timeout_s)
@@ -181,8 +187,8 @@ class SandboxEngine:
         self.meta_codes: Counter[str] = Counter()
         self.rate_limited = 0
         self.fault_counts: Counter[str] = Counter()
-        self.list_window = SlidingWindow(LIST_PER_SECOND)
-        self.realtime_window = SlidingWindow(REALTIME_PER_SECOND)
+        self.limits = AccountLimits(self.monotonic)
+        self.latency = LatencyModel(self.config.latency, self.config.seed)
         self.realtime_last: dict[tuple[str, str], datetime] = {}
         self.awb_anchors: dict[str, datetime] = {}
         self.faults.configure(FaultConfig(timeout_s=self.config.fault_timeout_s), self.config.seed)
@@ -213,6 +219,9 @@ class SandboxEngine:
             "quota",
             "enforce_rate_limits",
             "enforce_realtime_interval",
+            "realtime_penalty_s",
+            "batch_create_limit",
+            "batch_create_window_s",
             "fault_timeout_s",
             "webhook_retry_delays",
             "webhook_timeout_s",
@@ -229,8 +238,14 @@ class SandboxEngine:
                     self.quota_limit_fifths = round(float(value) * 5)
                 elif name in {"enforce_rate_limits", "enforce_realtime_interval"}:
                     setattr(self.config, name, bool(value))
-                elif name in {"fault_timeout_s", "webhook_timeout_s"}:
+                elif name in {"fault_timeout_s", "webhook_timeout_s", "realtime_penalty_s", "batch_create_window_s"}:
+                    if float(value) < 0 or (name == "batch_create_window_s" and float(value) == 0):
+                        raise ValueError(f"{name} must be positive")
                     setattr(self.config, name, float(value))
+                elif name == "batch_create_limit":
+                    if value is not None and int(value) < 1:
+                        raise ValueError("batch_create_limit must be at least 1 (or null for no limit)")
+                    self.config.batch_create_limit = None if value is None else int(value)
                 elif name == "webhook_retry_delays":
                     self.config.webhook_retry_delays = tuple(float(v) for v in value)
                 elif name == "webhook_url":
@@ -245,6 +260,18 @@ class SandboxEngine:
             if "fault_timeout_s" in changes:
                 self.faults.config.timeout_s = self.config.fault_timeout_s
             return self.config.public()
+
+    def set_latency(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Replace the latency settings (``{"profile", "scale", "overrides"}``; what is left out takes its default)."""
+        settings = LatencySettings.from_body(body, endpoint_keys())
+        with self.lock:
+            self.config.latency = settings
+            self.latency = LatencyModel(settings, self.config.seed)
+            return self.latency_settings()
+
+    def latency_settings(self) -> dict[str, Any]:
+        with self.lock:
+            return self.config.latency.as_dict(endpoint_keys())
 
     def set_faults(self, body: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -362,6 +389,8 @@ class SandboxEngine:
                     "remaining": _unit(self.quota_remaining_fifths),
                 },
                 "rate_limited": self.rate_limited,
+                "rate_limit_pauses": self.limits.pauses(),
+                "latency": self.latency.stats(),
                 "faults_injected": sum(self.fault_counts.values()),
                 "faults": dict(sorted(self.fault_counts.items())),
                 "fault_config": self.faults.config.as_dict(),
@@ -381,9 +410,11 @@ class SandboxEngine:
             return self._reply(200, error_envelope(ApiError(code)))  # HTTP 200, outcome in meta (§1)
         key = route.key
         query = parse_qs(query_string, keep_blank_values=True)
+        items = items_in(body) if self.latency.wants_items(key) else 1
         with self.lock:
             self.calls[key] += 1
             latency, fault = self.faults.decide(key)
+            latency += self.latency.sample(key, items)
             if fault:
                 self.fault_counts[fault] += 1
             timeout_s = self.faults.config.timeout_s
@@ -413,8 +444,16 @@ class SandboxEngine:
         return Outcome(http_status, json.dumps(body, ensure_ascii=False).encode("utf-8"))
 
     # -- shared validation ---------------------------------------------------------------------------------
-    def check_rate(self, window: SlidingWindow) -> None:
-        if self.config.enforce_rate_limits and not window.try_acquire():
+    def check_list_rate(self) -> None:
+        if self.config.enforce_rate_limits and not self.limits.allow_list():
+            raise ApiError(429)
+
+    def check_realtime_rate(self) -> None:
+        if self.config.enforce_rate_limits and not self.limits.allow_realtime(self.config.realtime_penalty_s):
+            raise ApiError(429)
+
+    def check_batch_rate(self) -> None:
+        if not self.limits.allow_batch(self.config.batch_create_limit, self.config.batch_create_window_s):
             raise ApiError(429)
 
     def now_iso(self) -> str:
@@ -525,6 +564,7 @@ def h_post(engine: SandboxEngine, req: Request) -> tuple[int, Any]:
 
 
 def h_batch(engine: SandboxEngine, req: Request) -> tuple[int, Any]:
+    engine.check_batch_rate()
     items = req.json_array()
     if len(items) > BATCH_MAX:
         raise ApiError(4020, f"At most {BATCH_MAX} trackings can be created per call.")
@@ -630,7 +670,7 @@ def _csv(value: Any) -> list[str]:
 
 
 def h_list(engine: SandboxEngine, req: Request) -> tuple[int, Any]:
-    engine.check_rate(engine.list_window)
+    engine.check_list_rate()
     params: dict[str, Any] = {k: v[0] for k, v in req.query.items() if v}
     if req.method == "POST" and req.raw_body.strip():
         params.update(req.json_object())  # the official PHP SDK sends the filters as a JSON body (§3.3)
@@ -798,7 +838,7 @@ def h_notupdate(engine: SandboxEngine, req: Request) -> tuple[int, Any]:
 
 
 def h_realtime(engine: SandboxEngine, req: Request) -> tuple[int, Any]:
-    engine.check_rate(engine.realtime_window)
+    engine.check_realtime_rate()
     body = req.json_object()
     number = require_number(body)
     carrier_code = require_carrier(body.get("carrier_code"))

@@ -8,6 +8,8 @@ import json
 import socket
 import struct
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -22,6 +24,7 @@ from local.sandbox.engine import (
     SandboxEngine,
 )
 from local.sandbox.faults import DEFAULT_TIMEOUT_S
+from local.sandbox.latency import LatencySettings
 from local.sandbox.webhooks import DEFAULT_RETRY_DELAYS
 from local.sandbox.webhooks import DEFAULT_TIMEOUT_S as WEBHOOK_TIMEOUT_S
 
@@ -154,6 +157,10 @@ def _control(engine: SandboxEngine, method: str, path: str, raw: bytes) -> tuple
             return 200, engine.set_faults(body)
         if route == "/_sandbox/faults" and method == "GET":
             return 200, engine.faults.config.as_dict()
+        if route == "/_sandbox/latency" and method == "POST":
+            return 200, engine.set_latency(body)
+        if route == "/_sandbox/latency" and method == "GET":
+            return 200, engine.latency_settings()
         if route == "/_sandbox/advance" and method == "POST":
             hours = float(body.get("hours", 0)) + float(body.get("days", 0)) * 24 + float(body.get("minutes", 0)) / 60
             return 200, engine.advance(hours)
@@ -189,6 +196,9 @@ class SandboxServer:
         fault_timeout_s: float = DEFAULT_TIMEOUT_S,
         webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
         webhook_timeout_s: float = WEBHOOK_TIMEOUT_S,
+        latency: str | LatencySettings = "none",
+        batch_create_limit: int | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
         verbose: bool = False,
     ) -> None:
         self.host = host
@@ -209,7 +219,10 @@ class SandboxServer:
                 webhook_retry_delays=tuple(webhook_retry_delays),
                 webhook_timeout_s=webhook_timeout_s,
                 sim_start=sim_start,
-            )
+                batch_create_limit=batch_create_limit,
+                latency=latency if isinstance(latency, LatencySettings) else LatencySettings.parse(latency),
+            ),
+            monotonic=monotonic,
         )
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
@@ -324,6 +337,15 @@ class SandboxServer:
 
     def clear_faults(self) -> dict[str, Any]:
         return self.engine.set_faults({"error_rate": 0})
+
+    def set_latency(
+        self, profile: str = "none", scale: float = 1.0, overrides: dict[str, dict[str, float]] | None = None
+    ) -> dict[str, Any]:
+        """Replace the latency settings (``POST /_sandbox/latency``); returns them with each endpoint's delay."""
+        return self.engine.set_latency({"profile": profile, "scale": scale, "overrides": overrides or {}})
+
+    def latency_settings(self) -> dict[str, Any]:
+        return self.engine.latency_settings()
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         return self.engine.configure(**changes)

@@ -7,22 +7,30 @@ reached it with the sandbox's stats.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from local.sandbox import SandboxServer
 from trackingmore import (
     AuthenticationError,
     CarrierNotDetectedError,
     CreateTrackingRequest,
+    Deadline,
+    DeadlineExceededError,
+    InProcessRateGate,
     QuotaExceededError,
+    RateLimit,
     RateLimitError,
     RealtimeRequest,
     RemoteCheck,
     ServerError,
     TrackingAlreadyExistsError,
     TrackingMoreClient,
+    TrackingMoreError,
     TrackingNotFoundError,
     TrackingRef,
     TransitTimeQuery,
@@ -257,3 +265,133 @@ def test_retries_ride_out_intermittent_faults(sandbox: Any) -> None:
 
     assert all(len(found) >= 50 for found in carriers)
     assert sandbox.stats()["faults_injected"] > 0
+
+
+# -- production conditions: safe messages, deadlines, account-wide limits ---------------------------------------------
+
+# What must never reach a user through an error message: where we connect and Python's names for what went wrong.
+UNSAFE_WORDS = ("127.0.0.1", "http://", "/v2", "ConnectionPool", "Timeout(", "ReadTimeout", "ConnectTimeout",
+                "ConnectionError", "MaxRetryError", "NewConnectionError", "RemoteDisconnected")  # fmt: skip
+
+
+def assert_safe(error: TrackingMoreError, sandbox: Any) -> None:
+    shown = f"{error.message} | {error}"
+    assert not [word for word in (*UNSAFE_WORDS, str(sandbox.port), sandbox.api_key) if word in shown], shown
+    assert sandbox.api_key not in (error.debug_detail or "")
+
+
+@pytest.mark.parametrize("kind", ["http_500", "http_503", "meta_429", "malformed_json", "connection_reset", "timeout"])
+def test_every_fault_ends_in_a_message_safe_to_show(sandbox: Any, kind: str) -> None:
+    sandbox.set_faults(error_rate=1.0, kinds=[kind], timeout_s=30)
+    client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, max_retries=0, timeout=(2.0, 0.5))
+
+    with pytest.raises(TrackingMoreError) as raised:
+        client.get_user_info()
+
+    assert_safe(raised.value, sandbox)
+    if kind in ("malformed_json", "connection_reset", "timeout"):
+        assert raised.value.debug_detail  # what a log needs to tell these apart
+    client.close()
+
+
+def test_a_refused_connection_and_a_deadline_end_in_messages_safe_to_show(sandbox: Any) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    nobody = TrackingMoreClient(sandbox.api_key, base_url=f"http://127.0.0.1:{closed_port}/v2", max_retries=0)
+    late = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url).with_deadline(lambda: 0.5)
+
+    with pytest.raises(TransportError) as refused:
+        nobody.get_user_info()
+    with pytest.raises(DeadlineExceededError) as deadline:
+        late.get_user_info()
+
+    assert refused.value.message == "could not connect to TrackingMore"
+    assert str(closed_port) not in refused.value.message
+    assert_safe(deadline.value, sandbox)
+    assert calls(sandbox, "GET /trackings/getuserinfo") == 0
+
+
+def test_a_deadline_bounds_a_call_to_a_trackingmore_that_never_answers(sandbox: Any) -> None:
+    sandbox.set_faults(error_rate=1.0, kinds=["timeout"], endpoints=["POST /trackings/post"], timeout_s=86_400)
+    client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url)
+
+    with pytest.raises(DeadlineExceededError) as raised:
+        client.with_deadline(Deadline.within(2.0), margin=0.5, min_attempt=0.5).create_tracking(
+            CreateTrackingRequest(tracking_number=s10(80000000), carrier_code="china-post")
+        )
+
+    assert raised.value.request_sent is True  # it may have arrived: the caller cannot know
+    assert calls(sandbox, "POST /trackings/post") == 1  # no time was left to retry
+    client.close()
+
+
+def test_a_batch_under_latency_stops_at_its_deadline_and_reports_only_what_it_sent(sandbox: Any) -> None:
+    sandbox.set_latency("none", overrides={"POST /trackings/batch": {"p50_ms": 1000}})
+    requests = [CreateTrackingRequest(tracking_number=s10(81000000 + i), carrier_code="china-post") for i in range(200)]
+    client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url)
+
+    result = client.with_deadline(Deadline.within(3.5), margin=0.5, min_attempt=0.5).batch_create_trackings(requests)
+
+    upstream = {tracking["tracking_number"] for tracking in sandbox.trackings()}
+    created = {item.tracking_number for item in result.items if item.outcome == "created"}
+    failed = [item for item in result.items if item.outcome == "failed"]
+    unsent = {item.tracking_number for item in failed if isinstance(item.error, DeadlineExceededError)
+              and not item.error.request_sent}  # fmt: skip
+    assert [item.tracking_number for item in result.items] == [r.tracking_number for r in requests]
+    assert created  # five chunks of one second each do not fit in three seconds ...
+    assert unsent  # ... so the last ones were never sent
+    assert all(item.retryable and isinstance(item.error, DeadlineExceededError) for item in failed)
+    assert created <= upstream
+    assert not unsent & upstream
+    # A chunk the deadline cut short may have been created upstream: its items failed, retryable, never "created".
+    assert upstream - created <= {item.tracking_number for item in failed} - unsent
+    client.close()
+
+
+def test_clients_sharing_a_gate_keep_realtime_under_the_account_limit() -> None:
+    with SandboxServer(seed=1, enforce_rate_limits=True, enforce_realtime_interval=False) as server:
+
+        def realtime_burst(gates: list[InProcessRateGate]) -> int:
+            server.reset()
+            clients = [
+                TrackingMoreClient(
+                    server.api_key, base_url=server.base_url, max_retries=0, rate_gate=g, rate_limit_wait=5
+                )
+                for g in gates
+            ]
+            for number in range(8):  # two "Lambda instances" of one account, taking turns
+                with contextlib.suppress(RateLimitError):
+                    clients[number % 2].realtime_tracking(
+                        RealtimeRequest(carrier_code="china-post", tracking_number=s10(82000000 + number))
+                    )
+            for client in clients:
+                client.close()
+            return int(server.stats()["rate_limited"])
+
+        shared = InProcessRateGate()
+        assert realtime_burst([shared, shared]) == 0
+        assert (
+            realtime_burst([InProcessRateGate(), InProcessRateGate()]) > 0
+        )  # each alone keeps 3/s: the account does not
+
+
+def test_a_configured_batch_limit_is_never_exceeded() -> None:
+    with SandboxServer(seed=1, enforce_rate_limits=False, batch_create_limit=1) as server:
+        requests = [
+            CreateTrackingRequest(tracking_number=s10(83000000 + i), carrier_code="china-post") for i in range(85)
+        ]
+        limited = TrackingMoreClient(server.api_key, base_url=server.base_url, max_retries=0,
+                                     batch_create_rate_limit=RateLimit(requests=1, per_seconds=1.0))  # fmt: skip
+        unlimited = TrackingMoreClient(server.api_key, base_url=server.base_url, max_retries=0)
+
+        paced = limited.batch_create_trackings(requests)
+        paced_429s = server.stats()["rate_limited"]
+        server.reset()
+        rushed = unlimited.batch_create_trackings(requests)
+        limited.close()
+        unlimited.close()
+
+    assert [item.outcome for item in paced.items] == ["created"] * 85
+    assert paced_429s == 0
+    assert [item.outcome for item in rushed.items][40:] == ["failed"] * 45  # the sandbox refused the rushed chunks

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 
+from local.runtime import RUNTIME_DIR
 from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE, load_template
 from tests.plugins.stack import StackFactory, eventually
@@ -212,6 +213,18 @@ def test_proxy_response_is_mapped_back(api: str) -> None:
     assert response.headers["x-amzn-RequestId"]
 
 
+def test_cors_preflights_answer_from_their_mock_integration(api: str) -> None:
+    # SAM's Cors: an OPTIONS method per path with a mock integration; as deployed, it needs the API key too.
+    preflight = requests.options(f"{api}/echo/1", headers={"x-api-key": API_KEY}, timeout=30)
+    without_key = requests.options(f"{api}/echo/1", timeout=30)
+
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "content-type,x-api-key"
+    assert set(preflight.headers["Access-Control-Allow-Methods"].split(",")) == {"GET", "OPTIONS"}
+    assert without_key.status_code == 403
+
+
 def test_a_handler_exception_is_502(api: str) -> None:
     response = requests.get(f"{api}/fail", headers={"x-api-key": API_KEY}, timeout=30)
 
@@ -228,12 +241,81 @@ def test_function_timeout_is_502_and_integration_timeout_is_504(api: str) -> Non
     assert too_slow.json() == {"message": "Endpoint request timed out"}
 
 
-def test_body_over_10_mb_is_413(api: str) -> None:
+# -- AWS's payload limits, as AWS answers them ------------------------------------------------------------------
+
+LAMBDA_REQUEST_LIMIT = 6_291_456  # Invoke request body ("6 MB")
+LAMBDA_RESPONSE_LIMIT = 6_291_556  # a function's serialised result ("6 MB", 100 bytes more)
+API_GATEWAY_BODY_LIMIT = 10 * 1024 * 1024
+
+
+def test_a_body_over_api_gateways_10_mb_is_refused_before_any_route(api: str) -> None:
     response = requests.post(
-        f"{api}/echo", data=b"x" * (10 * 1024 * 1024 + 1), headers={"x-api-key": API_KEY}, timeout=60
+        f"{api}/echo", data=b"x" * (API_GATEWAY_BODY_LIMIT + 1), headers={"x-api-key": API_KEY}, timeout=60
     )
 
     assert response.status_code == 413
+    assert response.text == "HTTP content length exceeded 10485760 bytes."  # not a gateway response: no template
+
+
+def test_a_body_that_makes_the_event_exceed_lambdas_6_mb_is_413_request_too_long(api: str) -> None:
+    # 7 MB: under API Gateway's 10 MB, but the proxy event carrying it is over Lambda's request limit.
+    response = requests.post(
+        f"{api}/echo?respond_bytes=100", data=b"x" * 7_000_000, headers={"x-api-key": API_KEY}, timeout=60
+    )
+    fits = requests.post(
+        f"{api}/echo?respond_bytes=100", data=b"x" * 6_000_000, headers={"x-api-key": API_KEY}, timeout=60
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"message": "Request Too Long"}
+    assert response.headers["Content-Type"] == "application/problem+json"  # the API's gateway responses apply
+    assert response.headers["x-amzn-ErrorType"] == "BadRequestException"
+    assert fits.status_code == 200
+
+
+def test_a_response_over_lambdas_6_mb_is_a_502_from_the_gateway(api: str) -> None:
+    largest = requests.get(
+        f"{api}/echo?respond_bytes={LAMBDA_RESPONSE_LIMIT}", headers={"x-api-key": API_KEY}, timeout=60
+    )
+    too_large = requests.get(
+        f"{api}/echo?respond_bytes={LAMBDA_RESPONSE_LIMIT + 1}", headers={"x-api-key": API_KEY}, timeout=60
+    )
+
+    assert largest.status_code == 200
+    assert too_large.status_code == 502
+    assert too_large.json() == {"message": "Internal server error"}
+
+
+def test_invoke_refuses_a_request_over_lambdas_limit_with_413(stack: StackProcess) -> None:
+    url = f"{stack.invoke_url}/2015-03-31/functions/EchoFunction/invocations"
+    largest = json.dumps({"respond_bytes": 10, "pad": ""}).encode()
+    largest = largest.replace(b'"pad": ""', b'"pad": "' + b"x" * (LAMBDA_REQUEST_LIMIT - len(largest)) + b'"')
+
+    accepted = requests.post(url, data=largest, timeout=60)
+    refused = requests.post(url, data=largest + b" ", timeout=60)
+
+    assert len(largest) == LAMBDA_REQUEST_LIMIT
+    assert accepted.status_code == 200
+    assert refused.status_code == 413
+    assert refused.headers["x-amzn-ErrorType"] == "RequestEntityTooLargeException"
+    assert refused.json()["message"] == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+
+
+def test_invoke_fails_a_response_over_lambdas_limit(stack: StackProcess) -> None:
+    url = f"{stack.invoke_url}/2015-03-31/functions/EchoFunction/invocations"
+
+    largest = requests.post(url, data=json.dumps({"respond_bytes": LAMBDA_RESPONSE_LIMIT}), timeout=60)
+    too_large = requests.post(url, data=json.dumps({"respond_bytes": LAMBDA_RESPONSE_LIMIT + 1}), timeout=60)
+
+    assert largest.status_code == 200
+    assert "X-Amz-Function-Error" not in largest.headers
+    assert len(largest.content) == LAMBDA_RESPONSE_LIMIT
+    assert too_large.status_code == 200  # Lambda answers the failed invocation, not a refused request
+    assert too_large.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert too_large.json() == {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+    }
 
 
 # -- functions run like Lambda ----------------------------------------------------------------------
@@ -249,6 +331,8 @@ def test_functions_get_their_own_environment_context_and_path(api: str, stack: S
     assert body["env"]["AWS_ENDPOINT_URL"] == stack.aws_endpoint
     assert body["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "shiptrack-local-EchoFunction"
     assert body["can_import_local_stack"] is False
+    assert body["python_prefix"] == str(RUNTIME_DIR)  # not the dev venv: a package the layer lacks is missing here too
+    assert body["importable"] == {"boto3": True, "pydantic": True, "pytest": False}
     assert body["layer_on_path"] is True
     assert body["sys_path_head"][0].endswith("functions/echo")
     context = body["context"]
@@ -383,6 +467,24 @@ def test_a_visibility_the_function_set_itself_stands(stack: StackProcess) -> Non
 
     assert [m["Body"] for m in dead] == [poison]
     assert len([i for i in seen(stack, "sqs-later#") if i["data"]["body"] == later]) == 1
+
+
+def test_an_sqs_source_runs_at_most_its_maximum_concurrency_of_batches(stack: StackProcess) -> None:
+    # BoundedConsumerFunction: BatchSize 1, ScalingConfig.MaximumConcurrency 2, each message takes 2 s.
+    bodies = [f"slow:{uuid.uuid4().hex}" for _ in range(6)]
+    sqs = stack.client("sqs")
+    url = queue_url(stack, "shiptrack-local-BurstQueue")
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+
+    def processed() -> list[dict[str, Any]] | None:
+        found = [i for i in seen(stack, "sqs#") if i["data"]["body"] in bodies]
+        return found if len(found) == len(bodies) else None
+
+    items = eventually(processed, timeout=90)
+
+    # Two execution environments served the six messages: two batches ran side by side, never a third.
+    assert len({item["data"]["pid"] for item in items}) == 2
 
 
 def test_bus_event_reaches_the_sqs_rule_target_with_its_input_path(stack: StackProcess) -> None:

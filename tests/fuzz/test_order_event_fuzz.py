@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shiptrack.services.orders import InvalidOrderEventError
+from shiptrack.errors import InvalidOrderEventError
 from tests.integration.events_support import load_event
 from tests.lambda_context import LambdaContext
 from tests.reliability.harness import System

@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.models import Tracking, TrackingRef
-from shiptrack.store import TrackingStore
 from tests.reliability.harness import EMAIL, TOKEN, System
 from trackingmore.webhooks import sign
 
@@ -51,7 +51,7 @@ def held(system: System) -> System:
         updated_at=now,
         last_changed_at=now,
     )
-    assert TrackingStore(system.aws.table()).put_new(tracking).created
+    assert TrackingsRepository(system.aws.table()).put_new(tracking).created
     return system
 
 

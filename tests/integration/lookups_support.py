@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -35,9 +34,9 @@ def invoke_handler(module: str, function_name: str, sandbox: Any, monkeypatch: p
     runtime.clear()
 
 
-def upstream_without_sleeps(monkeypatch: pytest.MonkeyPatch, sandbox: Any, route: ModuleType) -> None:
-    """Give ``route`` the real client without sleeps between its retries (fault tests stay fast)."""
+def upstream_without_sleeps(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> None:
+    """Give the functions the real client without sleeps between its retries (fault tests stay fast)."""
     from trackingmore import TrackingMoreClient
 
     client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, sleep=lambda _: None)
-    monkeypatch.setattr(route, "trackingmore_client", lambda: client)
+    monkeypatch.setattr(runtime, "trackingmore_client", lambda: client)

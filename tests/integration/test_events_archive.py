@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from shiptrack.jobs import Deadline, JobStateStore
+from shiptrack.data.jobs import JobStateStore
+from shiptrack.data.trackings import TrackingsRepository
+from shiptrack.deadline import Deadline
 from shiptrack.models import ListQuery, TrackingRef
 from shiptrack.services.archive import JOB_NAME, ArchiveReport, ArchiveState, run_archive
-from shiptrack.services.trackings import create_trackings
-from shiptrack.store import TrackingStore
+from shiptrack.services.create import create_trackings
 from tests.integration.events_support import (
     EVENTS,
     BusTap,
@@ -40,8 +41,8 @@ def client(sandbox: Any) -> Iterator[TrackingMoreClient]:
 
 
 @pytest.fixture
-def store(on_sandbox: Any) -> TrackingStore:
-    return TrackingStore(on_sandbox.table())
+def store(on_sandbox: Any) -> TrackingsRepository:
+    return TrackingsRepository(on_sandbox.table())
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def jobs(on_sandbox: Any) -> JobStateStore:
 
 
 def archive(
-    store: TrackingStore,
+    store: TrackingsRepository,
     jobs: JobStateStore,
     client: TrackingMoreClient,
     *,
@@ -70,10 +71,10 @@ def archive(
 
 
 @pytest.fixture
-def parcels(sandbox: Any, store: TrackingStore, client: TrackingMoreClient) -> dict[str, set[TrackingRef]]:
+def parcels(sandbox: Any, store: TrackingsRepository, client: TrackingMoreClient) -> dict[str, set[TrackingRef]]:
     """24 trackings; the terminal ones became terminal 40 days ago ("old") or 5 days ago ("young")."""
     items = [{"tracking_number": f"1Z999AA2{index:010d}", "carrier_code": "ups"} for index in range(24)]
-    assert create_trackings(items, store=store, client=client).summary.created == 24
+    assert create_trackings(items, store=store, client=lambda: client).summary.created == 24
     sandbox.advance(24 * 20)
     groups: dict[str, set[TrackingRef]] = {"old": set(), "young": set(), "moving_old": set()}
     for index, item in enumerate(items):
@@ -104,7 +105,7 @@ def test_scheduled_sample_runs_the_function(on_sandbox: Any, sandbox: Any) -> No
 def test_archive_retires_exactly_the_old_terminal_parcels(
     on_sandbox: Any,
     sandbox: Any,
-    store: TrackingStore,
+    store: TrackingsRepository,
     jobs: JobStateStore,
     client: TrackingMoreClient,
     parcels: dict[str, set[TrackingRef]],
@@ -152,7 +153,7 @@ def test_archive_retires_exactly_the_old_terminal_parcels(
 
 
 def test_without_retention_archived_parcels_are_kept_forever(
-    on_sandbox: Any, store: TrackingStore, jobs: JobStateStore, client: TrackingMoreClient, parcels: Any
+    on_sandbox: Any, store: TrackingsRepository, jobs: JobStateStore, client: TrackingMoreClient, parcels: Any
 ) -> None:
     archive(store, jobs, client, retention_days=0)
     some = next(iter(parcels["old"]))
@@ -162,7 +163,7 @@ def test_without_retention_archived_parcels_are_kept_forever(
 
 
 def test_an_interrupted_archive_resumes_with_the_cutoff_it_started_with(
-    store: TrackingStore, jobs: JobStateStore, client: TrackingMoreClient, parcels: dict[str, set[TrackingRef]]
+    store: TrackingsRepository, jobs: JobStateStore, client: TrackingMoreClient, parcels: dict[str, set[TrackingRef]]
 ) -> None:
     asked: list[int] = []
 

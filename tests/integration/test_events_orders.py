@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from shiptrack.data.trackings import TrackingsRepository
+from shiptrack.errors import InvalidOrderEventError
 from shiptrack.models import TrackingRef
-from shiptrack.services.orders import InvalidOrderEventError, parse_order_shipped
-from shiptrack.store import TrackingStore
+from shiptrack.services.orders import parse_order_shipped
 from tests.integration.events_support import EVENTS, fresh_function, load_event, on_sandbox
 from tests.lambda_context import LambdaContext
 
@@ -87,7 +88,7 @@ class Poller:
 
 
 def stored(aws: Any, *refs: TrackingRef) -> dict[TrackingRef, Any]:
-    return TrackingStore(aws.table()).batch_get(refs)
+    return TrackingsRepository(aws.table()).batch_get(refs)
 
 
 RR = TrackingRef("china-post", "RR123456785CN")

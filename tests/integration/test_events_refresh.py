@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from shiptrack.jobs import Deadline, JobStateStore
+from shiptrack.data.jobs import JobStateStore
+from shiptrack.data.trackings import TrackingsRepository
+from shiptrack.deadline import Deadline
 from shiptrack.models import TrackingRef
+from shiptrack.services.create import create_trackings
 from shiptrack.services.refresh import JOB_NAME, RefreshConfig, RefreshReport, RefreshState, run_refresh
-from shiptrack.services.trackings import create_trackings
-from shiptrack.store import TrackingStore
 from tests.integration.events_support import (
     EVENTS,
     BusTap,
@@ -38,7 +39,7 @@ LIST = "GET /trackings/get"
 NOTUPDATE = "POST /trackings/notupdate"
 
 
-class CountingStore(TrackingStore):
+class CountingStore(TrackingsRepository):
     """The real store, remembering every upstream copy the job applied (to prove no gaps and no repeats)."""
 
     def __init__(self, table: Any) -> None:
@@ -66,9 +67,9 @@ def jobs(on_sandbox: Any) -> JobStateStore:
     return JobStateStore(on_sandbox.table("CacheTable"))
 
 
-def track(count: int, store: TrackingStore, client: TrackingMoreClient) -> list[TrackingRef]:
+def track(count: int, store: TrackingsRepository, client: TrackingMoreClient) -> list[TrackingRef]:
     items = [{"tracking_number": f"1Z999AA1{index:010d}", "carrier_code": "ups"} for index in range(count)]
-    response = create_trackings(items, store=store, client=client)
+    response = create_trackings(items, store=store, client=lambda: client)
     assert response.summary.created == count, response.summary
     return [TrackingRef("ups", item["tracking_number"]) for item in items]
 
@@ -78,7 +79,7 @@ def list_calls(sandbox: Any) -> int:
 
 
 def refresh(
-    store: TrackingStore,
+    store: TrackingsRepository,
     jobs: JobStateStore,
     client: TrackingMoreClient,
     *,
@@ -97,7 +98,7 @@ def refresh(
     )
 
 
-def assert_matches_sandbox(sandbox: Any, store: TrackingStore) -> None:
+def assert_matches_sandbox(sandbox: Any, store: TrackingsRepository) -> None:
     upstream = {TrackingRef.of(t["carrier_code"], t["tracking_number"]): t for t in sandbox.trackings()}
     ours = store.batch_get(upstream)
     assert set(ours) == set(upstream)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from local.resources import LOCAL_SECRET_VALUES
+from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.models import Tracking, TrackingRef
-from shiptrack.store import TrackingStore
 from tests.integration.events_support import (
     BusTap,
     fresh_function,
@@ -58,7 +58,7 @@ def webhook(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def store(aws: Any) -> TrackingStore:
+def store(aws: Any) -> TrackingsRepository:
     created = NOW - timedelta(days=2)
     tracking = Tracking(
         carrier_code=REF.carrier_code,
@@ -69,7 +69,7 @@ def store(aws: Any) -> TrackingStore:
         updated_at=created,
         last_changed_at=created,
     )
-    store = TrackingStore(aws.table())
+    store = TrackingsRepository(aws.table())
     assert store.put_new(tracking).created
     return store
 
@@ -110,7 +110,7 @@ def test_every_sample_has_an_expected_status() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_sample_gives_its_status_and_only_a_valid_push_changes_anything(
-    name: str, aws: Any, store: TrackingStore, webhook: Any
+    name: str, aws: Any, store: TrackingsRepository, webhook: Any
 ) -> None:
     before = stored_item(aws)
     response = invoke(webhook, load_event(f"webhook/{name}"))
@@ -131,7 +131,9 @@ def test_sample_gives_its_status_and_only_a_valid_push_changes_anything(
         assert after == before  # nothing changed, not even bookkeeping
 
 
-def test_a_valid_push_moves_the_parcel_and_subscribers_hear_it(aws: Any, store: TrackingStore, webhook: Any) -> None:
+def test_a_valid_push_moves_the_parcel_and_subscribers_hear_it(
+    aws: Any, store: TrackingsRepository, webhook: Any
+) -> None:
     tap = BusTap(aws)
     reader = aws.stream_reader()
     reader.read()  # the starting state's INSERT is not what this test is about
@@ -146,7 +148,9 @@ def test_a_valid_push_moves_the_parcel_and_subscribers_hear_it(aws: Any, store: 
     assert event["detail"]["tracking"]["tracking_number"] == "RR123456785CN"
 
 
-def test_the_same_push_twice_changes_nothing_the_second_time(aws: Any, store: TrackingStore, webhook: Any) -> None:
+def test_the_same_push_twice_changes_nothing_the_second_time(
+    aws: Any, store: TrackingsRepository, webhook: Any
+) -> None:
     reader = aws.stream_reader()
     event = load_event("webhook/push_valid.json")
     assert json.loads(invoke(webhook, event)["body"])["outcome"] == "applied"
@@ -161,7 +165,7 @@ def test_the_same_push_twice_changes_nothing_the_second_time(aws: Any, store: Tr
     assert reader.read() == []
 
 
-def test_out_of_order_pushes_keep_the_newest(aws: Any, store: TrackingStore, webhook: Any) -> None:
+def test_out_of_order_pushes_keep_the_newest(aws: Any, store: TrackingsRepository, webhook: Any) -> None:
     newer = sample_tracking()
     newer["updated_at"] = "2026-11-22T13:59:00+00:00"
     older = copy.deepcopy(newer)
@@ -178,7 +182,7 @@ def test_out_of_order_pushes_keep_the_newest(aws: Any, store: TrackingStore, web
     assert (item["status"], len(item["checkpoints"])) == ("transit", 2)
 
 
-def test_a_delivered_parcel_never_goes_back_to_transit(aws: Any, store: TrackingStore, webhook: Any) -> None:
+def test_a_delivered_parcel_never_goes_back_to_transit(aws: Any, store: TrackingsRepository, webhook: Any) -> None:
     delivered = sample_tracking()
     delivered["status"], delivered["substatus"] = "delivered", "delivered001"
     delivered["updated_at"] = "2026-11-22T13:59:00+00:00"
@@ -200,7 +204,7 @@ def test_a_push_for_a_tracking_we_do_not_hold_is_acknowledged_and_ignored(aws: A
 
 
 def test_confirm_mode_applies_trackingmores_copy_not_the_body(
-    on_sandbox: Any, sandbox: Any, store: TrackingStore, monkeypatch: pytest.MonkeyPatch
+    on_sandbox: Any, sandbox: Any, store: TrackingsRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, sleep=lambda _: None)
     client.create_tracking(CreateTrackingRequest(tracking_number=REF.tracking_number, carrier_code=REF.carrier_code))

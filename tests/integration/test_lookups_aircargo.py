@@ -176,9 +176,7 @@ def test_a_body_that_is_not_json_is_a_problem_not_a_crash(invoke: Any, sandbox: 
 
 @pytest.fixture
 def no_retry_sleep(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> None:
-    import shiptrack.routes.aircargo as route
-
-    upstream_without_sleeps(monkeypatch, sandbox, route)
+    upstream_without_sleeps(monkeypatch, sandbox)
 
 
 @pytest.mark.usefixtures("no_retry_sleep")

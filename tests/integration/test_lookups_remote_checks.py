@@ -205,9 +205,7 @@ def test_51_transit_routes_are_refused_with_422(invoke: Any, sandbox: Any) -> No
 
 @pytest.fixture
 def no_retry_sleep(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> None:
-    import shiptrack.routes.remote_checks as route
-
-    upstream_without_sleeps(monkeypatch, sandbox, route)
+    upstream_without_sleeps(monkeypatch, sandbox)
 
 
 @pytest.mark.usefixtures("no_retry_sleep")

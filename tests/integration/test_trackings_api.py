@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from shiptrack import runtime
+from shiptrack import compose, runtime
 from shiptrack.models import CreateTrackingRequest, TrackingRef
-from shiptrack.services import trackings as service
+from shiptrack.services import create as service
 from tests.integration.test_trackings_support import (  # noqa: F401 - fixtures
     BATCH,
     CHANGE_CARRIER,
@@ -192,7 +192,8 @@ def test_twenty_concurrent_identical_creates_make_one_upstream_create(api: Api) 
     def create_one() -> None:
         start.wait()
         try:
-            results.append(service.create_tracking(request))
+            deps = compose.trackings()
+            results.append(service.create_tracking(request, store=deps.store, client=deps.client, claims=deps.claims))
         except BaseException as exc:
             failures.append(exc)
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from shiptrack import runtime
+from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.models import TrackingRef
 from shiptrack.settings import clear_caches
-from shiptrack.store import TrackingStore
 from tests.lambda_context import LambdaContext
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -112,8 +112,8 @@ class Api:
         return self.call("DELETE", path)
 
     @property
-    def store(self) -> TrackingStore:
-        return TrackingStore(self.aws.table())
+    def store(self) -> TrackingsRepository:
+        return TrackingsRepository(self.aws.table())
 
     def stored(self, carrier_code: str, tracking_number: str) -> Any:
         return self.store.get(TrackingRef.of(carrier_code, tracking_number))

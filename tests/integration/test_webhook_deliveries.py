@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
+from shiptrack import runtime
 from shiptrack.models import utc_now
 from tests.integration.events_support import BusTap
 from tests.integration.webhooks_support import Receiver, Reply, Webhooks, receiver, webhooks
@@ -154,7 +154,7 @@ def test_during_a_rotation_both_secrets_verify(webhooks: Webhooks, receiver: Rec
 def test_after_the_overlap_only_the_new_secret_signs(webhooks: Webhooks, receiver: Receiver) -> None:
     endpoint = webhooks.endpoint(receiver.url)
     rotated = webhooks.api("POST", f"/webhook-endpoints/{endpoint['id']}/rotate-secret").body
-    repository = WebhookEndpointRepository(webhooks.aws.table("WebhookEndpointsTable"))
+    repository = runtime.webhook_endpoints()
     record = repository.get(endpoint["id"])
     assert record is not None
     assert repository.replace(replace(record, previous_secret_expires_at=utc_now() - timedelta(seconds=1)))
@@ -184,7 +184,7 @@ def test_an_endpoint_failing_for_too_long_is_disabled_and_the_bus_hears_of_it(
     tap = BusTap(webhooks.aws)
     receiver.script = lambda n, got: Reply(500)
     endpoint = webhooks.endpoint(receiver.url)
-    repository = WebhookEndpointRepository(webhooks.aws.table("WebhookEndpointsTable"))
+    repository = runtime.webhook_endpoints()
     record = repository.get(endpoint["id"])
     assert record is not None
     reader = webhooks.aws.stream_reader("WebhookEndpointsTable")
@@ -312,7 +312,6 @@ def test_the_sample_events_are_what_the_functions_take(webhooks: Webhooks, recei
 def test_a_delivery_whose_worker_died_mid_attempt_is_taken_over_when_its_lease_ends(
     webhooks: Webhooks, receiver: Receiver
 ) -> None:
-    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
     from tests.plugins.stack import eventually
 
     endpoint = webhooks.endpoint(receiver.url)
@@ -320,7 +319,7 @@ def test_a_delivery_whose_worker_died_mid_attempt_is_taken_over_when_its_lease_e
     webhooks.run("webhook_fanout", "WebhookEventsQueue")
     [delivery] = webhooks.deliveries(endpoint["id"])
     now = utc_now()
-    repository = WebhookDeliveryRepository(webhooks.aws.table("WebhookDeliveriesTable"))
+    repository = runtime.webhook_deliveries()
     # A worker claimed the attempt and died before posting: its lease still runs for 2 s.
     assert repository.claim(endpoint["id"], delivery["id"], now=now, due=now, lease_until=now + timedelta(seconds=2))
 

@@ -7,6 +7,9 @@
 * `local_stack_factory` — session-scoped: `start(template_path, env=..., sandbox=...)` starts another stack
   (e.g. on a fixture template) and stops it at the end of the session.
 
+Stacks run their functions on `.local/runtime` (local/runtime.py: the layer's lock and the runtime's boto3, not the
+dev venv); the factory builds it first when the lock changed.
+
 Schedules are off in `local_stack` (LOCAL_SCHEDULE_SECONDS=0): tests fire them with
 `POST {api_url}/_local/schedules/{FunctionId}`.
 """
@@ -21,6 +24,7 @@ from typing import TypeVar
 
 import pytest
 
+from local.runtime import ensure_runtime
 from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE
 
@@ -78,6 +82,7 @@ class StackFactory:
 
 @pytest.fixture(scope="session")
 def local_stack_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
+    ensure_runtime()  # once here, not raced by the stacks' own start-up
     factory = StackFactory(tmp_path_factory.mktemp("local-stack"))
     try:
         yield factory

@@ -31,9 +31,10 @@ import pytest
 
 from local.resources import LOCAL_SECRET_VALUES
 from shiptrack import runtime
+from shiptrack.data.codec import tracking_from_item
+from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.models import TrackingRef
 from shiptrack.settings import clear_caches
-from shiptrack.store import TrackingStore, tracking_from_item
 from tests.integration.events_support import fresh_function, load_event
 from tests.integration.test_trackings_support import event as api_event
 from tests.lambda_context import LambdaContext
@@ -231,7 +232,7 @@ class EventLedger:
             record.setdefault("eventSource", "aws:dynamodb")
         self.records += records
         publisher = fresh_function("publisher")
-        self.monkeypatch.setattr(publisher, "events_client", lambda: self.bus)
+        self.monkeypatch.setattr(runtime, "events_client", lambda: self.bus)
         start = 0
         rounds = 0
         while start < len(records):
@@ -477,8 +478,8 @@ class System:
     # -- state -----------------------------------------------------------------------------------------------------
 
     @property
-    def store(self) -> TrackingStore:
-        return TrackingStore(self.aws.table())
+    def store(self) -> TrackingsRepository:
+        return TrackingsRepository(self.aws.table())
 
     def items(self, logical_id: str = "TrackingsTable", *, keys_only: bool = False) -> dict[str, dict[str, Any]]:
         """Every item of a table by ``pk`` (a test-side Scan: the service itself never scans)."""

@@ -28,13 +28,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.stack import StackProcess
+from shiptrack.data.jobs import JobStateStore
+from shiptrack.data.trackings import TrackingsRepository
+from shiptrack.deadline import Deadline
 from shiptrack.errors import problem_for
-from shiptrack.jobs import Deadline, JobStateStore
 from shiptrack.models import RealtimeRequest, Tracking, TrackingRef, utc_now
 from shiptrack.services.realtime import realtime_lookup
 from shiptrack.services.refresh import RefreshConfig, run_refresh
 from shiptrack.services.webhooks import receive_push
-from shiptrack.store import TrackingStore
 from tests.reliability.harness import CREATE, EMAIL, TOKEN, System, _image
 from trackingmore.models import Tracking as UpstreamTracking
 from trackingmore.models import TrackingPage
@@ -211,7 +212,7 @@ class Paths:
     """The three ways a copy reaches the store, each through its own service entry point."""
 
     def __init__(self, system: System) -> None:
-        self.store = TrackingStore(system.aws.table())
+        self.store = TrackingsRepository(system.aws.table())
         self.jobs = JobStateStore(system.aws.table("CacheTable"))
         self.realtime_calls = itertools.count(1)
 
@@ -226,6 +227,7 @@ class Paths:
             body.encode(),
             TOKEN,
             store=self.store,
+            client=lambda: OneParcelUpstream(copy),  # type: ignore[arg-type,return-value]
             expected_token=TOKEN,
             account_email=EMAIL,
             now=utc_now(),
@@ -249,7 +251,14 @@ class Paths:
         now = utc_now() + timedelta(hours=3 * next(self.realtime_calls))
         number = copy.data["tracking_number"]
         request = RealtimeRequest(carrier_code="china-post", tracking_number=number, max_age_seconds=0)
-        answer = realtime_lookup(request, store=self.store, client=OneParcelUpstream(copy), now=now)  # type: ignore[arg-type]
+        upstream = OneParcelUpstream(copy)
+        answer = realtime_lookup(
+            request,
+            store=self.store,
+            client=lambda: upstream,  # type: ignore[arg-type,return-value]
+            default_max_age_seconds=0,
+            now=now,
+        )
         return answer.source == "carrier"
 
     def deliver(self, path: str, copy: Copy) -> bool:
@@ -257,11 +266,11 @@ class Paths:
         return offered
 
 
-def new_parcel(system: System) -> tuple[TrackingRef, TrackingStore]:
+def new_parcel(system: System) -> tuple[TrackingRef, TrackingsRepository]:
     """A parcel we track, as created (pending, no events), under a number no other example uses."""
     number = f"RC{next(_numbers):09d}CN"
     now = utc_now()
-    store = TrackingStore(system.aws.table())
+    store = TrackingsRepository(system.aws.table())
     tracking = Tracking(
         carrier_code="china-post", tracking_number=number, created_at=now, updated_at=now, last_changed_at=now
     )

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from shiptrack.data.claims import CreateClaims
+from shiptrack.data.order_markers import OrderMarkers
+from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.models import TrackingRef
-from shiptrack.services.orders import _Markers
-from shiptrack.services.trackings import CreateClaims
-from shiptrack.store import TrackingStore
 from tests.reliability.harness import BATCH, CREATE, SimulatedCrash, System
 
 pytestmark = pytest.mark.reliability
@@ -100,7 +100,7 @@ def assert_once_everywhere(system: System, refs: set[TrackingRef]) -> dict[str, 
 def test_create_killed_after_storing_is_answered_from_the_store_on_retry(
     system: System, crash: Callable[..., Crash], monkeypatch: pytest.MonkeyPatch, key: str | None
 ) -> None:
-    killed = crash(TrackingStore, "put_new")
+    killed = crash(TrackingsRepository, "put_new")
     claims_survive_the_crash(monkeypatch, killed)
     headers = {"Idempotency-Key": key} if key else None
 
@@ -125,7 +125,7 @@ def test_batch_killed_halfway_through_storing_completes_on_retry_without_duplica
     system: System, crash: Callable[..., Crash]
 ) -> None:
     items = [{"tracking_number": f"CB{i:09d}CN", "carrier_code": "china-post"} for i in range(60)]
-    crash(TrackingStore, "put_new", after=25)
+    crash(TrackingsRepository, "put_new", after=25)
 
     with pytest.raises(SimulatedCrash):
         system.api("POST", "/trackings/batch", {"items": items})
@@ -140,7 +140,7 @@ def test_batch_killed_halfway_through_storing_completes_on_retry_without_duplica
 
 def test_patch_killed_after_writing_is_applied_once_on_retry(system: System, crash: Callable[..., Crash]) -> None:
     assert system.api("POST", "/trackings", create_body()).status == 201
-    crash(TrackingStore, "_write")
+    crash(TrackingsRepository, "_write")
 
     with pytest.raises(SimulatedCrash):
         system.api("PATCH", f"/trackings/china-post/{NUMBER}", {"title": "Red mug"})
@@ -159,7 +159,7 @@ def test_realtime_killed_after_storing_serves_the_stored_copy_on_retry(
 ) -> None:
     assert system.api("POST", "/trackings", create_body()).status == 201
     system.sandbox.advance(24)
-    crash(TrackingStore, "_write")
+    crash(TrackingsRepository, "_write")
     body = {"carrier_code": "china-post", "tracking_number": NUMBER, "max_age_seconds": 0}
 
     with pytest.raises(SimulatedCrash):
@@ -184,7 +184,7 @@ def test_webhook_killed_after_applying_a_push_changes_nothing_more_when_it_is_re
     system.sandbox.advance(48)
     [pushed] = [t for t in system.upstream() if t["tracking_number"] == NUMBER]
     assert pushed["status"] != "pending", "the sandbox did not move the parcel"
-    crash(TrackingStore, "_write")
+    crash(TrackingsRepository, "_write")
     sent_at = datetime.now(UTC)
 
     with pytest.raises(SimulatedCrash):
@@ -217,7 +217,7 @@ def order_shipped(order_id: str, shipments: list[dict[str, str]]) -> str:
 
 @pytest.mark.parametrize(
     ("owner", "name", "after"),
-    [(TrackingStore, "put_new", 2), (_Markers, "mark", 1)],
+    [(TrackingsRepository, "put_new", 2), (OrderMarkers, "mark", 1)],
     ids=["after-storing-a-tracking", "after-marking-a-shipment-done"],
 )
 def test_order_consumer_killed_mid_message_creates_each_shipment_once_on_redelivery(
@@ -251,7 +251,7 @@ def test_refresh_killed_mid_pull_resumes_and_tells_each_change_once(
     assert system.refresh()["completed"] is True
     changed = system.sandbox.advance(72)["changed"]
     assert len(changed) > 5
-    crash(TrackingStore, "_write", after=5)
+    crash(TrackingsRepository, "_write", after=5)
 
     with pytest.raises(SimulatedCrash):
         system.refresh()
@@ -293,27 +293,33 @@ def test_create_killed_between_the_upstream_create_and_the_write_is_adopted_once
     retry adopts TrackingMore's copy (4016 → GET) instead of creating it again."""
     import time
 
+    from shiptrack import compose
+    from shiptrack.data.claims import CLAIM_TTL_SECONDS
     from shiptrack.errors import RequestInProgressError
     from shiptrack.models import CreateTrackingRequest
-    from shiptrack.services.trackings import CLAIM_TTL_SECONDS, create_tracking
+    from shiptrack.services.create import create_tracking
     from trackingmore import TrackingMoreClient
 
     killed = crash(TrackingMoreClient, "create_tracking")
     claims_survive_the_crash(monkeypatch, killed)
     request = CreateTrackingRequest(tracking_number=NUMBER, carrier_code="china-post")
     cache_table = system.aws.table("CacheTable")
+    deps = compose.trackings()
     now = time.time()
 
+    def create(claims: CreateClaims, **options: Any) -> Any:
+        return create_tracking(request, store=deps.store, client=deps.client, claims=claims, **options)
+
     with pytest.raises(SimulatedCrash):
-        create_tracking(request, claims=CreateClaims(cache_table, clock=lambda: now))
+        create(CreateClaims(cache_table, clock=lambda: now))
     assert system.upstream_refs() == [REF]
     assert system.items() == {}
 
     with pytest.raises(RequestInProgressError) as waiting:  # the claim is still held: 409, retryable
-        create_tracking(request, claims=CreateClaims(cache_table, clock=lambda: now + 1), wait_seconds=0)
+        create(CreateClaims(cache_table, clock=lambda: now + 1), wait_seconds=0)
     assert waiting.value.to_problem().retryable is True
     later = CreateClaims(cache_table, clock=lambda: now + CLAIM_TTL_SECONDS + 1)
-    adopted = create_tracking(request, claims=later)
+    adopted = create(later)
 
     assert adopted.created is True
     assert system.calls(CREATE) == 2  # ours, then the retry's 4016 "already exists"

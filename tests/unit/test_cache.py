@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from shiptrack.cache import CachedError, TtlCache
+from shiptrack.data.cache import CachedError, TtlCache
 
 pytestmark = pytest.mark.unit
 
@@ -126,7 +126,7 @@ class FailingTable:
 
 
 def test_dynamodb_failures_degrade_to_misses_and_nothing_stored() -> None:
-    cache = TtlCache(FailingTable(), "AWB", Answer)
+    cache = TtlCache(FailingTable(), "AWB", Answer)  # type: ignore[arg-type]  # a stand-in, not a boto3 Table
 
     assert cache.get_many([cache.key("172-28891936")]) == {}
     assert cache.put_many({cache.key("172-28891936"): Answer(carriers=[])}, ttl_seconds=60) == 0

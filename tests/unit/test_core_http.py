@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -10,8 +11,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, Field
 
 import trackingmore
-from shiptrack.errors import PROBLEM_CONTENT_TYPE, TrackingNotFoundError, UpstreamRateLimitedError
+from shiptrack.errors import GATEWAY_PROBLEMS, PROBLEM_CONTENT_TYPE, TrackingNotFoundError, UpstreamRateLimitedError
 from shiptrack.http import MAX_BODY_BYTES, build_resolver
+from tests.template_yaml import template
 
 pytestmark = pytest.mark.unit
 
@@ -154,3 +156,58 @@ def test_unknown_route_is_a_problem_404() -> None:
 
     assert response["statusCode"] == 404
     assert _problem(response)["code"] == "route_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ("not base64 at all!", {"content-type": "application/json"}),  # binascii.Error
+        (base64.b64encode(b"\xff\xfe{").decode(), {"content-type": "application/json"}),  # UnicodeDecodeError
+    ],
+    ids=["bad-base64", "not-utf8"],
+)
+def test_a_body_the_framework_cannot_decode_is_a_400(body: str, headers: dict[str, str]) -> None:
+    event = {**_event("POST", "/echo", body, headers), "isBase64Encoded": True}
+
+    response = app.resolve(event, None)
+
+    assert response["statusCode"] == 400
+    problem = _problem(response)
+    assert (problem["code"], problem["detail"]) == ("bad_request", "The request body could not be read.")
+
+
+def test_framework_problems_come_from_the_error_map() -> None:
+    # The four problems the resolver answers by itself, each through shiptrack.errors.
+    unsupported = _problem(_call("POST", "/echo", "name=ann", headers={"content-type": "text/plain"}))
+    missing = _problem(_call("GET", "/nope"))
+
+    assert (unsupported["code"], unsupported["title"]) == ("unsupported_media_type", "Unsupported media type")
+    assert unsupported["type"] == "https://shiptrack.dev/problems/unsupported-media-type"
+    assert (missing["code"], missing["title"], missing["type"]) == (
+        "route_not_found",
+        "Not found",
+        "https://shiptrack.dev/problems/route-not-found",
+    )
+
+
+def test_the_gateway_responses_of_the_template_are_the_error_maps() -> None:
+    api = next(resource for resource in template()["Resources"].values() if resource["Type"] == "AWS::Serverless::Api")
+    answered = {}
+    for kind, response in api["Properties"]["GatewayResponses"].items():
+        assert response["ResponseParameters"]["Headers"]["Content-Type"] == f"'{PROBLEM_CONTENT_TYPE}'", kind
+        body = (response.get("ResponseTemplates") or {}).get("application/json")
+        if body is not None:  # DEFAULT_4XX / DEFAULT_5XX only set the content type
+            answered[kind] = json.loads(body.replace("$context.error.messageString", '"detail"'))
+
+    assert set(answered) == set(GATEWAY_PROBLEMS)
+    for kind, problem in answered.items():
+        expected = GATEWAY_PROBLEMS[kind]
+        assert problem == {
+            "type": expected.type,
+            "title": expected.title,
+            "status": expected.status,
+            "detail": "detail",
+            "code": expected.code,
+            "errors": [],
+            "retryable": expected.retryable,
+        }, kind

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shiptrack.jobs import Deadline
+from shiptrack.deadline import Deadline
+from shiptrack.errors import InvalidOrderEventError
 from shiptrack.models import Tracking
-from shiptrack.services.orders import InvalidOrderEventError, parse_order_shipped
+from shiptrack.services.orders import parse_order_shipped
 from shiptrack.services.refresh import retirement_reason
 
 pytestmark = pytest.mark.unit

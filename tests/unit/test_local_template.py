@@ -1,4 +1,5 @@
-"""local.template resolves SAM templates like CloudFormation (with local names); local.resources creates them."""
+"""local.template reads SAM templates through the SAM transform, as CloudFormation does (with local names);
+local.resources creates what they declare."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local.intrinsics import TemplateError
 from local.resources import LOCAL_SECRET_VALUES, provision
-from local.template import DEFAULT_TEMPLATE, TemplateError, load_template, merge_globals
+from local.template import DEFAULT_TEMPLATE, NO_LOCAL_BEHAVIOUR, load_template
 
 pytestmark = pytest.mark.unit
 
@@ -97,6 +99,7 @@ Resources:
     Properties:
       StageName: !Ref Stage
       Auth: {ApiKeyRequired: true}
+      Cors: {AllowOrigin: "'https://shop.example'", AllowHeaders: "'content-type,x-api-key'"}
   Fn:
     Type: AWS::Serverless::Function
     Properties:
@@ -127,7 +130,15 @@ Resources:
           Properties: {Path: /implicit, Method: any}
         Queue:
           Type: SQS
-          Properties: {Queue: !GetAtt Work.Arn, BatchSize: 5}
+          Properties: {Queue: !GetAtt Work.Arn, BatchSize: 5, ScalingConfig: {MaximumConcurrency: 2}}
+        Nightly:
+          Type: Schedule
+          Properties: {Schedule: rate(1 day), Input: '{"job": "nightly"}'}
+      EventInvokeConfig:
+        MaximumRetryAttempts: 0
+  Logs:
+    Type: AWS::Logs::LogGroup
+    Properties: {LogGroupName: !Sub "/aws/lambda/${Fn}", RetentionInDays: 7}
   OtherLayer:
     Type: AWS::Serverless::LayerVersion
     Properties: {ContentUri: other/}
@@ -194,8 +205,9 @@ def test_parameter_overrides_are_validated(template_path: Path) -> None:
         load_template(template_path, {"Nope": "x"})
 
 
-def test_globals_merge_like_sam(template_path: Path) -> None:
-    fn = load_template(template_path).functions["Fn"]
+def test_the_sam_transform_merges_globals_and_expands_events_and_policies(template_path: Path) -> None:
+    t = load_template(template_path)
+    fn = t.functions["Fn"]
 
     assert fn.timeout == 5  # scalar: the function wins
     assert fn.memory_size == 128  # from Globals (FindInMap)
@@ -204,20 +216,28 @@ def test_globals_merge_like_sam(template_path: Path) -> None:
     assert fn.environment["TABLE"] == "shiptrack-local-Table"  # and keep the global keys
     assert [p.name for p in fn.layer_paths] == ["layer", "other"]  # lists concatenate, globals first
     assert fn.reserved_concurrency == 1
-    assert fn.policies == [{"DynamoDBCrudPolicy": {"TableName": {"Ref": "Table"}}}]  # kept raw
+    assert fn.async_retries == 0  # EventInvokeConfig
     assert fn.code_uri == template_path.parent / "functions" / "fn"
-    assert fn.events["Queue"].properties == {
-        "Queue": "arn:aws:sqs:us-east-1:123456789012:shiptrack-local-Work",
-        "BatchSize": 5,
-    }
+    # Only plain CloudFormation is left: SAM resources became Lambda, API Gateway, IAM and event resources.
+    assert not [r["Type"] for r in t.raw["Resources"].values() if r["Type"].startswith("AWS::Serverless::")]
+    statements = t.resolve(t.raw["Resources"]["FnRole"]["Properties"]["Policies"])[0]["PolicyDocument"]["Statement"]
+    assert "dynamodb:PutItem" in statements[0]["Action"]  # the DynamoDBCrudPolicy template, expanded
+    [mapping] = t.event_source_mappings
+    assert (mapping.function_id, mapping.source_arn) == ("Fn", t.queues["Work"].arn)
+    assert mapping.properties["BatchSize"] == 5
+    assert mapping.properties["ScalingConfig"] == {"MaximumConcurrency": 2}
 
 
-def test_merge_globals_rules() -> None:
-    merged = merge_globals(
-        {"A": 1, "L": [1], "M": {"x": 1, "y": 1}, "I": {"Ref": "X"}},
-        {"A": 2, "L": [2], "M": {"y": 2}, "I": {"z": 1}},
-    )
-    assert merged == {"A": 2, "L": [1, 2], "M": {"x": 1, "y": 2}, "I": {"z": 1}}
+def test_schedules_become_rules_targeting_the_function_with_a_permission(template_path: Path) -> None:
+    t = load_template(template_path)
+
+    [rule] = [r for r in t.rules.values() if r.schedule_expression]
+
+    assert rule.logical_id == "FnNightly"  # {FunctionId}{EventName}: what /_local/schedules/Fn/Nightly finds
+    assert rule.schedule_expression == "rate(1 day)"
+    assert [(t.function_for_arn(x["Arn"]), x["Input"]) for x in rule.targets] == [("Fn", '{"job": "nightly"}')]
+    assert t.invoke_permitted("Fn", "events.amazonaws.com", rule.arn)
+    assert not t.invoke_permitted("Fn", "events.amazonaws.com", t.rules["ToWork"].arn)  # no permission of its own
 
 
 def test_routes_carry_api_key_requirement_and_overrides(template_path: Path) -> None:
@@ -228,8 +248,35 @@ def test_routes_carry_api_key_requirement_and_overrides(template_path: Path) -> 
     assert routes[("POST", "/hook")].api_key_required is False  # per-event override
     assert routes[("ANY", "/implicit")].api_id == "ServerlessRestApi"
     assert routes[("ANY", "/implicit")].api_key_required is False  # Globals.Api
+    assert routes[("GET", "/items/{id}")].function_id == "Fn"  # from the integration's URI
     assert t.apis["Api"].stage_name == "v1"
     assert t.apis["ServerlessRestApi"].stage_name == "Prod"
+    source = "arn:aws:execute-api:us-east-1:123456789012:Api/v1/GET/items/7"
+    assert t.invoke_permitted("Fn", "apigateway.amazonaws.com", source)  # SAM's permission for the event
+    assert not t.invoke_permitted("Fn", "apigateway.amazonaws.com", source.replace("GET", "DELETE"))
+
+
+def test_cors_preflights_are_mock_integrations(template_path: Path) -> None:
+    routes = {(r.method, r.path): r for r in load_template(template_path).routes}
+
+    preflight = routes[("OPTIONS", "/items/{id}")]
+
+    assert preflight.function_id is None
+    assert preflight.api_key_required is True  # as deployed: SAM's AddApiKeyRequiredToCorsPreflight defaults to true
+    assert preflight.integration["type"] == "mock"
+    headers = preflight.integration["responses"]["default"]["responseParameters"]
+    assert headers["method.response.header.Access-Control-Allow-Origin"] == "'https://shop.example'"
+
+
+def test_resource_types_with_no_local_behaviour_are_known_and_others_reported(template_path: Path) -> None:
+    t = load_template(template_path)
+    real = load_template(DEFAULT_TEMPLATE)
+
+    assert t.resource_type("Logs") in NO_LOCAL_BEHAVIOUR
+    assert t.unsupported() == {}
+    assert real.unsupported() == {}  # every resource of the real template is interpreted or known
+    t.raw["Resources"]["Odd"] = {"Type": "AWS::Odd::Thing", "Properties": {}}
+    assert t.unsupported() == {"Odd": "AWS::Odd::Thing"}
 
 
 def test_table_spec_and_outputs(template_path: Path) -> None:
@@ -270,7 +317,7 @@ def test_provision_creates_exactly_the_templates_resources(template_path: Path) 
             "tables": ["shiptrack-local-Table"],
             "queues": ["shiptrack-local-DeadLetters", "shiptrack-local-Work"],
             "buses": ["shiptrack-local-bus"],
-            "rules": ["shiptrack-local-ToWork"],
+            "rules": ["shiptrack-local-FnNightly", "shiptrack-local-ToWork"],  # the schedule is a rule too
             "secrets": ["shiptrack-local/secret"],
         }
         ddb = session.client("dynamodb")
@@ -288,7 +335,7 @@ def test_provision_creates_exactly_the_templates_resources(template_path: Path) 
             Rule="shiptrack-local-ToWork", EventBusName="shiptrack-local-bus"
         )
         assert [x["Id"] for x in targets["Targets"]] == ["work"]  # the function target is left to the glue
-        assert [tgt["Id"] for _, tgt in names.function_targets] == ["fn"]
+        assert sorted(rule for rule, _ in names.function_targets) == ["FnNightly", "ToWork"]
         secret = json.loads(
             session.client("secretsmanager").get_secret_value(SecretId="shiptrack-local/secret")["SecretString"]
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from shiptrack.cache import TtlCache
+from shiptrack.data.cache import TtlCache
 from shiptrack.services import remote_checks
 from shiptrack.services.aircargo import AirCargoRequest, AirWaybill, track_air_cargo
 from trackingmore.models import AirCargo, RemoteCheckResult, TransitTime

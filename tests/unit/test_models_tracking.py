@@ -17,15 +17,12 @@ from shiptrack.models import (
     Tracking,
     TrackingRef,
     UpdateTrackingRequest,
-    checkpoints_from_upstream,
     content_fingerprint,
     format_utc,
-    local_event_time,
     normalize_carrier_code,
     normalize_tracking_number,
-    tracking_from_upstream,
-    upstream_version,
 )
+from shiptrack.upstream import checkpoints_from_upstream, local_event_time, tracking_from_upstream, upstream_version
 from trackingmore.models import Tracking as UpstreamTracking
 
 pytestmark = pytest.mark.unit

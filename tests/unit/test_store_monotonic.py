@@ -11,8 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shiptrack.models import STATUSES, Tracking, TrackingRef, upstream_version
-from shiptrack.store import TrackingStore
+from shiptrack.data.trackings import TrackingsRepository
+from shiptrack.models import STATUSES, Tracking, TrackingRef
+from shiptrack.upstream import upstream_version
 from trackingmore.models import Tracking as UpstreamTracking
 
 pytestmark = pytest.mark.unit
@@ -50,7 +51,7 @@ def test_any_arrival_order_leaves_the_newest_and_delivered_stays(aws: Any, timel
     steps, order = timeline
     number = f"MO{next(_numbers):09d}CN"  # a fresh parcel per example: the table outlives the examples
     ref = TrackingRef("china-post", number)
-    store = TrackingStore(aws.table(), sleep=lambda _s: None)
+    store = TrackingsRepository(aws.table(), sleep=lambda _s: None)
     store.put_new(Tracking(carrier_code="china-post", tracking_number=number, created_at=T0, updated_at=T0))
 
     # Cumulative event counts make later refreshes hold at least as many events, like a real parcel

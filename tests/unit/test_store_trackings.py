@@ -1,4 +1,4 @@
-"""TrackingStore on the TrackingsTable of template.yaml (in-process moto): writes, indexes, listing, cursors."""
+"""TrackingsRepository on the TrackingsTable of template.yaml (in-process moto): writes, indexes, listing, cursors."""
 
 from __future__ import annotations
 
@@ -10,15 +10,11 @@ from typing import Any
 
 import pytest
 
+from shiptrack.data.codec import is_visible_change, item_from_tracking, tracking_from_item, tracking_item_from_item
+from shiptrack.data.cursors import CursorSigner
+from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.errors import InvalidCursorError, TrackingExistsError, TrackingNotFoundError
 from shiptrack.models import Checkpoint, Customer, ListQuery, Tracking, TrackingRef
-from shiptrack.store import (
-    TrackingStore,
-    is_visible_change,
-    item_from_tracking,
-    tracking_from_item,
-    tracking_item_from_item,
-)
 from trackingmore.models import Tracking as UpstreamTracking
 
 pytestmark = pytest.mark.unit
@@ -55,8 +51,8 @@ def upstream(status: str, updated: datetime, events: int = 1, number: str = "RR1
 
 
 @pytest.fixture
-def store(aws: Any) -> TrackingStore:
-    return TrackingStore(aws.table(), sleep=lambda _s: None)
+def store(aws: Any) -> TrackingsRepository:
+    return TrackingsRepository(aws.table(), sleep=lambda _s: None)
 
 
 REF = TrackingRef("china-post", "RR123456785CN")
@@ -101,7 +97,7 @@ def test_archived_items_leave_the_list_status_and_active_partitions() -> None:
 # ------------------------------------------------------------------------------------------------------------ writes
 
 
-def test_put_new_is_conditional_on_absence(store: TrackingStore) -> None:
+def test_put_new_is_conditional_on_absence(store: TrackingsRepository) -> None:
     first = store.put_new(tracking(title="first"))
     second = store.put_new(tracking(title="second"))
 
@@ -110,7 +106,7 @@ def test_put_new_is_conditional_on_absence(store: TrackingStore) -> None:
     assert second.tracking.title == "first"
 
 
-def test_apply_unknown_is_an_outcome_unless_asked_to_create(store: TrackingStore) -> None:
+def test_apply_unknown_is_an_outcome_unless_asked_to_create(store: TrackingsRepository) -> None:
     unknown = store.apply_upstream_update(upstream("transit", T0), observed_at=T0, source="webhook")
     created = store.apply_upstream_update(
         upstream("transit", T0), observed_at=T0, source="realtime", create_missing=True
@@ -121,7 +117,7 @@ def test_apply_unknown_is_an_outcome_unless_asked_to_create(store: TrackingStore
     assert store.get(REF) is not None
 
 
-def test_apply_newer_then_a_late_older_one_is_stale(store: TrackingStore, aws: Any) -> None:
+def test_apply_newer_then_a_late_older_one_is_stale(store: TrackingsRepository, aws: Any) -> None:
     store.put_new(tracking())
     newer = store.apply_upstream_update(
         upstream("transit", T0 + timedelta(hours=2), 2), observed_at=T0 + timedelta(hours=3), source="refresh"
@@ -141,7 +137,7 @@ def test_apply_newer_then_a_late_older_one_is_stale(store: TrackingStore, aws: A
     assert reader.read() == []  # nothing written
 
 
-def test_an_unchanged_copy_moves_only_last_checked_at(store: TrackingStore, aws: Any) -> None:
+def test_an_unchanged_copy_moves_only_last_checked_at(store: TrackingsRepository, aws: Any) -> None:
     store.put_new(tracking())
     store.apply_upstream_update(upstream("transit", T0, 1), observed_at=T0 + timedelta(hours=1), source="refresh")
     before = store.load(REF)
@@ -173,7 +169,7 @@ def _image(record: dict[str, Any], which: str) -> dict[str, Any]:
     return {key: deserializer.deserialize(value) for key, value in record["dynamodb"][which].items()}
 
 
-def test_a_real_change_is_a_visible_change(store: TrackingStore, aws: Any) -> None:
+def test_a_real_change_is_a_visible_change(store: TrackingsRepository, aws: Any) -> None:
     store.put_new(tracking())
     reader = aws.stream_reader()
     reader.read()
@@ -184,7 +180,7 @@ def test_a_real_change_is_a_visible_change(store: TrackingStore, aws: Any) -> No
     assert is_visible_change(_image(record, "OldImage"), _image(record, "NewImage"))
 
 
-def test_delivered_never_goes_back_through_upstream_updates(store: TrackingStore) -> None:
+def test_delivered_never_goes_back_through_upstream_updates(store: TrackingsRepository) -> None:
     store.put_new(tracking())
     store.apply_upstream_update(upstream("delivered", T0 + timedelta(hours=1), 3), observed_at=T0, source="webhook")
 
@@ -201,7 +197,7 @@ def test_delivered_never_goes_back_through_upstream_updates(store: TrackingStore
     assert reverted.status == "transit"
 
 
-def test_a_concurrent_writer_is_retried_not_lost(store: TrackingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_concurrent_writer_is_retried_not_lost(store: TrackingsRepository, monkeypatch: pytest.MonkeyPatch) -> None:
     store.put_new(tracking())
     real_write = store._write
     raced = {"done": False}
@@ -222,7 +218,7 @@ def test_a_concurrent_writer_is_retried_not_lost(store: TrackingStore, monkeypat
     assert (stored.status, stored.title) == ("transit", "written meanwhile")
 
 
-def test_mark_checked_moves_forward_only_and_skips_unknown(store: TrackingStore) -> None:
+def test_mark_checked_moves_forward_only_and_skips_unknown(store: TrackingsRepository) -> None:
     store.put_new(tracking())
     other = TrackingRef("ups", "1Z999AA10123456784")
 
@@ -233,7 +229,7 @@ def test_mark_checked_moves_forward_only_and_skips_unknown(store: TrackingStore)
     assert store.get(REF).last_checked_at == T0 + timedelta(hours=1)  # type: ignore[union-attr]
 
 
-def test_active_trackings_least_recently_checked_first(store: TrackingStore) -> None:
+def test_active_trackings_least_recently_checked_first(store: TrackingsRepository) -> None:
     for i, hours in enumerate([5, 1, 3]):
         store.put_new(tracking(number=f"AC{i:09d}CN", at=T0 + timedelta(hours=hours)))
     store.put_new(tracking(number="ST000000000CN", lifecycle="stopped"))
@@ -247,7 +243,7 @@ def test_active_trackings_least_recently_checked_first(store: TrackingStore) -> 
     assert [ref.tracking_number for ref in early] == ["1Z999AA10123456784", "AC000000001CN"]
 
 
-def test_terminal_trackings_before_a_cutoff(store: TrackingStore) -> None:
+def test_terminal_trackings_before_a_cutoff(store: TrackingsRepository) -> None:
     for number in ("TD000000001CN", "TD000000002CN", "TD000000003CN"):
         store.put_new(tracking(number=number))
     store.update_fields(TrackingRef("china-post", "TD000000001CN"), {"status": "delivered"}, now=T0)
@@ -265,7 +261,7 @@ def test_terminal_trackings_before_a_cutoff(store: TrackingStore) -> None:
     assert [ref.tracking_number for ref in store.iter_terminal_before(T0 + timedelta(days=3))] == ["TD000000002CN"]
 
 
-def test_archiving_sets_the_retention_ttl_and_unarchiving_clears_it(store: TrackingStore, aws: Any) -> None:
+def test_archiving_sets_the_retention_ttl_and_unarchiving_clears_it(store: TrackingsRepository, aws: Any) -> None:
     store.put_new(tracking())
 
     archived = store.set_lifecycle(REF, "archived", expires_at=T0 + timedelta(days=90))
@@ -283,7 +279,7 @@ def test_archiving_sets_the_retention_ttl_and_unarchiving_clears_it(store: Track
     assert store.set_lifecycle(TrackingRef("ups", "1Z999AA10123456784"), "archived") is None
 
 
-def test_move_identity(store: TrackingStore) -> None:
+def test_move_identity(store: TrackingsRepository) -> None:
     store.put_new(tracking(title="Blue mug", status="transit"))
     store.put_new(tracking(carrier="ups", number="1Z999AA10123456784"))
 
@@ -300,14 +296,14 @@ def test_move_identity(store: TrackingStore) -> None:
         store.move_identity(TrackingRef("ups", "RR123456785CN"), "china-ems")
 
 
-def test_delete_returns_what_was_stored(store: TrackingStore) -> None:
+def test_delete_returns_what_was_stored(store: TrackingsRepository) -> None:
     store.put_new(tracking())
 
     assert store.delete(REF) is not None
     assert store.delete(REF) is None
 
 
-def test_batch_get_reads_more_than_100_keys(store: TrackingStore) -> None:
+def test_batch_get_reads_more_than_100_keys(store: TrackingsRepository) -> None:
     refs = [TrackingRef("china-post", f"BG{i:09d}CN") for i in range(130)]
     for ref in refs[:120]:
         store.put_new(tracking(number=ref.tracking_number))
@@ -320,7 +316,7 @@ def test_batch_get_reads_more_than_100_keys(store: TrackingStore) -> None:
 # ----------------------------------------------------------------------------------------------------------- listing
 
 
-def seed(store: TrackingStore, count: int, **fields: Any) -> list[str]:
+def seed(store: TrackingsRepository, count: int, **fields: Any) -> list[str]:
     numbers = []
     for i in range(count):
         number = f"LS{i:09d}CN"
@@ -329,7 +325,7 @@ def seed(store: TrackingStore, count: int, **fields: Any) -> list[str]:
     return numbers
 
 
-def page_through(store: TrackingStore, **query: Any) -> list[str]:
+def page_through(store: TrackingsRepository, **query: Any) -> list[str]:
     seen: list[str] = []
     cursor = None
     while True:
@@ -340,7 +336,7 @@ def page_through(store: TrackingStore, **query: Any) -> list[str]:
             return seen
 
 
-def test_list_pages_newest_first_without_an_empty_last_page(store: TrackingStore) -> None:
+def test_list_pages_newest_first_without_an_empty_last_page(store: TrackingsRepository) -> None:
     numbers = seed(store, 6)
 
     first = store.list(ListQuery(limit=3))
@@ -351,7 +347,7 @@ def test_list_pages_newest_first_without_an_empty_last_page(store: TrackingStore
     assert second.next_cursor is None
 
 
-def test_list_filters_through_sparse_pages(store: TrackingStore) -> None:
+def test_list_filters_through_sparse_pages(store: TrackingsRepository) -> None:
     numbers = seed(store, 30)
     for number in numbers[::7]:
         store.update_fields(TrackingRef("china-post", number), {"comment": "x", "lifecycle": "stopped"})
@@ -363,7 +359,7 @@ def test_list_filters_through_sparse_pages(store: TrackingStore) -> None:
     assert sorted(by_status) == sorted(numbers)
 
 
-def test_list_created_window(store: TrackingStore) -> None:
+def test_list_created_window(store: TrackingsRepository) -> None:
     numbers = seed(store, 5)
 
     window = store.list(
@@ -373,7 +369,7 @@ def test_list_created_window(store: TrackingStore) -> None:
     assert [t.tracking_number for t in window] == [numbers[2], numbers[1]]
 
 
-def test_cursor_is_bound_to_its_filters_and_tamper_evident(store: TrackingStore) -> None:
+def test_cursor_is_bound_to_its_filters_and_tamper_evident(store: TrackingsRepository) -> None:
     seed(store, 3)
     cursor = store.list(ListQuery(limit=1)).next_cursor
     assert cursor is not None
@@ -393,8 +389,8 @@ def test_cursor_is_bound_to_its_filters_and_tamper_evident(store: TrackingStore)
 
 
 def test_a_cursor_from_another_deployment_is_refused(aws: Any) -> None:
-    mine = TrackingStore(aws.table())
-    theirs = TrackingStore(aws.table(), cursor_key=b"another deployment")
+    mine = TrackingsRepository(aws.table())
+    theirs = TrackingsRepository(aws.table(), cursors=CursorSigner([b"another deployment"]))
     mine.put_new(tracking(number="CU000000001CN"))
     mine.put_new(tracking(number="CU000000002CN", at=T0 + timedelta(minutes=1)))
     cursor = theirs.list(ListQuery(limit=1)).next_cursor
@@ -410,7 +406,7 @@ def test_queries_never_hand_boto3_condition_objects_to_the_shared_client(aws: An
     # boto3 turns Key()/Attr() objects into strings with one builder per client, reset on every request: threads
     # sharing the resource (the local stack's concurrent invocations, the concurrency suite) swap placeholders.
     table = aws.table()
-    store = TrackingStore(table)
+    store = TrackingsRepository(table)
     seen: list[tuple[str, type, type]] = []
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -429,7 +425,7 @@ def test_queries_never_hand_boto3_condition_objects_to_the_shared_client(aws: An
     assert all(key is str and filter_ in (str, type(None)) for _, key, filter_ in seen), seen
 
 
-def test_the_stored_fingerprint_matches_the_stored_content(store: TrackingStore, aws: Any) -> None:
+def test_the_stored_fingerprint_matches_the_stored_content(store: TrackingsRepository, aws: Any) -> None:
     from shiptrack.models import content_fingerprint
 
     store.put_new(tracking())

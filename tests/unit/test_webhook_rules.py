@@ -11,7 +11,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from shiptrack.data.webhook_support import derived_entropy, sortable_id
+from shiptrack.data.sortable_ids import derived_entropy, sortable_id
 from shiptrack.errors import WebhookUrlNotAllowedError
 from shiptrack.services.webhook_delivery import MAX_ATTEMPTS, RetryPolicy
 from shiptrack.services.webhook_signing import delivery_headers, new_secret, sign

@@ -1,37 +1,56 @@
-"""Every error shiptrack can answer with, and the one table that turns errors into problem+json (RFC 9457).
+"""Every exception class of shiptrack, and the one table that turns errors into problem+json (RFC 9457).
 
 Code raises the domain error where the failure happens (``TrackingNotFoundError`` …) or lets a
 ``trackingmore`` client error through; :func:`problem_for` is the single place that decides the HTTP
 status, the machine-readable ``code`` and the text. The OpenAPI ``responses`` of every route come from
-:data:`PROBLEM_RESPONSES`, so declared and returned codes cannot drift.
+:data:`PROBLEM_RESPONSES`, so declared and returned codes cannot drift; the problems API Gateway answers by
+itself (template.yaml ``GatewayResponses``) are :data:`GATEWAY_PROBLEMS`, and a test holds the template to it.
+
+Errors that never reach an HTTP caller live here too: the event paths' (:class:`InvalidOrderEventError`,
+:class:`RetryableOrderError`), the scheduled jobs' (:class:`JobConflictError`, :class:`JobInterruptedError`), the
+storefront webhooks' queues (:class:`QueueSendError`) and the settings' (:class:`MissingSettingError`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from http import HTTPStatus
+from typing import Any, Final, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
 import trackingmore
 
 __all__ = [
+    "GATEWAY_PROBLEMS",
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_RESPONSES",
     "BadRequestError",
     "CarrierNotDetectedError",
     "ConflictError",
     "FieldError",
+    "GatewayProblem",
+    "HttpStatusError",
     "IdempotencyKeyReusedError",
     "InvalidCursorError",
+    "InvalidOrderEventError",
+    "JobConflictError",
+    "JobInterruptedError",
+    "MissingSettingError",
     "NotFoundError",
     "PayloadTooLargeError",
     "Problem",
+    "QueueSendError",
     "RequestInProgressError",
+    "RetryableOrderError",
+    "RouteNotFoundError",
     "ShiptrackError",
+    "StorageBusyError",
     "TrackingExistsError",
     "TrackingNotFoundError",
     "UnauthorizedError",
+    "UnreadableBodyError",
+    "UnsupportedMediaTypeError",
     "UpstreamError",
     "UpstreamRateLimitedError",
     "ValidationFailedError",
@@ -146,6 +165,14 @@ class InvalidCursorError(BadRequestError):
     code, title = "invalid_cursor", "Invalid cursor"
 
 
+class UnreadableBodyError(BadRequestError):
+    """The framework could not decode the request body (bad base64, bad text, multipart without a boundary)."""
+
+
+class UnsupportedMediaTypeError(BadRequestError):
+    code, title = "unsupported_media_type", "Unsupported media type"
+
+
 class UnauthorizedError(ShiptrackError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
@@ -156,6 +183,10 @@ class NotFoundError(ShiptrackError):
 
 class TrackingNotFoundError(NotFoundError):
     code, title = "tracking_not_found", "Tracking not found"
+
+
+class RouteNotFoundError(NotFoundError):
+    code = "route_not_found"
 
 
 class ConflictError(ShiptrackError):
@@ -228,6 +259,56 @@ class UpstreamRateLimitedError(UpstreamError):
     def __init__(self, detail: str, *, retry_after: int, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = retry_after
+
+
+class StorageBusyError(ShiptrackError):
+    """DynamoDB still left keys unprocessed (throttling) after the bounded retries of a batch read."""
+
+    status, code, title, retryable = 503, "storage_busy", "Storage busy", True
+
+
+class HttpStatusError(ShiptrackError):
+    """A bare HTTP status the framework raised (Powertools' ``ServiceError``): code and title from its phrase."""
+
+    def __init__(self, status: int, detail: str | None = None) -> None:
+        known = HTTPStatus(status)
+        super().__init__(detail or known.description)
+        self.status = known.value
+        self.code = known.phrase.lower().replace(" ", "_")
+        self.title = known.phrase
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Errors that never reach an HTTP caller
+
+
+class InvalidOrderEventError(Exception):
+    """An Order Shipped message can never succeed as it is (invalid detail, or a shipment refused for good)."""
+
+
+class RetryableOrderError(Exception):
+    """A shipment failed in a way a later delivery may fix (upstream rate limit, timeout, server error)."""
+
+
+class JobConflictError(Exception):
+    """Another run saved the job's state since this run loaded it."""
+
+
+class JobInterruptedError(Exception):
+    """A scheduled job must stop here (time budget, a conflicting run, a transient upstream failure); ``why`` says
+    which. The job saves its position and the next run resumes from it."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class QueueSendError(RuntimeError):
+    """SQS did not take every message of a send (storefront webhooks); the caller fails and its input is retried."""
+
+
+class MissingSettingError(RuntimeError):
+    """A required environment variable is not set (template.yaml sets every one for every function)."""
 
 
 # How each TrackingMore client error reaches our callers: (status, code, title, retryable).
@@ -311,7 +392,7 @@ PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
     429: _problem_response("TrackingMore rate limit; see Retry-After"),
     500: _problem_response("Unexpected error"),
     502: _problem_response("TrackingMore failed, is unreachable, or rejected our credentials"),
-    503: _problem_response("TrackingMore unavailable or its quota is exhausted"),
+    503: _problem_response("TrackingMore unavailable or its quota is exhausted, or our storage is throttled"),
     504: _problem_response("TrackingMore timed out"),
 }
 
@@ -324,3 +405,33 @@ def responses(*statuses: int, upstream: bool = False) -> dict[int, dict[str, Any
     """The OpenAPI error responses for a route: the common ones, ``statuses``, and the upstream ones if it calls out."""
     wanted = set(COMMON_ERROR_STATUSES) | set(statuses) | (set(UPSTREAM_ERROR_STATUSES) if upstream else set())
     return {status: PROBLEM_RESPONSES[status] for status in sorted(wanted)}
+
+
+class GatewayProblem(NamedTuple):
+    """A problem API Gateway answers by itself, before any function runs (template.yaml ``GatewayResponses``)."""
+
+    status: int
+    code: str
+    title: str
+    retryable: bool
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_TYPE_BASE + self.code.replace("_", "-")
+
+
+#: Every gateway response type the template answers with a problem document. The template cannot import this
+#: table, so tests/unit/test_core_http.py compares the two.
+GATEWAY_PROBLEMS: Final[Mapping[str, GatewayProblem]] = {
+    "INVALID_API_KEY": GatewayProblem(403, "forbidden", "Forbidden", retryable=False),
+    "ACCESS_DENIED": GatewayProblem(403, "forbidden", "Forbidden", retryable=False),
+    "MISSING_AUTHENTICATION_TOKEN": GatewayProblem(
+        403, "missing_authentication_token", "Missing Authentication Token", retryable=False
+    ),
+    "REQUEST_TOO_LARGE": GatewayProblem(413, "payload_too_large", "Request too large", retryable=False),
+    "THROTTLED": GatewayProblem(429, "throttled", "Too many requests", retryable=True),
+    "QUOTA_EXCEEDED": GatewayProblem(429, "quota_exceeded", "API key quota exceeded", retryable=True),
+    "BAD_REQUEST_BODY": GatewayProblem(400, "bad_request", "Bad request", retryable=False),
+    "INTEGRATION_FAILURE": GatewayProblem(502, "integration_failure", "Bad gateway", retryable=True),
+    "INTEGRATION_TIMEOUT": GatewayProblem(504, "integration_timeout", "Gateway timeout", retryable=True),
+}

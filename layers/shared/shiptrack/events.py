@@ -9,7 +9,7 @@ Every event has ``source: "shiptrack"`` and one of these detail-types:
   ``lifecycle`` → ``stopped`` …), so that subscribers hear about every visible change, not only status moves.
 
 A write that changed nothing a subscriber sees (only ``last_checked_at``, the upstream version, the realtime
-stamp …) produces no event: :func:`shiptrack.store.is_visible_change` compares the content fingerprints of the
+stamp …) produces no event: :func:`shiptrack.data.codec.is_visible_change` compares the content fingerprints of the
 old and new images. A delete (API ``DELETE`` or the retention TTL) produces none either.
 
 Event ids are derived from the change itself — the item key, its ``created_at`` (so a deleted and re-created
@@ -28,8 +28,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
+from shiptrack.data.codec import is_visible_change, tracking_from_item
 from shiptrack.models import Customer, Lifecycle, Status, Tracking, UtcTimestamp, format_utc
-from shiptrack.store import is_visible_change, tracking_from_item
 
 __all__ = [
     "DETAIL_TYPES",

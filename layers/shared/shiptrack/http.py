@@ -2,19 +2,15 @@
 
 Every API function builds its resolver with :func:`build_resolver`, so validation, the 1 MB body limit,
 problem+json errors (RFC 9457) and the OpenAPI metadata are the same everywhere. No stack trace, and no
-500 for input the client controls, ever leaves this module.
+500 for input the client controls, ever leaves this module. Every problem comes from the error map
+(:mod:`shiptrack.errors`); this module only decides which error a framework failure is.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import sysconfig
-import traceback
 from collections.abc import Callable, Mapping
-from functools import cache
-from http import HTTPStatus
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -27,9 +23,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
+    HttpStatusError,
     PayloadTooLargeError,
     Problem,
+    RouteNotFoundError,
     ShiptrackError,
+    UnreadableBodyError,
+    UnsupportedMediaTypeError,
     ValidationFailedError,
     field_errors,
     problem_for,
@@ -46,6 +46,9 @@ MAX_BODY_BYTES = 1024 * 1024
 
 API_TITLE = "shiptrack"
 API_VERSION = "1.0.0"
+#: Set in the routing context once Powertools has read and validated the request, before any route runs.
+REQUEST_READ = "shiptrack_request_read"
+
 API_DESCRIPTION = (
     "Shipment tracking for storefront backends, on the TrackingMore API v2. Every route but the webhook "
     "and the docs needs the `x-api-key` header. Errors are `application/problem+json` (RFC 9457)."
@@ -89,54 +92,14 @@ def _on_validation_error(exc: RequestValidationError) -> Response[str]:
 
 
 def _on_service_error(exc: ServiceError) -> Response[str]:
-    status = HTTPStatus(exc.status_code)
-    code = status.phrase.lower().replace(" ", "_")
-    detail = exc.msg if isinstance(exc.msg, str) else status.description
-    return problem_response(Problem.build(status=status.value, code=code, title=status.phrase, detail=detail))
-
-
-@cache
-def _framework_roots() -> tuple[Path, ...]:
-    import aws_lambda_powertools
-
-    return (Path(aws_lambda_powertools.__file__).resolve().parent, Path(sysconfig.get_paths()["stdlib"]).resolve())
-
-
-def _raised_by_request_parsing(exc: BaseException) -> bool:
-    """True when only Powertools and the standard library are on the traceback (besides this module's resolve):
-    the resolver failed reading the request before any application code ran."""
-    here = Path(__file__).resolve()
-    for frame in traceback.extract_tb(exc.__traceback__):
-        path = Path(frame.filename).resolve()
-        if path != here and not any(path.is_relative_to(root) for root in _framework_roots()):
-            return False
-    return True
-
-
-def _on_unreadable_body(exc: ValueError) -> Response[str]:
-    # Body decoding failures (multipart without a boundary …) surface as ValueError from the resolver before
-    # any route runs: the client sent something we cannot read. A ValueError from our routes or services
-    # (a pydantic ValidationError is one too) is our bug, not bad input: that stays a 500.
-    if not _raised_by_request_parsing(exc):
-        return _on_any_error(exc)
-    logger.info("unreadable request", extra={"error": type(exc).__name__})
-    problem = Problem.build(
-        status=400, code="bad_request", title="Bad request", detail="The request body could not be read."
-    )
-    return problem_response(problem)
+    return _on_any_error(HttpStatusError(exc.status_code, exc.msg if isinstance(exc.msg, str) else None))
 
 
 def _on_unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[str]:
     # Powertools reads JSON, form and multipart bodies only and raises this (a NotImplementedError, so no other
     # handler here matches) for any other Content-Type: bad input (docs/design.md §3): never a 500.
     logger.info("unsupported content type", extra={"error": type(exc).__name__})
-    problem = Problem.build(
-        status=400,
-        code="unsupported_media_type",
-        title="Unsupported media type",
-        detail="Send the request body as application/json.",
-    )
-    return problem_response(problem)
+    return _on_any_error(UnsupportedMediaTypeError("Send the request body as application/json."))
 
 
 def _on_any_error(exc: Exception) -> Response[str]:
@@ -147,9 +110,32 @@ def _on_any_error(exc: Exception) -> Response[str]:
 
 
 def _on_route_not_found(exc: Exception) -> Response[str]:
-    return problem_response(
-        Problem.build(status=404, code="route_not_found", title="Not found", detail="No such route.")
-    )
+    return _on_any_error(RouteNotFoundError("No such route."))
+
+
+def _on_value_error(app: APIGatewayRestResolver) -> Callable[[ValueError], Response[str]]:
+    """The handler for ``ValueError``: whose fault it is depends on when it was raised.
+
+    Powertools raises these while it reads a request body, before any route runs: a plain ``ValueError`` for a
+    multipart body without a boundary, ``binascii.Error`` for bad base64, ``UnicodeDecodeError`` /
+    ``UnicodeEncodeError`` for bytes that are not the text they claim (all ``ValueError`` s). The client sent
+    something we cannot read: 400. Once the request is read (:data:`REQUEST_READ`, set by
+    :func:`_mark_request_read`), a ``ValueError`` — a pydantic ``ValidationError`` is one too — is our bug: 500.
+    """
+
+    def on_value_error(exc: ValueError) -> Response[str]:
+        if app.context.get(REQUEST_READ):
+            return _on_any_error(exc)
+        logger.info("unreadable request", extra={"error": type(exc).__name__})
+        return _on_any_error(UnreadableBodyError("The request body could not be read."))
+
+    return on_value_error
+
+
+def _mark_request_read(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+    # A global middleware: Powertools runs it after request validation (the body is read) and before the route.
+    app.context[REQUEST_READ] = True
+    return next_middleware(app)
 
 
 # Most specific first is not needed: Powertools picks the handler of the nearest class in the exception's MRO.
@@ -157,7 +143,6 @@ _ERROR_HANDLERS: list[tuple[type[Exception], Callable[[Any], Response[str]]]] = 
     (RequestValidationError, _on_validation_error),
     (RequestUnsupportedContentType, _on_unsupported_media_type),
     (ServiceError, _on_service_error),
-    (ValueError, _on_unreadable_body),
     (Exception, _on_any_error),
 ]
 
@@ -187,6 +172,8 @@ def build_resolver(*routers: Router, configure: Callable[[APIGatewayRestResolver
     app = ShiptrackResolver(enable_validation=True)
     for exc_class, handler in _ERROR_HANDLERS:
         app.exception_handler(exc_class)(handler)
+    app.exception_handler(ValueError)(_on_value_error(app))
+    app.use([_mark_request_read])
     app.not_found(_on_route_not_found)
     for router in routers:
         app.include_router(router)

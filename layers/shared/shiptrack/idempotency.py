@@ -3,7 +3,7 @@
 Same key + same (normalised) body within 24 h → the first response is replayed, status included. Same key +
 another body → 422 ``idempotency_key_reused``. Same key while the first request still runs → the request waits
 for the first one's answer and replays it, as a create without a key waits for a concurrent identical create
-(``services.trackings.CLAIM_WAIT_SECONDS``); only when the first one runs longer than the wait (or the Lambda's
+(``services.create.CLAIM_WAIT_SECONDS``); only when the first one runs longer than the wait (or the Lambda's
 remaining time) allows is it a 409 ``request_in_progress`` (retryable). A request that failed is not recorded,
 so retrying it runs again.
 

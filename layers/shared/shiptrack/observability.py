@@ -6,6 +6,8 @@
 - ``trace_handler`` / ``trace_method``: Powertools Tracer decorators when ``SHIPTRACK_TRACING`` is true, and
   plain pass-throughs otherwise. Constructing ``Tracer()`` imports aws_xray_sdk (~200 ms) even with
   tracing disabled, so it is only constructed when tracing is on.
+- ``record_upstream_call`` / ``counted_call``: the ``UpstreamCalls`` (and ``UpstreamItems``) metrics, by endpoint
+  and outcome, one vocabulary for every caller of TrackingMore.
 """
 
 from __future__ import annotations
@@ -17,10 +19,21 @@ from functools import cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-__all__ = ["logger", "metrics", "redact", "trace_handler", "trace_method", "tracing_enabled"]
+__all__ = [
+    "counted_call",
+    "logger",
+    "metrics",
+    "record_upstream_call",
+    "redact",
+    "trace_handler",
+    "trace_method",
+    "tracing_enabled",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A phone number written for people: digit groups separated by spaces, dots or dashes, optionally with a
@@ -96,3 +109,34 @@ def trace_method(func: F) -> F:
         return func
     decorated: F = _tracer().capture_method(func)
     return decorated
+
+
+def record_upstream_call(endpoint: str, outcome: str, *, calls: int = 1, items: int | None = None) -> None:
+    """Metrics ``UpstreamCalls`` (``calls``) and, when given, ``UpstreamItems`` (``items``), by ``endpoint`` and
+    ``outcome`` (``errors.upstream_outcome``, or ``partial`` for a batch with failed items): one small dimension set.
+    """
+    for name, value in (("UpstreamCalls", calls), ("UpstreamItems", items)):
+        if value is None:
+            continue
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=value,
+            namespace=metrics.namespace,
+            default_dimensions={"service": metrics.service or "shiptrack"},
+        ) as metric:
+            metric.add_dimension(name="endpoint", value=endpoint)
+            metric.add_dimension(name="outcome", value=outcome)
+
+
+def counted_call(endpoint: str, call: Callable[[], T], *, items: int | None = None) -> T:
+    """``call()`` (one call to TrackingMore), counted by ``endpoint`` and how it ended; its errors propagate."""
+    from shiptrack.errors import upstream_outcome
+
+    try:
+        result = call()
+    except Exception as exc:
+        record_upstream_call(endpoint, upstream_outcome(exc), items=items)
+        raise
+    record_upstream_call(endpoint, "ok", items=items)
+    return result

@@ -171,19 +171,9 @@ _MAX_PATTERN_SHOWN: Final = 80
 
 def _type(schema: dict[str, Any]) -> str:
     """A short human type for a JSON schema: ``string``, ``[Flight](#flight)[]``, ``integer | null`` …"""
-    if "pattern" in schema and len(schema["pattern"]) > _MAX_PATTERN_SHOWN:
-        return (
-            f"{schema.get('type', 'string')} (a pattern of {len(schema['pattern'])} characters, in docs/openapi.json)"
-        )
-    if "$ref" in schema:
-        name = _ref_name(schema["$ref"])
-        return f"[{name}](#{_anchor(name)})"
-    if "const" in schema:
-        return f"`{json.dumps(schema['const'])}`"
-    if "enum" in schema:
-        if len(schema["enum"]) > _MAX_ENUM_SHOWN:
-            return f"one of {len(schema['enum'])} {schema.get('type', 'value')}s (listed in docs/openapi.json)"
-        return " \\| ".join(f"`{json.dumps(value)}`" for value in schema["enum"])
+    named = _named_type(schema)
+    if named is not None:
+        return named
     for combinator in ("anyOf", "oneOf", "allOf"):
         if combinator in schema:
             return " \\| ".join(_type(option) for option in schema[combinator])
@@ -198,6 +188,24 @@ def _type(schema: dict[str, Any]) -> str:
     if "format" in schema:
         text += f" ({schema['format']})"
     return text
+
+
+def _named_type(schema: dict[str, Any]) -> str | None:
+    """The type of a schema that names it outright (a reference, constant, enum or long pattern), else ``None``."""
+    if "pattern" in schema and len(schema["pattern"]) > _MAX_PATTERN_SHOWN:
+        return (
+            f"{schema.get('type', 'string')} (a pattern of {len(schema['pattern'])} characters, in docs/openapi.json)"
+        )
+    if "$ref" in schema:
+        name = _ref_name(schema["$ref"])
+        return f"[{name}](#{_anchor(name)})"
+    if "const" in schema:
+        return f"`{json.dumps(schema['const'])}`"
+    if "enum" in schema:
+        if len(schema["enum"]) > _MAX_ENUM_SHOWN:
+            return f"one of {len(schema['enum'])} {schema.get('type', 'value')}s (listed in docs/openapi.json)"
+        return " \\| ".join(f"`{json.dumps(value)}`" for value in schema["enum"])
+    return None
 
 
 _CONSTRAINTS: Final = (

@@ -1,7 +1,8 @@
 """Process-wide dependencies, built on first use and reused while the execution environment is warm.
 
-Handlers and services take their dependencies as arguments (so tests can pass their own); these
-factories are the defaults a Lambda handler passes. Nothing here runs at import time.
+Services take their dependencies as arguments (so tests can pass their own); :mod:`shiptrack.compose` builds each
+function's from these factories. Nothing here runs at import time, and a factory imports what it builds only when
+called (cold start).
 """
 
 from __future__ import annotations
@@ -13,17 +14,35 @@ from typing import TYPE_CHECKING, Any
 from shiptrack.settings import get_secrets, get_settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
+    from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_sqs.client import SQSClient
+
+    from shiptrack.data.claims import CreateClaims
+    from shiptrack.data.cursors import CursorSigner
+    from shiptrack.data.jobs import JobStateStore
+    from shiptrack.data.order_markers import OrderMarkers
+    from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
     from trackingmore import TrackingMoreClient
 
 __all__ = [
     "cache_table",
     "clear",
+    "create_claims",
+    "cursor_signer",
     "dynamodb",
     "events_client",
+    "job_states",
+    "order_markers",
     "sqs_client",
     "trackingmore_client",
+    "trackings_repository",
     "trackings_table",
+    "webhook_deliveries",
     "webhook_deliveries_table",
+    "webhook_endpoints",
     "webhook_endpoints_table",
 ]
 
@@ -33,7 +52,7 @@ _clients: dict[int | None, tuple[str, str, TrackingMoreClient]] = {}
 
 
 @cache
-def dynamodb() -> Any:
+def dynamodb() -> DynamoDBServiceResource:
     """The boto3 DynamoDB service resource (follows ``AWS_ENDPOINT_URL`` locally)."""
     import boto3
 
@@ -41,7 +60,7 @@ def dynamodb() -> Any:
 
 
 @cache
-def events_client() -> Any:
+def events_client() -> EventBridgeClient:
     """The boto3 EventBridge client (follows ``AWS_ENDPOINT_URL`` locally)."""
     import boto3
 
@@ -49,7 +68,7 @@ def events_client() -> Any:
 
 
 @cache
-def sqs_client() -> Any:
+def sqs_client() -> SQSClient:
     """The boto3 SQS client (follows ``AWS_ENDPOINT_URL`` locally)."""
     import boto3
 
@@ -57,29 +76,79 @@ def sqs_client() -> Any:
 
 
 @cache
-def _table(name: str) -> Any:
+def _table(name: str) -> Table:
     # Building a boto3 Table resource object costs ~3 ms of CPU (resource factory); handlers ask for one per request.
     return dynamodb().Table(name)
 
 
-def trackings_table() -> Any:
+def trackings_table() -> Table:
     """The TrackingsTable resource (one object per table name while the environment is warm)."""
     return _table(get_settings().trackings_table)
 
 
-def cache_table() -> Any:
+def cache_table() -> Table:
     """The CacheTable resource (one object per table name while the environment is warm)."""
     return _table(get_settings().cache_table)
 
 
-def webhook_endpoints_table() -> Any:
+def webhook_endpoints_table() -> Table:
     """The WebhookEndpointsTable resource."""
     return _table(get_settings().webhook_endpoints_table)
 
 
-def webhook_deliveries_table() -> Any:
+def webhook_deliveries_table() -> Table:
     """The WebhookDeliveriesTable resource."""
     return _table(get_settings().webhook_deliveries_table)
+
+
+def cursor_signer() -> CursorSigner:
+    """The signer of listing cursors: today one key derived from the table name (the place to load rotated keys
+    from a secret: the first signs, all verify)."""
+    from shiptrack.data.cursors import CursorSigner
+
+    return CursorSigner.for_table(get_settings().trackings_table)
+
+
+def trackings_repository() -> TrackingsRepository:
+    """The trackings repository over this deployment's TrackingsTable (cheap: the table object is cached)."""
+    from shiptrack.data.trackings import TrackingsRepository
+
+    return TrackingsRepository(trackings_table(), cursors=cursor_signer())
+
+
+def create_claims() -> CreateClaims:
+    """Create claims in CacheTable (``CLAIM#TRACKING#``)."""
+    from shiptrack.data.claims import CreateClaims
+
+    return CreateClaims(cache_table())
+
+
+def order_markers() -> OrderMarkers:
+    """Order markers in CacheTable (``ORDER#``)."""
+    from shiptrack.data.order_markers import OrderMarkers
+
+    return OrderMarkers(cache_table())
+
+
+def job_states() -> JobStateStore:
+    """Job state in CacheTable (``JOB#``)."""
+    from shiptrack.data.jobs import JobStateStore
+
+    return JobStateStore(cache_table())
+
+
+def webhook_endpoints() -> WebhookEndpointRepository:
+    """Storefront webhook endpoints (WebhookEndpointsTable); their listing cursors are signed like the trackings'."""
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
+
+    return WebhookEndpointRepository(webhook_endpoints_table(), cursors=cursor_signer())
+
+
+def webhook_deliveries() -> WebhookDeliveryRepository:
+    """Storefront webhook deliveries and event payloads (WebhookDeliveriesTable)."""
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+
+    return WebhookDeliveryRepository(webhook_deliveries_table(), cursors=cursor_signer())
 
 
 def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
@@ -101,11 +170,13 @@ def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient
         return cached[2]
 
 
+# Held here, not looked up by name in clear(): a test may replace the module's functions (monkeypatch).
+_CACHED: tuple[Any, ...] = (dynamodb, events_client, sqs_client, _table)
+
+
 def clear() -> None:
     """Drop every cached dependency (tests)."""
-    dynamodb.cache_clear()
-    events_client.cache_clear()
-    sqs_client.cache_clear()
-    _table.cache_clear()
+    for cached in _CACHED:
+        cached.cache_clear()
     with _client_lock:
         _clients.clear()

@@ -1,111 +1,113 @@
 """Typed settings, read once from the environment on first use (never at import time).
 
-Template Parameters reach the functions as environment variables (template.yaml ``Globals``); this module
-is the one place that parses them. Secrets (TrackingMore API key, account e-mail, webhook token) are not
-here: they come from Secrets Manager through :func:`get_secrets`, cached, and never logged.
+Template Parameters reach the functions as environment variables (template.yaml ``Globals``), and the template is
+the one place their defaults are written: every variable is required here, and a missing one fails the first
+:func:`get_settings` with :class:`~shiptrack.errors.MissingSettingError` naming it. Each setting is declared once,
+as a field of :class:`Settings` with its variable name. Secrets (TrackingMore API key, account e-mail, webhook
+token) are not here: they come from Secrets Manager through :func:`get_secrets`, cached, and never logged.
 
-Tests set the environment and call ``get_settings.cache_clear()`` / ``get_secrets.cache_clear()``.
+Tests and the local stack take the environment from the template (``local.template``), so they set every
+variable; a test that builds :class:`Settings` by hand passes every value. Tests that change the environment
+call :func:`clear_caches`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
+from typing import Any
+
+from shiptrack.errors import MissingSettingError
 
 __all__ = ["Settings", "TrackingMoreSecrets", "clear_caches", "env_bool", "get_secrets", "get_settings"]
 
-
-def _env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None:
-        msg = f"environment variable {name} is not set"
-        raise RuntimeError(msg)
-    return value
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else int(raw)
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else float(raw)
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 def env_bool(name: str, default: bool) -> bool:
-    """``1``/``true``/``yes``/``on`` (any case) is true, anything else false; unset or empty is ``default``."""
+    """``1``/``true``/``yes``/``on`` (any case) is true, anything else false; unset or empty is ``default``.
+
+    For switches read at import time, before settings exist (``shiptrack.observability``'s tracing decorators).
+    """
     raw = os.environ.get(name)
-    return default if raw in (None, "") else raw.strip().lower() in {"1", "true", "yes", "on"}
+    return default if raw in (None, "") else raw.strip().lower() in _TRUE
+
+
+def _setting(variable: str) -> Any:
+    return field(metadata={"env": variable})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Everything a function needs to know about its deployment, parsed from the environment."""
+    """Everything a function needs to know about its deployment: one field per environment variable."""
 
-    trackings_table: str
-    cache_table: str
-    idempotency_table: str
-    event_bus_name: str
-    trackingmore_secret_id: str
-    trackingmore_base_url: str = "https://api.trackingmore.com/v2"
-    tracing_enabled: bool = False
-    realtime_max_age_seconds: int = 900
-    aircargo_cache_seconds: int = 1800
-    remote_cache_seconds: int = 7 * 24 * 3600
-    transit_cache_seconds: int = 24 * 3600
-    webhook_tolerance_seconds: int = 300
-    webhook_confirm_mode: bool = False
-    stale_after_hours: int = 12
-    delivered_grace_days: int = 3
-    archive_after_days: int = 30
-    retention_days: int = 0
-    events_include_customer_data: bool = False
-    webhook_endpoints_table: str = ""
-    webhook_deliveries_table: str = ""
-    webhook_events_queue_url: str = ""
-    webhook_deliveries_queue_url: str = ""
-    webhook_deliveries_dlq_url: str = ""
-    webhook_retry_scale: float = 1.0
-    webhook_allow_loopback: bool = False
-    webhook_disable_after_days: int = 5
-    webhook_delivery_retention_days: int = 30
-    webhook_attempt_timeout_seconds: float = 10.0
+    trackings_table: str = _setting("TRACKINGS_TABLE")
+    cache_table: str = _setting("CACHE_TABLE")
+    idempotency_table: str = _setting("IDEMPOTENCY_TABLE")
+    event_bus_name: str = _setting("EVENT_BUS_NAME")
+    trackingmore_secret_id: str = _setting("TRACKINGMORE_SECRET_ID")
+    trackingmore_base_url: str = _setting("TRACKINGMORE_BASE_URL")
+    tracing_enabled: bool = _setting("SHIPTRACK_TRACING")
+    realtime_max_age_seconds: int = _setting("REALTIME_MAX_AGE_SECONDS")
+    aircargo_cache_seconds: int = _setting("AIRCARGO_CACHE_SECONDS")
+    remote_cache_seconds: int = _setting("REMOTE_CACHE_SECONDS")
+    transit_cache_seconds: int = _setting("TRANSIT_CACHE_SECONDS")
+    webhook_tolerance_seconds: int = _setting("WEBHOOK_TOLERANCE_SECONDS")
+    webhook_confirm_mode: bool = _setting("WEBHOOK_CONFIRM_MODE")
+    stale_after_hours: int = _setting("STALE_AFTER_HOURS")
+    delivered_grace_days: int = _setting("DELIVERED_GRACE_DAYS")
+    archive_after_days: int = _setting("ARCHIVE_AFTER_DAYS")
+    retention_days: int = _setting("RETENTION_DAYS")
+    events_include_customer_data: bool = _setting("EVENTS_INCLUDE_CUSTOMER_DATA")
+    webhook_endpoints_table: str = _setting("WEBHOOK_ENDPOINTS_TABLE")
+    webhook_deliveries_table: str = _setting("WEBHOOK_DELIVERIES_TABLE")
+    webhook_events_queue_url: str = _setting("WEBHOOK_EVENTS_QUEUE_URL")
+    webhook_deliveries_queue_url: str = _setting("WEBHOOK_DELIVERIES_QUEUE_URL")
+    webhook_deliveries_dlq_url: str = _setting("WEBHOOK_DELIVERIES_DLQ_URL")
+    webhook_retry_scale: float = _setting("WEBHOOK_RETRY_SCALE")
+    webhook_allow_loopback: bool = _setting("WEBHOOK_ALLOW_LOOPBACK")
+    webhook_disable_after_days: int = _setting("WEBHOOK_DISABLE_AFTER_DAYS")
+    webhook_delivery_retention_days: int = _setting("WEBHOOK_DELIVERY_RETENTION_DAYS")
+    webhook_attempt_timeout_seconds: float = _setting("WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
 
     @classmethod
-    def from_env(cls) -> Settings:
-        return cls(
-            trackings_table=_env("TRACKINGS_TABLE"),
-            cache_table=_env("CACHE_TABLE"),
-            idempotency_table=_env("IDEMPOTENCY_TABLE", ""),
-            event_bus_name=_env("EVENT_BUS_NAME", ""),
-            trackingmore_secret_id=_env("TRACKINGMORE_SECRET_ID", ""),
-            trackingmore_base_url=_env("TRACKINGMORE_BASE_URL", "https://api.trackingmore.com/v2"),
-            tracing_enabled=env_bool("SHIPTRACK_TRACING", False),
-            realtime_max_age_seconds=_env_int("REALTIME_MAX_AGE_SECONDS", 900),
-            aircargo_cache_seconds=_env_int("AIRCARGO_CACHE_SECONDS", 1800),
-            remote_cache_seconds=_env_int("REMOTE_CACHE_SECONDS", 7 * 24 * 3600),
-            transit_cache_seconds=_env_int("TRANSIT_CACHE_SECONDS", 24 * 3600),
-            webhook_tolerance_seconds=_env_int("WEBHOOK_TOLERANCE_SECONDS", 300),
-            webhook_confirm_mode=env_bool("WEBHOOK_CONFIRM_MODE", False),
-            stale_after_hours=_env_int("STALE_AFTER_HOURS", 12),
-            delivered_grace_days=_env_int("DELIVERED_GRACE_DAYS", 3),
-            archive_after_days=_env_int("ARCHIVE_AFTER_DAYS", 30),
-            retention_days=_env_int("RETENTION_DAYS", 0),
-            events_include_customer_data=env_bool("EVENTS_INCLUDE_CUSTOMER_DATA", False),
-            webhook_endpoints_table=_env("WEBHOOK_ENDPOINTS_TABLE", ""),
-            webhook_deliveries_table=_env("WEBHOOK_DELIVERIES_TABLE", ""),
-            webhook_events_queue_url=_env("WEBHOOK_EVENTS_QUEUE_URL", ""),
-            webhook_deliveries_queue_url=_env("WEBHOOK_DELIVERIES_QUEUE_URL", ""),
-            webhook_deliveries_dlq_url=_env("WEBHOOK_DELIVERIES_DLQ_URL", ""),
-            webhook_retry_scale=_env_float("WEBHOOK_RETRY_SCALE", 1.0),
-            webhook_allow_loopback=env_bool("WEBHOOK_ALLOW_LOOPBACK", False),
-            webhook_disable_after_days=_env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5),
-            webhook_delivery_retention_days=_env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30),
-            webhook_attempt_timeout_seconds=_env_float("WEBHOOK_ATTEMPT_TIMEOUT_SECONDS", 10.0),
-        )
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings in ``environ`` (default: the process environment); every variable must be set."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            variable = setting.metadata["env"]
+            raw = environ.get(variable)
+            if raw is None:
+                msg = f"environment variable {variable} is not set (template.yaml sets it for every function)"
+                raise MissingSettingError(msg)
+            values[setting.name] = _parse(variable, setting.type, raw)
+        return cls(**values)
+
+
+# Numeric annotations → (parser, what the refusal calls a valid value).
+_NUMBERS: dict[str, tuple[type[int] | type[float], str]] = {
+    "int": (int, "a whole number"),
+    "float": (float, "a number"),
+}
+
+
+def _parse(variable: str, kind: Any, raw: str) -> str | int | float | bool:
+    # ``kind`` is the field's annotation as written (a string: annotations are postponed).
+    name = kind if isinstance(kind, str) else kind.__name__
+    if name == "bool":
+        return raw.strip().lower() in _TRUE
+    number = _NUMBERS.get(name)
+    if number is not None:
+        try:
+            return number[0](raw)
+        except ValueError:
+            msg = f"environment variable {variable} must be {number[1]}, not {raw!r}"
+            raise MissingSettingError(msg) from None
+    return raw
 
 
 @lru_cache(maxsize=1)

@@ -18,9 +18,11 @@ if TYPE_CHECKING:
         DEFAULT_BASE_URL,
         TrackingMoreClient,
     )
+    from trackingmore.deadline import Deadline
     from trackingmore.errors import (
         AuthenticationError,
         CarrierNotDetectedError,
+        DeadlineExceededError,
         InvalidRequestError,
         QuotaExceededError,
         RateLimitError,
@@ -66,13 +68,17 @@ if TYPE_CHECKING:
         WebhookMeta,
         WebhookPush,
     )
+    from trackingmore.ratelimit import InProcessRateGate, RateGate, RateLimit, Reservation
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(["BATCH_CREATE_LIMIT", "DEFAULT_BASE_URL", "TrackingMoreClient"], "trackingmore.client"),
+    "Deadline": "trackingmore.deadline",
+    **dict.fromkeys(["InProcessRateGate", "RateGate", "RateLimit", "Reservation"], "trackingmore.ratelimit"),
     **dict.fromkeys(
         [
             "AuthenticationError",
             "CarrierNotDetectedError",
+            "DeadlineExceededError",
             "InvalidRequestError",
             "QuotaExceededError",
             "RateLimitError",
@@ -143,15 +149,21 @@ __all__ = [
     "CarrierNotDetectedError",
     "Checkpoint",
     "CreateTrackingRequest",
+    "Deadline",
+    "DeadlineExceededError",
     "FlightInfo",
+    "InProcessRateGate",
     "InvalidRequestError",
     "QuotaExceededError",
+    "RateGate",
+    "RateLimit",
     "RateLimitError",
     "RealtimeRequest",
     "RemoteArea",
     "RemoteCheck",
     "RemoteCheckResult",
     "RequestTimeoutError",
+    "Reservation",
     "ServerError",
     "StatusCounts",
     "StatusCountsFilters",

@@ -1,20 +1,25 @@
-"""The one HTTP transport of the client: session, envelope, error mapping, retries and rate limits.
+"""The one HTTP transport of the client: session, envelope, error mapping, retries, rate limits and deadlines.
 
 Every call goes through ``Transport.request``. It sends JSON with the API key header, unwraps the v2 envelope
 ``{"meta": {...}, "data": ...}`` (errors arrive as HTTP 200 with the code in ``meta.code``, reference §1),
-raises the exception ``errors.error_class_for`` picks, retries what the route allows, and keeps each
-rate-limited route under its documented rate so that a single process never earns a 429.
+raises the exception ``errors.error_class_for`` picks, retries what the route allows, and asks the rate gate
+(``trackingmore.ratelimit``) for a slot before each call to a rate-limited route.
+
+A transport bound to a deadline (``Transport.bound``) fits every step into the time left minus a margin: no attempt
+starts with less than a minimum attempt left (``DeadlineExceededError``, nothing sent); each attempt's connect and
+read timeouts are at most what is left; a retry happens only if its backoff (or ``Retry-After``) plus a minimum
+attempt fits, and a rate-limit wait only if it ends a minimum attempt before the end. A call that runs out of time
+between attempts ends with its last attempt's error.
 """
 
 from __future__ import annotations
 
+import copy
 import enum
 import hashlib
 import json
 import logging
 import random
-import threading
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -23,12 +28,17 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from trackingmore import errors
+from trackingmore.deadline import Deadline
+from trackingmore.ratelimit import RATE_LIMIT_MARGIN_SECONDS, RateGate, RateLimit, RateLimiter, shared_gate
 
 __all__ = [
     "BASE_DELAY",
+    "DEFAULT_RATE_LIMIT_WAIT",
     "MAX_DELAY",
+    "RATE_LIMIT_MARGIN_SECONDS",
     "RETRY_AFTER_CAP",
     "SUCCESS_CODES",
+    "Budget",
     "RateLimit",
     "RateLimiter",
     "RetryMode",
@@ -43,10 +53,13 @@ logger = logging.getLogger("trackingmore")
 BASE_DELAY: Final = 0.5
 #: Largest backoff bound in seconds.
 MAX_DELAY: Final = 8.0
-#: Longest server-requested wait (``Retry-After`` or a documented pause) the client sleeps through itself.
-#: 120 s is the documented pause after a realtime 429 (reference §8); a longer request is not slept through:
-#: the ``RateLimitError`` is raised with ``retry_after`` so the caller can schedule the retry.
+#: Longest server-requested wait (``Retry-After`` or a documented pause) the client sleeps through itself before a
+#: retry. 120 s is the documented pause after a realtime 429 (reference §8); a longer wait is not slept through: the
+#: ``RateLimitError`` is raised with ``retry_after`` so the caller can schedule the retry.
 RETRY_AFTER_CAP: Final = 120.0
+#: Longest wait for a rate-limit slot before a call (the client's ``rate_limit_wait``) when no deadline bounds it:
+#: unbounded, as the client always waited; a slot further away than a caller's own bound raises ``RateLimitError``.
+DEFAULT_RATE_LIMIT_WAIT: Final = float("inf")
 #: ``meta.code`` values meaning success (reference §1).
 SUCCESS_CODES: Final[frozenset[int]] = frozenset({200, 201})
 
@@ -59,6 +72,7 @@ _CONFIGURATION_ERRORS = (
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+Timeout = float | tuple[float, float]
 
 
 class RetryMode(enum.Enum):
@@ -72,20 +86,13 @@ class RetryMode(enum.Enum):
 
 
 @dataclass(frozen=True)
-class RateLimit:
-    """At most ``requests`` calls in any window of ``per_seconds``."""
-
-    requests: int
-    per_seconds: float = 1.0
-
-
-@dataclass(frozen=True)
 class Route:
     """An upstream endpoint and how to call it.
 
     ``path`` is the template (``/trackings/{carrier_code}/{tracking_number}``); ``name`` (``"GET /trackings/get"``)
-    is what errors report, so concrete values never end up in exception text.
-    ``pause_after_rate_limit`` is the documented wait after a 429 that carries no ``Retry-After``.
+    is what errors report, so concrete values never end up in exception text. ``rate_limit`` is the documented
+    account limit (a client may set its own for a route); ``pause_after_rate_limit`` is the documented wait after
+    a 429 that carries no ``Retry-After``.
     """
 
     method: str
@@ -99,63 +106,28 @@ class Route:
         return f"{self.method} {self.path}"
 
 
-# The server counts *arrivals* in its window, we can only space *sends*: a request that waits a little longer
-# in our socket or in the server's accept queue than the next one shrinks the gap the server sees below the
-# limit (seen against the sandbox: two list calls sent 1.000 s apart earned a 429). Every window is widened by
-# this much so a single process never earns a 429.
-RATE_LIMIT_MARGIN_SECONDS: Final = 0.05
+@dataclass(frozen=True)
+class Budget:
+    """A deadline, the margin kept for the caller to answer, and the least time worth starting an attempt with."""
 
+    deadline: Deadline
+    margin: float
+    min_attempt: float
 
-class RateLimiter:
-    """A thread-safe sliding-window limiter driven by an injected clock and sleep.
+    def left(self) -> float:
+        """Seconds the client may still spend."""
+        return self.deadline.remaining() - self.margin
 
-    Each caller reserves the earliest slot that keeps at most ``limit.requests`` calls in any window of
-    ``limit.per_seconds`` (plus ``RATE_LIMIT_MARGIN_SECONDS``), then sleeps (outside the lock) until its slot.
-    """
-
-    def __init__(self, limit: RateLimit, *, clock: Clock, sleep: Sleep) -> None:
-        self._limit = limit
-        self._clock = clock
-        self._sleep = sleep
-        self._slots: deque[float] = deque(maxlen=limit.requests)
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Wait for a slot; return how long that took."""
-        with self._lock:
-            now = self._clock()
-            slot = now
-            if len(self._slots) == self._limit.requests:
-                slot = max(now, self._slots[0] + self._limit.per_seconds + RATE_LIMIT_MARGIN_SECONDS)
-            self._slots.append(slot)
-        wait = slot - now
-        if wait > 0:
-            self._sleep(wait)
-        return max(wait, 0.0)
-
-
-# Limits are per account (reference §8), so every client of the same account, base URL and clock in this
-# process shares one limiter per route.
-_limiters: dict[tuple[str, str, Clock, Sleep, str], RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def _shared_limiter(account: str, base_url: str, route: Route, clock: Clock, sleep: Sleep) -> RateLimiter | None:
-    if route.rate_limit is None:
-        return None
-    key = (account, base_url, clock, sleep, route.name)
-    with _limiters_lock:
-        limiter = _limiters.get(key)
-        if limiter is None:
-            limiter = _limiters[key] = RateLimiter(route.rate_limit, clock=clock, sleep=sleep)
-        return limiter
+    def fits(self, wait: float) -> bool:
+        """Whether waiting ``wait`` seconds still leaves a minimum attempt."""
+        return wait + self.min_attempt <= self.left()
 
 
 def may_have_taken_effect(error: errors.TrackingMoreError) -> bool:
     """Whether the server may have acted on a request that ended in ``error``.
 
     True for read timeouts, connections lost after sending, unreadable answers and 5xx; false when the
-    connection never opened, and for definite answers (429 refusals, ``meta.code`` errors).
+    connection never opened, nothing was sent, and for definite answers (429 refusals, ``meta.code`` errors).
     """
     if isinstance(error, errors.TransportError):
         return error.request_sent
@@ -192,6 +164,10 @@ def _retry_after_seconds(response: requests.Response) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+def _pair(timeout: Timeout) -> tuple[float, float]:
+    return timeout if isinstance(timeout, tuple) else (timeout, timeout)
+
+
 def as_int(value: object) -> int | None:
     """An integer the API sent as a number or a digit string (codes, counts); ``None`` for anything else."""
     if isinstance(value, bool):
@@ -203,31 +179,51 @@ def as_int(value: object) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One request as sent, the same for every attempt."""
+
+    route: Route
+    path: str
+    url: str
+    params: Mapping[str, str] | None
+    body: bytes | None
+    headers: Mapping[str, str]
+
+
 class Transport:
-    """Sends requests for ``TrackingMoreClient``; see the module docstring."""
+    """Sends requests for ``TrackingMoreClient``; see the module docstring. Thread-safe."""
 
     def __init__(
         self,
         *,
         api_key: str,
         base_url: str,
-        timeout: float | tuple[float, float],
+        timeout: Timeout,
         max_retries: int,
         session: requests.Session | None,
         clock: Clock,
         sleep: Sleep,
         rng: random.Random | None,
+        rate_gate: RateGate | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        rate_limit_wait: float = DEFAULT_RATE_LIMIT_WAIT,
     ) -> None:
         self._api_key = api_key
-        self._account = hashlib.sha256(api_key.encode()).hexdigest()
         self._base_url = base_url.rstrip("/")
         self._timeout = timeout
+        self._connect_timeout, self._read_timeout = _pair(timeout)
         self._max_retries = max_retries
         self._owns_session = session is None
         self._session = session if session is not None else requests.Session()
         self._clock = clock
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not security
+        account = hashlib.sha256(api_key.encode()).hexdigest()
+        self._gate: RateGate = rate_gate if rate_gate is not None else shared_gate(account, self._base_url, clock)
+        self._rate_limits = dict(rate_limits or {})
+        self._rate_limit_wait = rate_limit_wait
+        self._budget: Budget | None = None
 
     @property
     def base_url(self) -> str:
@@ -237,11 +233,23 @@ class Transport:
     def max_retries(self) -> int:
         return self._max_retries
 
+    @property
+    def budget(self) -> Budget | None:
+        """The deadline this transport is bound to, if any."""
+        return self._budget
+
     def __repr__(self) -> str:
         return f"Transport(base_url={self._base_url!r}, max_retries={self._max_retries})"
 
+    def bound(self, budget: Budget) -> Transport:
+        """A view of this transport (same session, gate, limits and policy) that works against ``budget``."""
+        view = copy.copy(self)
+        view._budget = budget
+        view._owns_session = False
+        return view
+
     def close(self) -> None:
-        """Close the session if this transport created it."""
+        """Close the session if this transport created it (a bound view never does)."""
         if self._owns_session:
             self._session.close()
 
@@ -249,6 +257,10 @@ class Transport:
         """Full-jitter exponential backoff before retry number ``retry_number`` (1-based)."""
         bound = min(MAX_DELAY, BASE_DELAY * 2.0 ** (retry_number - 1))
         return bound * self._rng.random()
+
+    def time_for(self, wait: float) -> bool:
+        """Whether waiting ``wait`` seconds leaves a minimum attempt before the deadline (always, without one)."""
+        return self._budget is None or self._budget.fits(wait)
 
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
@@ -264,62 +276,125 @@ class Transport:
     ) -> Any:
         """Call ``route`` (at ``path``, default the route's path) and return the envelope's ``data``.
 
-        Raises the ``TrackingMoreError`` subclass for the outcome once retries allowed by the route are spent.
+        Raises the ``TrackingMoreError`` subclass for the outcome once the retries the route (and the deadline)
+        allow are spent; ``DeadlineExceededError`` or ``RateLimitError`` (``code=None``) when no attempt could start.
         """
         path = path or route.path
-        url = f"{self._base_url}{path}"
         body = None if json_body is None else json.dumps(json_body, ensure_ascii=False, separators=(",", ":"))
-        send_headers = {
-            "Trackingmore-Api-Key": self._api_key,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            **(headers or {}),
-        }
-        limiter = _shared_limiter(self._account, self._base_url, route, self._clock, self._sleep)
+        call = _Call(
+            route=route,
+            path=path,
+            url=f"{self._base_url}{path}",
+            params=params,
+            body=body.encode("utf-8") if body is not None else None,
+            headers={
+                "Trackingmore-Api-Key": self._api_key,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                **(headers or {}),
+            },
+        )
         ambiguous_earlier = False
         retries = 0
+        last_error: errors.TrackingMoreError | None = None
         while True:
-            if limiter is not None:
-                limiter.acquire()
-            started = self._clock()
-            outcome = "?"
             try:
-                response = self._session.request(
-                    route.method,
-                    url,
-                    params=params,
-                    data=body.encode("utf-8") if body is not None else None,
-                    headers=send_headers,
-                    timeout=self._timeout,
-                )
-                outcome = f"HTTP {response.status_code}"
-                return self._unwrap(route, response)
-            except requests.RequestException as exc:
-                outcome = type(exc).__name__
-                error = self._transport_error(route, exc)
-                error.__cause__ = exc
-            except errors.TrackingMoreError as exc:
-                outcome = f"{outcome} code={exc.code}"
-                error = exc
-            finally:
-                logger.debug(
-                    "%s %s -> %s attempt=%d elapsed=%.3fs",
-                    route.method,
-                    path,
-                    outcome,
-                    retries + 1,
-                    self._clock() - started,
-                )
-            error.retried_after_ambiguous_failure = ambiguous_earlier
-            delay = self._retry_delay(route, error, retries)
-            if delay is None:
-                raise error
-            ambiguous_earlier = ambiguous_earlier or may_have_taken_effect(error)
+                self._check_time_left(route)
+                self._wait_for_slot(route)
+            except errors.TrackingMoreError as held_back:
+                if last_error is None:
+                    raise
+                logger.debug("%s no retry: %s", route.name, held_back.message)
+                raise last_error  # noqa: B904 - the call ends with what its last attempt met
+            timeout = self._attempt_timeout()
+            try:
+                return self._attempt(call, timeout, attempt=retries + 1)
+            except errors.TrackingMoreError as error:
+                error.retried_after_ambiguous_failure = ambiguous_earlier
+                self._pause_after_rate_limit(route, error)
+                delay = self._retry_delay(route, error, retries)
+                if delay is None:
+                    raise
+                last_error = error
+            ambiguous_earlier = ambiguous_earlier or may_have_taken_effect(last_error)
             retries += 1
-            logger.debug("%s %s retry %d in %.3fs after %s", route.method, path, retries, delay, type(error).__name__)
+            logger.debug(
+                "%s %s retry %d in %.3fs after %s", route.method, path, retries, delay, type(last_error).__name__
+            )
             self._sleep(delay)
 
     # -----------------------------------------------------------------------------------------------------------------
+
+    def _attempt(self, call: _Call, timeout: Timeout, *, attempt: int) -> Any:
+        started = self._clock()
+        outcome = "?"
+        try:
+            response = self._session.request(
+                call.route.method, call.url, params=call.params, data=call.body, headers=call.headers, timeout=timeout
+            )
+            outcome = f"HTTP {response.status_code}"
+            return self._unwrap(call.route, response)
+        except requests.RequestException as exc:
+            outcome = type(exc).__name__
+            raise self._transport_error(call.route, exc, timeout) from exc
+        except errors.TrackingMoreError as exc:
+            outcome = f"{outcome} code={exc.code}"
+            raise
+        finally:
+            elapsed = self._clock() - started
+            logger.debug(
+                "%s %s -> %s attempt=%d elapsed=%.3fs", call.route.method, call.path, outcome, attempt, elapsed
+            )
+
+    def _check_time_left(self, route: Route) -> None:
+        """Raise ``DeadlineExceededError`` when less than a minimum attempt is left."""
+        budget = self._budget
+        if budget is None:
+            return
+        left = budget.left()
+        if left < budget.min_attempt:
+            raise errors.DeadlineExceededError(
+                "no time left to call TrackingMore before the deadline",
+                request_sent=False,
+                endpoint=route.name,
+                debug_detail=f"{left:.3f} s left after a {budget.margin:g} s margin, {budget.min_attempt:g} s needed",
+            )
+
+    def _attempt_timeout(self) -> Timeout:
+        """The (connect, read) timeouts of the next attempt: the configured ones, cut to the time left."""
+        if self._budget is None:
+            return self._timeout
+        left = max(self._budget.left(), 0.0)
+        if left >= self._connect_timeout and left >= self._read_timeout:
+            return self._timeout
+        return (min(self._connect_timeout, left), min(self._read_timeout, left))
+
+    def _wait_for_slot(self, route: Route) -> None:
+        """Take a rate-limit slot for ``route`` and sleep until it starts; raise when none starts in time."""
+        limit = self._rate_limits.get(route.name, route.rate_limit)
+        if limit is None:
+            return
+        within = self._rate_limit_wait
+        if self._budget is not None:
+            within = min(within, max(0.0, self._budget.left() - self._budget.min_attempt))
+        granted, wait = self._gate.reserve(route.name, limit, within=within)
+        if not granted:
+            raise errors.RateLimitError(
+                f"TrackingMore's rate limit allows this call again in {wait:.1f} s",
+                retry_after=wait,
+                code=None,
+                endpoint=route.name,
+                debug_detail=f"no slot within the {within:.3f} s this call could wait",
+            )
+        if wait > 0:
+            self._sleep(wait)
+
+    def _pause_after_rate_limit(self, route: Route, error: errors.TrackingMoreError) -> None:
+        """A 429 from TrackingMore on a rate-limited route pauses the route for every caller of the account."""
+        if not isinstance(error, errors.RateLimitError) or error.http_status is None or not error.retry_after:
+            return  # not a 429 from TrackingMore, or no pause to keep
+        if route.name in self._rate_limits or route.rate_limit is not None:
+            self._gate.pause(route.name, error.retry_after)
 
     def _retry_delay(self, route: Route, error: errors.TrackingMoreError, retries: int) -> float | None:
         """Seconds to wait before retrying, or ``None`` to give up."""
@@ -328,8 +403,15 @@ class Transport:
         if route.retry is RetryMode.UNPROCESSED_ONLY and not _certainly_unprocessed(error):
             return None
         if isinstance(error, errors.RateLimitError) and error.retry_after is not None:
-            return error.retry_after if error.retry_after <= RETRY_AFTER_CAP else None
-        return self.backoff_delay(retries + 1)
+            delay = error.retry_after
+            if delay > RETRY_AFTER_CAP:
+                return None
+        else:
+            delay = self.backoff_delay(retries + 1)
+        if not self.time_for(delay):
+            logger.debug("%s no retry: %.3fs of backoff leaves too little before the deadline", route.name, delay)
+            return None
+        return delay
 
     def _unwrap(self, route: Route, response: requests.Response) -> Any:
         status = response.status_code
@@ -342,9 +424,10 @@ class Transport:
         if 200 <= status < 300:
             if not isinstance(meta, dict) or code is None:
                 raise errors.TransportError(
-                    f"HTTP {status} without a v2 JSON envelope",
+                    f"TrackingMore answered HTTP {status} without a v2 JSON envelope",
                     http_status=status,
                     endpoint=route.name,
+                    debug_detail=self._redact(f"body starts {response.content[:120]!r}"),
                 )
             if code in SUCCESS_CODES:
                 return envelope.get("data") if isinstance(envelope, dict) else None
@@ -373,14 +456,31 @@ class Transport:
             )
         return cls(message, code=code, type=type_text, http_status=response.status_code, endpoint=route.name)
 
-    def _transport_error(self, route: Route, exc: requests.RequestException) -> errors.TrackingMoreError:
+    def _transport_error(
+        self, route: Route, exc: requests.RequestException, timeout: Timeout
+    ) -> errors.TrackingMoreError:
+        """Our words for a failure with no usable answer; ``requests``' own text goes to ``debug_detail``."""
         detail = self._redact(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, _CONFIGURATION_ERRORS):
-            return errors.TrackingMoreError(f"cannot send request: {detail}", endpoint=route.name)
+            return errors.TrackingMoreError(
+                "the TrackingMore base URL is not usable", endpoint=route.name, debug_detail=detail
+            )
         never_opened = _connection_never_opened(exc)
         if isinstance(exc, requests.Timeout):
-            return errors.TimeoutError(f"timed out: {detail}", request_sent=not never_opened, endpoint=route.name)
-        return errors.TransportError(f"connection failed: {detail}", request_sent=not never_opened, endpoint=route.name)
+            connect, read = _pair(timeout)
+            waited, configured = (connect, self._connect_timeout) if never_opened else (read, self._read_timeout)
+            what = "could not connect to TrackingMore" if never_opened else "TrackingMore did not answer"
+            cut_short = waited < configured  # the deadline, not our timeout, ended the wait
+            cls = errors.DeadlineExceededError if cut_short else errors.TimeoutError
+            message = f"{what} within {waited:.3g} s" + (", the time left before the deadline" if cut_short else "")
+            return cls(message, request_sent=not never_opened, endpoint=route.name, debug_detail=detail)
+        if never_opened:
+            message = "could not connect to TrackingMore"
+        elif isinstance(exc, requests.ConnectionError):
+            message = "the connection to TrackingMore broke before it answered"
+        else:
+            message = "TrackingMore's answer could not be read"
+        return errors.TransportError(message, request_sent=not never_opened, endpoint=route.name, debug_detail=detail)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text

@@ -24,28 +24,27 @@ import logging
 import random
 import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar, Unpack
+from typing import Final, Unpack
 from urllib.parse import quote
 
 import requests
-from pydantic import BaseModel
 
+from trackingmore import _routes as routes
 from trackingmore import errors
-from trackingmore._transport import (
-    RateLimit,
-    RetryMode,
-    Route,
-    Transport,
-    as_int,
-    may_have_taken_effect,
+from trackingmore._batch import BatchCreator
+from trackingmore._responses import bulk_result, list_of_mappings, mapping, tracking_from
+from trackingmore._routes import (
+    BATCH_CREATE_LIMIT,
+    BULK_LIMIT,
+    LIST_RATE_LIMIT,
+    REALTIME_RATE_LIMIT,
+    REALTIME_RATE_LIMIT_PAUSE,
 )
+from trackingmore._transport import DEFAULT_RATE_LIMIT_WAIT, Budget, Route, Transport
+from trackingmore.deadline import DEFAULT_DEADLINE_MARGIN, DEFAULT_MIN_ATTEMPT, Deadline, DeadlineLike, as_deadline
 from trackingmore.models import (
-    MAX_PAGE_LIMIT,
     AirCargo,
-    BatchCreateItem,
     BatchCreateResult,
     BatchResult,
     Carrier,
@@ -68,6 +67,7 @@ from trackingmore.models import (
     UpdateTrackingsItem,
     UserInfo,
 )
+from trackingmore.ratelimit import RateGate, RateLimit
 
 __all__ = [
     "BATCH_CREATE_LIMIT",
@@ -87,97 +87,33 @@ DEFAULT_BASE_URL: Final = "https://api.trackingmore.com/v2"
 #: (connect, read) seconds.
 DEFAULT_TIMEOUT: Final = (3.05, 20.0)
 DEFAULT_MAX_RETRIES: Final = 3
-#: Items per ``POST /trackings/batch`` (reference §3.2).
-BATCH_CREATE_LIMIT: Final = 40
-#: Items per ``updatemore``/``delete``/``notupdate`` call: undocumented; 4020 says "at most 200" (reference §4.1).
-BULK_LIMIT: Final = 200
-#: ``GET /trackings/get``: 1 request per second (reference §3.3, §8).
-LIST_RATE_LIMIT: Final = RateLimit(requests=1, per_seconds=1.0)
-#: ``POST /trackings/realtime``: 3 requests per second (reference §3.9, §8).
-REALTIME_RATE_LIMIT: Final = RateLimit(requests=3, per_seconds=1.0)
-#: Wait after a realtime 429 that names no ``Retry-After`` (reference §8).
-REALTIME_RATE_LIMIT_PAUSE: Final = 120.0
 
 _AWB = re.compile(r"^([0-9]{3})([ \-])?([0-9]{7,8})$")
 _LANG = re.compile(r"^[a-z]{2}$")
 _TRACKING_NUMBER = re.compile(r"^[0-9A-Za-z_-]{5,}$")
-
-_CARRIERS = Route("GET", "/carriers")
-_DETECT = Route("POST", "/carriers/detect")
-_CREATE = Route("POST", "/trackings/post")
-_GET = Route("GET", "/trackings/{carrier_code}/{tracking_number}")
-_GET_IN_LANG = Route("GET", "/trackings/{carrier_code}/{tracking_number}/{lang}")
-_UPDATE = Route("PUT", "/trackings/{carrier_code}/{tracking_number}")
-_DELETE = Route("DELETE", "/trackings/{carrier_code}/{tracking_number}")
-_BATCH_CREATE = Route("POST", "/trackings/batch", retry=RetryMode.UNPROCESSED_ONLY)
-_LIST = Route("GET", "/trackings/get", rate_limit=LIST_RATE_LIMIT)
-_UPDATE_MANY = Route("POST", "/trackings/updatemore")
-_DELETE_MANY = Route("POST", "/trackings/delete")
-_REALTIME = Route(
-    "POST",
-    "/trackings/realtime",
-    retry=RetryMode.UNPROCESSED_ONLY,
-    rate_limit=REALTIME_RATE_LIMIT,
-    pause_after_rate_limit=REALTIME_RATE_LIMIT_PAUSE,
-)
-_CHANGE_CARRIER = Route("POST", "/trackings/update")
-_USER_INFO = Route("GET", "/trackings/getuserinfo")
-_STATUS_COUNTS = Route("GET", "/trackings/getstatusnumber")
-_STOP_UPDATING = Route("POST", "/trackings/notupdate")
-_REMOTE = Route("POST", "/trackings/remote")
-_TRANSIT_TIMES = Route("POST", "/trackings/costtime")
-_AIR_CARGO = Route("POST", "/trackings/aircargo", retry=RetryMode.UNPROCESSED_ONLY)
-
-# Count keys seen (or expected) in bulk answers: notupdate "change", delete "delete" (reference §3.8, §3.13).
-_SUCCESS_COUNT_KEYS: Final = ("succeeded", "success", "change", "changed", "delete", "deleted", "update", "updated")
-# Errors that will hit every later chunk of a batch the same way: stop calling after the first.
-_ACCOUNT_WIDE_ERRORS: Final = (errors.AuthenticationError, errors.QuotaExceededError)
-
-_Model = TypeVar("_Model", bound=BaseModel)
-_Key = tuple[str, str]
-
-
-def _key(tracking_number: str | None, carrier_code: str | None) -> _Key:
-    return ((tracking_number or "").strip().lower(), (carrier_code or "").strip().lower())
 
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _chunks(items: Sequence[_Model], size: int) -> Iterator[list[tuple[int, _Model]]]:
-    for start in range(0, len(items), size):
-        yield list(enumerate(items[start : start + size], start))
-
-
-def _malformed(route: Route, what: str) -> errors.TransportError:
-    return errors.TransportError(f"unexpected response shape: {what}", endpoint=route.name)
-
-
-def _mapping(data: object, route: Route) -> Mapping[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _malformed(route, f"data is {type(data).__name__}, expected an object")
-    return data
-
-
-def _list_of_mappings(data: object) -> list[Mapping[str, Any]]:
-    if isinstance(data, list):
-        return [item for item in data if isinstance(item, Mapping)]
-    return []
-
-
-@dataclass
-class _ChunkOutcome:
-    items: dict[int, BatchCreateItem] = field(default_factory=dict)
-    account_error: errors.TrackingMoreError | None = None
-
-
 class TrackingMoreClient:
     """A typed client for TrackingMore API v2.
 
-    Thread-safe; create one per process and reuse it. ``clock`` and ``sleep`` drive backoff and the client-side
-    rate limits (inject fakes in tests); ``rng`` is the jitter source. The API key is sent only in the
+    Thread-safe; create one per process and reuse it. ``clock`` and ``sleep`` drive backoff, rate-limit waits and
+    deadlines (inject fakes in tests); ``rng`` is the jitter source. The API key is sent only in the
     ``Trackingmore-Api-Key`` header and never appears in reprs, exception messages or logs.
+
+    Rate limits: before each call to a rate-limited route (list 1/s, realtime 3/s, and batch creates when
+    ``batch_create_rate_limit`` is given) the client reserves a slot from ``rate_gate`` and sleeps until it starts;
+    after a 429 it asks the gate to pause the route (120 s for realtime). A slot further away than
+    ``rate_limit_wait`` seconds (default: no bound) or than the deadline allows is not waited for:
+    ``RateLimitError`` with ``retry_after``, nothing sent. Without ``rate_gate``, every client of the same account
+    in the process shares one in-process gate that keeps the windows but no pauses (the limiter this client always
+    had); pass an ``InProcessRateGate()`` to keep pauses in one process, or a gate shared by every process
+    (``trackingmore.ratelimit.RateGate``) to keep the limits account-wide.
+
+    Deadlines: ``with_deadline`` gives a view of the client that fits every call into the time left (see there).
 
     Every method raises a ``trackingmore.errors.TrackingMoreError`` subclass when TrackingMore refuses the call
     or cannot be reached after the retries the endpoint allows (see the module docstring), and
@@ -195,11 +131,15 @@ class TrackingMoreClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        rate_gate: RateGate | None = None,
+        batch_create_rate_limit: RateLimit | None = None,
+        rate_limit_wait: float = DEFAULT_RATE_LIMIT_WAIT,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValueError("api_key must be a non-empty string")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        limits = {routes.BATCH_CREATE.name: batch_create_rate_limit} if batch_create_rate_limit is not None else {}
         self._transport = Transport(
             api_key=api_key,
             base_url=base_url,
@@ -209,13 +149,17 @@ class TrackingMoreClient:
             clock=clock,
             sleep=sleep,
             rng=rng,
+            rate_gate=rate_gate,
+            rate_limits=limits,
+            rate_limit_wait=rate_limit_wait,
         )
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"TrackingMoreClient(base_url={self._transport.base_url!r}, max_retries={self._transport.max_retries})"
 
     def close(self) -> None:
-        """Release the HTTP session (only if the client created it)."""
+        """Release the HTTP session (only if the client created it; a view from ``with_deadline`` never does)."""
         self._transport.close()
 
     def __enter__(self) -> TrackingMoreClient:
@@ -224,13 +168,58 @@ class TrackingMoreClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # -- deadlines ------------------------------------------------------------------------------------------------
+
+    def with_deadline(
+        self,
+        deadline: DeadlineLike,
+        *,
+        margin: float = DEFAULT_DEADLINE_MARGIN,
+        min_attempt: float = DEFAULT_MIN_ATTEMPT,
+    ) -> TrackingMoreClient:
+        """A view of this client (same session, rate gate and retry policy) whose calls fit before ``deadline``.
+
+        ``deadline`` is a ``trackingmore.Deadline`` or a callable giving the seconds left, e.g.
+        ``Deadline.from_remaining_millis(context.get_remaining_time_in_millis)`` in a Lambda function. The view
+        keeps ``margin`` seconds for the caller to answer and:
+
+        * starts no attempt with less than ``min_attempt`` seconds left: ``DeadlineExceededError``
+          (``request_sent=False``, retryable);
+        * gives each attempt at most the time left as connect and read timeout; an attempt the deadline cuts short
+          ends in ``DeadlineExceededError`` (``request_sent=True``);
+        * retries only when the backoff (or ``Retry-After``) plus ``min_attempt`` fits; otherwise the call ends with
+          the error of its last attempt;
+        * waits for a rate-limit slot only if it comes ``min_attempt`` before the end; otherwise ``RateLimitError``
+          (``code=None``) with ``retry_after`` when the slot comes;
+        * in ``batch_create_trackings``, sends no chunk once time is short: the unsent items fail, retryable, with
+          that ``DeadlineExceededError``.
+
+        A view binds one deadline; it is cheap, so make one per invocation. Calling it again replaces the deadline.
+        """
+        if margin < 0 or min_attempt <= 0:
+            raise ValueError("margin must be >= 0 and min_attempt > 0")
+        view = object.__new__(TrackingMoreClient)
+        view.__dict__.update(self.__dict__)
+        view._transport = self._transport.bound(Budget(as_deadline(deadline), margin, min_attempt))
+        return view
+
+    def deadline_in(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now on this client's clock (for ``with_deadline``)."""
+        return Deadline.within(seconds, clock=self._clock)
+
+    @property
+    def deadline(self) -> Deadline | None:
+        """The deadline this view is bound to (``with_deadline``); ``None`` for the client itself."""
+        budget = self._transport.budget
+        return budget.deadline if budget is not None else None
+
     # -- carriers -------------------------------------------------------------------------------------------------
 
     def list_carriers(self, lang: str | None = None) -> list[Carrier]:
         """All couriers TrackingMore supports (``GET /carriers``); ``lang`` picks the names' language."""
         headers = {"Lang": _checked_lang(lang)} if lang is not None else None
-        data = self._transport.request(_CARRIERS, headers=headers)
-        return [Carrier.model_validate(item) for item in _list_of_mappings(data)]
+        data = self._transport.request(routes.CARRIERS, headers=headers)
+        return [Carrier.model_validate(item) for item in list_of_mappings(data)]
 
     def detect_carrier(self, tracking_number: str) -> list[CarrierMatch]:
         """Couriers whose number format matches (``POST /carriers/detect``; costs 0.2 quota).
@@ -239,8 +228,8 @@ class TrackingMoreClient:
         """
         if not _TRACKING_NUMBER.match(tracking_number):
             raise ValueError("tracking_number must be 5 or more letters, digits, '-' or '_'")
-        data = self._transport.request(_DETECT, json_body={"tracking_number": tracking_number})
-        return [CarrierMatch.model_validate(item) for item in _list_of_mappings(data)]
+        data = self._transport.request(routes.DETECT, json_body={"tracking_number": tracking_number})
+        return [CarrierMatch.model_validate(item) for item in list_of_mappings(data)]
 
     # -- single trackings -----------------------------------------------------------------------------------------
 
@@ -252,13 +241,13 @@ class TrackingMoreClient:
         by fetching the tracking, so the caller sees the success it caused.
         """
         try:
-            data = self._transport.request(_CREATE, json_body=request.to_payload())
+            data = self._transport.request(routes.CREATE, json_body=request.to_payload())
         except errors.TrackingAlreadyExistsError as exc:
             if not exc.retried_after_ambiguous_failure:
                 raise
             logger.debug("create answered 4016 after an ambiguous attempt; fetching the tracking instead")
             return self.get_tracking(request.carrier_code, request.tracking_number)
-        return _tracking_from(data, _CREATE)
+        return tracking_from(data, routes.CREATE)
 
     def get_tracking(self, carrier_code: str, tracking_number: str, *, lang: str | None = None) -> Tracking:
         """One tracking with its events (``GET /trackings/{carrier_code}/{tracking_number}[/{lang}]``).
@@ -267,17 +256,17 @@ class TrackingMoreClient:
         """
         ref = TrackingRef(carrier_code=carrier_code, tracking_number=tracking_number)
         path = _single_path(ref)
-        route = _GET
+        route = routes.GET
         if lang is not None:
             path = f"{path}/{_checked_lang(lang)}"
-            route = _GET_IN_LANG
-        return _tracking_from(self._transport.request(route, path), route)
+            route = routes.GET_IN_LANG
+        return tracking_from(self._transport.request(route, path), route)
 
     def update_tracking(self, carrier_code: str, tracking_number: str, request: UpdateTrackingRequest) -> Tracking:
         """Edit a tracking's extra fields, status (4/7/8) or archive flag (``PUT /trackings/{c}/{n}``)."""
         ref = TrackingRef(carrier_code=carrier_code, tracking_number=tracking_number)
-        data = self._transport.request(_UPDATE, _single_path(ref), json_body=request.to_payload())
-        return _tracking_from(data, _UPDATE)
+        data = self._transport.request(routes.UPDATE, _single_path(ref), json_body=request.to_payload())
+        return tracking_from(data, routes.UPDATE)
 
     def delete_tracking(self, carrier_code: str, tracking_number: str) -> None:
         """Delete a tracking (``DELETE /trackings/{c}/{n}``). Raises ``TrackingNotFoundError`` if absent.
@@ -286,7 +275,7 @@ class TrackingMoreClient:
         """
         ref = TrackingRef(carrier_code=carrier_code, tracking_number=tracking_number)
         try:
-            self._transport.request(_DELETE, _single_path(ref))
+            self._transport.request(routes.DELETE, _single_path(ref))
         except errors.TrackingNotFoundError as exc:
             if not exc.retried_after_ambiguous_failure:
                 raise
@@ -297,14 +286,8 @@ class TrackingMoreClient:
         Kept under 3 requests/s. TrackingMore allows the same number once per 2 hours, so this call is only
         retried when it surely did not reach TrackingMore, or after the documented 120 s pause on a 429.
         """
-        data = self._transport.request(_REALTIME, json_body=request.to_payload())
-        payload = _mapping(data, _REALTIME)
-        items = _list_of_mappings(payload.get("items"))
-        if items:
-            return Tracking.model_validate(items[0])
-        if "tracking_number" in payload:
-            return Tracking.model_validate(payload)
-        raise _malformed(_REALTIME, "no tracking in data.items")
+        data = self._transport.request(routes.REALTIME, json_body=request.to_payload())
+        return tracking_from(data, routes.REALTIME)
 
     def change_carrier(self, carrier_code: str, tracking_number: str, new_carrier_code: str) -> None:
         """Move a tracking to another courier (``POST /trackings/update``)."""
@@ -316,7 +299,7 @@ class TrackingMoreClient:
             "update_carrier_code": new_ref.carrier_code,
         }
         try:
-            self._transport.request(_CHANGE_CARRIER, json_body=body)
+            self._transport.request(routes.CHANGE_CARRIER, json_body=body)
         except errors.TrackingNotFoundError as exc:
             # After a lost attempt, "not found under the old courier" may mean that attempt moved it: check.
             if not exc.retried_after_ambiguous_failure:
@@ -335,18 +318,11 @@ class TrackingMoreClient:
         ``failed`` (``retryable=True`` for transport errors, timeouts, 429 and 5xx), other chunks go on.
         After an ambiguous failure (timeout, reset, 5xx) the chunk is reconciled with
         ``GET /trackings/get?numbers=…`` and only the items not found are sent again. After an authentication
-        or quota error, the remaining chunks are not sent and fail with that error.
+        or quota error, the remaining chunks are not sent and fail with that error. On a view bound to a deadline
+        (``with_deadline``), no chunk is sent once too little time is left: the unsent items fail, retryable, with
+        a ``DeadlineExceededError`` in ``error``; everything sent before keeps its outcome.
         """
-        outcomes: dict[int, BatchCreateItem] = {}
-        account_error: errors.TrackingMoreError | None = None
-        for chunk in _chunks(requests, BATCH_CREATE_LIMIT):
-            if account_error is not None:
-                outcomes.update({index: _failed_item(req, account_error) for index, req in chunk})
-                continue
-            result = self._create_chunk(chunk)
-            outcomes.update(result.items)
-            account_error = result.account_error
-        return BatchCreateResult(items=[outcomes[index] for index in range(len(requests))])
+        return BatchCreator(self._transport, self.list_trackings).create(requests)
 
     def list_trackings(self, **filters: Unpack[TrackingListFilters]) -> TrackingPage:
         """One page of trackings (``GET /trackings/get``; kept under 1 request/s).
@@ -357,7 +333,7 @@ class TrackingMoreClient:
         """
         query = ListTrackingsQuery.model_validate(filters)
         try:
-            data = self._transport.request(_LIST, params=query.to_params())
+            data = self._transport.request(routes.LIST, params=query.to_params())
         except errors.TrackingNotFoundError as exc:
             if exc.code != 4031:
                 raise
@@ -386,43 +362,43 @@ class TrackingMoreClient:
 
     def update_trackings(self, requests: Sequence[UpdateTrackingsItem]) -> BatchResult:
         """Edit many trackings (``POST /trackings/updatemore``), ``BULK_LIMIT`` per upstream call."""
-        return self._bulk(_UPDATE_MANY, requests)
+        return self._bulk(routes.UPDATE_MANY, requests)
 
     def delete_trackings(self, refs: Sequence[TrackingRef]) -> BatchResult:
         """Delete many trackings (``POST /trackings/delete``), ``BULK_LIMIT`` per upstream call."""
-        return self._bulk(_DELETE_MANY, refs)
+        return self._bulk(routes.DELETE_MANY, refs)
 
     def stop_updating(self, refs: Sequence[TrackingRef]) -> BatchResult:
         """Stop TrackingMore refreshing these trackings (``POST /trackings/notupdate``)."""
-        return self._bulk(_STOP_UPDATING, refs)
+        return self._bulk(routes.STOP_UPDATING, refs)
 
     # -- account and tools ----------------------------------------------------------------------------------------
 
     def get_user_info(self) -> UserInfo:
         """Account e-mail, phone, balance and remaining numbers (``GET /trackings/getuserinfo``)."""
-        return UserInfo.model_validate(_mapping(self._transport.request(_USER_INFO), _USER_INFO))
+        return UserInfo.model_validate(mapping(self._transport.request(routes.USER_INFO), routes.USER_INFO))
 
     def get_status_counts(self, **filters: Unpack[StatusCountsFilters]) -> StatusCounts:
         """How many trackings are in each status (``GET /trackings/getstatusnumber``)."""
         query = StatusCountsQuery.model_validate(filters)
-        data = self._transport.request(_STATUS_COUNTS, params=query.to_params())
-        return StatusCounts.model_validate(_mapping(data, _STATUS_COUNTS))
+        data = self._transport.request(routes.STATUS_COUNTS, params=query.to_params())
+        return StatusCounts.model_validate(mapping(data, routes.STATUS_COUNTS))
 
     def check_remote_areas(self, checks: Sequence[RemoteCheck]) -> RemoteCheckResult:
         """Whether (country, postcode) pairs are remote areas, per courier (``POST /trackings/remote``)."""
         if not checks:
             return RemoteCheckResult()
-        data = self._transport.request(_REMOTE, json_body=[check.to_payload() for check in checks])
-        return RemoteCheckResult.model_validate(_mapping(data, _REMOTE))
+        data = self._transport.request(routes.REMOTE, json_body=[check.to_payload() for check in checks])
+        return RemoteCheckResult.model_validate(mapping(data, routes.REMOTE))
 
     def get_transit_times(self, queries: Sequence[TransitTimeQuery]) -> list[TransitTime]:
         """Courier transit-time statistics between countries (``POST /trackings/costtime``)."""
         if not queries:
             return []
-        data = self._transport.request(_TRANSIT_TIMES, json_body=[query.to_payload() for query in queries])
+        data = self._transport.request(routes.TRANSIT_TIMES, json_body=[query.to_payload() for query in queries])
         if isinstance(data, Mapping):
             data = data.get("items", list(data.values()))
-        return [TransitTime.model_validate(item) for item in _list_of_mappings(data)]
+        return [TransitTime.model_validate(item) for item in list_of_mappings(data)]
 
     def track_air_cargo(self, awb_numbers: Sequence[str], *, lang: str | None = None) -> list[AirCargo]:
         """Track air waybills (``POST /trackings/aircargo``; 20 quota each), results in request order.
@@ -440,12 +416,12 @@ class TrackingMoreClient:
         body: dict[str, object] = {"track_number": unique}
         if lang is not None:
             body["lang"] = _checked_lang(lang)
-        data = self._transport.request(_AIR_CARGO, json_body=body)
+        data = self._transport.request(routes.AIR_CARGO, json_body=body)
         if isinstance(data, Mapping):
             by_number = {str(key): value for key, value in data.items() if isinstance(value, Mapping)}
             ordered = [by_number.pop(number) for number in unique if number in by_number]
             return [AirCargo.model_validate(item) for item in [*ordered, *by_number.values()]]
-        return [AirCargo.model_validate(item) for item in _list_of_mappings(data)]
+        return [AirCargo.model_validate(item) for item in list_of_mappings(data)]
 
     # -- internals ------------------------------------------------------------------------------------------------
 
@@ -454,80 +430,11 @@ class TrackingMoreClient:
         for start in range(0, len(items), BULK_LIMIT):
             chunk = items[start : start + BULK_LIMIT]
             data = self._transport.request(route, json_body=[item.to_payload() for item in chunk])
-            result = _bulk_result(data, submitted=len(chunk))
+            result = bulk_result(data, submitted=len(chunk))
             merged.submitted += result.submitted
             merged.succeeded += result.succeeded
             merged.items.extend(result.items)
         return merged
-
-    def _create_chunk(self, chunk: list[tuple[int, CreateTrackingRequest]]) -> _ChunkOutcome:
-        outcome = _ChunkOutcome()
-        pending = chunk
-        resends = 0
-        while pending:
-            try:
-                data = self._transport.request(_BATCH_CREATE, json_body=[req.to_payload() for _, req in pending])
-                answered = _batch_answer(data)
-            except errors.TrackingMoreError as exc:
-                if not may_have_taken_effect(exc):
-                    outcome.items.update({index: _failed_item(req, exc) for index, req in pending})
-                    if isinstance(exc, _ACCOUNT_WIDE_ERRORS):
-                        outcome.account_error = exc
-                    return outcome
-                pending = self._reconcile(pending, exc, outcome)
-                if pending and resends >= self._transport.max_retries:
-                    outcome.items.update({index: _failed_item(req, exc, retryable=True) for index, req in pending})
-                    return outcome
-                if pending:
-                    resends += 1
-                    self._transport.sleep(self._transport.backoff_delay(resends))
-                continue
-            _apply_batch_answer(pending, answered, outcome)
-            return outcome
-        return outcome
-
-    def _reconcile(
-        self,
-        pending: list[tuple[int, CreateTrackingRequest]],
-        failure: errors.TrackingMoreError,
-        outcome: _ChunkOutcome,
-    ) -> list[tuple[int, CreateTrackingRequest]]:
-        """After an ambiguous failure, learn which items exist; record them and return the rest.
-
-        Anything found is reported "created" (see ``BatchCreateItem``). If the lookup fails, every pending
-        item is recorded failed and retryable, and nothing is left to send.
-        """
-        numbers = list(dict.fromkeys(req.tracking_number for _, req in pending))
-        try:
-            page = self.list_trackings(numbers=numbers, limit=MAX_PAGE_LIMIT)
-        except errors.TrackingMoreError as lookup_error:
-            logger.debug("batch reconciliation failed: %s", type(lookup_error).__name__)
-            for index, req in pending:
-                outcome.items[index] = _failed_item(
-                    req,
-                    failure,
-                    retryable=True,
-                    message=f"{failure.message}; reconciliation failed: {lookup_error.message}",
-                )
-            return []
-        found = {_key(t.tracking_number, t.carrier_code): t for t in page.items}
-        missing: list[tuple[int, CreateTrackingRequest]] = []
-        for index, req in pending:
-            tracking = found.get(_key(req.tracking_number, req.carrier_code))
-            if tracking is None:
-                missing.append((index, req))
-            else:
-                outcome.items[index] = BatchCreateItem(
-                    tracking_number=req.tracking_number,
-                    carrier_code=req.carrier_code,
-                    outcome="created",
-                    tracking=tracking,
-                )
-        logger.debug("batch reconciliation: %d found, %d to send again", len(pending) - len(missing), len(missing))
-        return missing
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 
 
 def _checked_lang(lang: str) -> str:
@@ -538,114 +445,3 @@ def _checked_lang(lang: str) -> str:
 
 def _single_path(ref: TrackingRef) -> str:
     return f"/trackings/{_segment(ref.carrier_code)}/{_segment(ref.tracking_number)}"
-
-
-def _tracking_from(data: object, route: Route) -> Tracking:
-    if isinstance(data, list) and data and isinstance(data[0], Mapping):
-        data = data[0]
-    return Tracking.model_validate(_mapping(data, route))
-
-
-def _failed_item(
-    req: CreateTrackingRequest,
-    error: errors.TrackingMoreError,
-    *,
-    retryable: bool | None = None,
-    message: str | None = None,
-) -> BatchCreateItem:
-    return BatchCreateItem(
-        tracking_number=req.tracking_number,
-        carrier_code=req.carrier_code,
-        outcome="failed",
-        error_code=error.code,
-        error_message=message or error.message,
-        retryable=error.retryable if retryable is None else retryable,
-    )
-
-
-@dataclass
-class _BatchAnswer:
-    trackings: list[Mapping[str, Any]]
-    errors: list[Mapping[str, Any]]
-
-
-def _batch_answer(data: object) -> _BatchAnswer:
-    """``data`` of ``POST /trackings/batch``: ``{submitted, added, trackings[], errors[]}`` (reference §3.2)."""
-    payload = _mapping(data, _BATCH_CREATE)
-    return _BatchAnswer(
-        trackings=_list_of_mappings(payload.get("trackings")),
-        errors=_list_of_mappings(payload.get("errors")),
-    )
-
-
-def _apply_batch_answer(
-    pending: list[tuple[int, CreateTrackingRequest]], answer: _BatchAnswer, outcome: _ChunkOutcome
-) -> None:
-    # Upstream reports per (tracking_number, carrier_code); a number asked twice is matched in input order.
-    waiting: dict[_Key, deque[tuple[int, CreateTrackingRequest]]] = {}
-    for index, req in pending:
-        waiting.setdefault(_key(req.tracking_number, req.carrier_code), deque()).append((index, req))
-
-    def take(entry: Mapping[str, Any]) -> tuple[int, CreateTrackingRequest] | None:
-        queue = waiting.get(_key(str(entry.get("tracking_number") or ""), str(entry.get("carrier_code") or "")))
-        return queue.popleft() if queue else None
-
-    for entry in answer.trackings:
-        taken = take(entry)
-        if taken is not None:
-            index, req = taken
-            outcome.items[index] = BatchCreateItem(
-                tracking_number=req.tracking_number,
-                carrier_code=req.carrier_code,
-                outcome="created",
-                tracking=Tracking.model_validate(entry),
-            )
-    for entry in answer.errors:
-        taken = take(entry)
-        if taken is None:
-            continue
-        index, req = taken
-        code = as_int(entry.get("code"))
-        message = str(entry.get("message")) if entry.get("message") is not None else None
-        if code == 4016:
-            outcome.items[index] = BatchCreateItem(
-                tracking_number=req.tracking_number,
-                carrier_code=req.carrier_code,
-                outcome="exists",
-                error_code=code,
-                error_message=message,
-            )
-        else:
-            outcome.items[index] = BatchCreateItem(
-                tracking_number=req.tracking_number,
-                carrier_code=req.carrier_code,
-                outcome="failed",
-                error_code=code,
-                error_message=message,
-                retryable=code in errors.RETRYABLE_CODES,
-            )
-    for queue in waiting.values():
-        for index, req in queue:
-            outcome.items[index] = BatchCreateItem(
-                tracking_number=req.tracking_number,
-                carrier_code=req.carrier_code,
-                outcome="failed",
-                error_message="TrackingMore did not report this item",
-                retryable=True,
-            )
-
-
-def _bulk_result(data: object, *, submitted: int) -> BatchResult:
-    """Read the undocumented bulk answers tolerantly (reference §3.7, §3.8, §3.13)."""
-    if isinstance(data, list):
-        return BatchResult.model_validate({"submitted": submitted, "succeeded": submitted, "items": data})
-    if not isinstance(data, Mapping):
-        # "data": [] / null with a success meta: nothing more is known than that the call succeeded.
-        return BatchResult(submitted=submitted, succeeded=submitted)
-    items = [*_list_of_mappings(data.get("trackings")), *_list_of_mappings(data.get("errors"))]
-    result = BatchResult.model_validate({"items": items})
-    result.submitted = as_int(data.get("submitted")) or submitted
-    counts = [as_int(data.get(key)) for key in _SUCCESS_COUNT_KEYS]
-    known = [count for count in counts if count is not None]
-    result.succeeded = known[0] if known else result.submitted - len(result.failed)
-    return result

@@ -3,18 +3,23 @@
 TrackingMore v2 answers most errors with HTTP 200 and the outcome in ``meta.code`` (reference §1); a few
 failures may also arrive as real HTTP statuses. Both are turned into an exception through one table,
 ``ERROR_CLASSES``, so the mapping lives in exactly one place.
+
+Every ``message`` is safe to show to a user: it says what failed in the caller's terms ("TrackingMore did not answer
+within 20 s") and never holds a host, port, URL, API key or exception class name. What a log needs to diagnose a
+failure (the text of the underlying exception, the API key redacted) is in ``debug_detail``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 __all__ = [
     "ERROR_CLASSES",
     "RETRYABLE_CODES",
     "AuthenticationError",
     "CarrierNotDetectedError",
+    "DeadlineExceededError",
     "InvalidRequestError",
     "QuotaExceededError",
     "RateLimitError",
@@ -29,6 +34,16 @@ __all__ = [
     "error_class_for",
 ]
 
+
+class _Details(TypedDict, total=False):
+    """The keyword arguments every error takes besides ``message`` and ``code`` (see ``TrackingMoreError``)."""
+
+    type: str | None
+    http_status: int | None
+    endpoint: str | None
+    debug_detail: str | None
+
+
 #: Codes (HTTP status or ``meta.code``) worth trying again: rate limited, or a transient server failure.
 RETRYABLE_CODES: Final[frozenset[int]] = frozenset({429, 500, 502, 503, 504})
 
@@ -40,13 +55,17 @@ class TrackingMoreError(Exception):
         code: ``meta.code`` from the response envelope, or the HTTP status when there was no usable envelope;
             ``None`` when no response arrived at all (transport failures).
         type: ``meta.type`` as sent (``"Bad Request"``, ``"Unauthorized"`` …), when present.
-        message: human-readable text (``meta.message`` or a description of the transport failure).
+        message: what failed, safe to show (``meta.message`` as TrackingMore sent it, or our description of a
+            transport failure); never a host, port, URL, API key or exception class name.
         http_status: the HTTP status of the response, ``None`` when none arrived.
         endpoint: the route called, as ``"POST /trackings/batch"`` (path templates, never concrete values).
         retried_after_ambiguous_failure: ``True`` when an earlier attempt of the same call failed in a way
             that may have reached the server (read timeout, reset connection, 5xx). A ``4016`` or ``4017`` seen
             then may describe the effect of that earlier attempt; ``create_tracking`` and ``delete_tracking``
             use it to tell a genuine duplicate from their own retry.
+        debug_detail: diagnostic detail for logs, not for users: the underlying exception as
+            ``"ReadTimeout: HTTPConnectionPool(...)"`` (API key redacted), or what made a response unreadable;
+            ``None`` when ``message`` says it all.
     """
 
     def __init__(
@@ -57,6 +76,7 @@ class TrackingMoreError(Exception):
         type: str | None = None,
         http_status: int | None = None,
         endpoint: str | None = None,
+        debug_detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -64,6 +84,7 @@ class TrackingMoreError(Exception):
         self.type = type
         self.http_status = http_status
         self.endpoint = endpoint
+        self.debug_detail = debug_detail
         self.retried_after_ambiguous_failure = False
 
     @property
@@ -109,23 +130,18 @@ class QuotaExceededError(TrackingMoreError):
 
 
 class RateLimitError(TrackingMoreError):
-    """TrackingMore rate-limited the call (429).
+    """TrackingMore rate-limited the call (429), or the client's rate gate had no slot in the time it could wait.
 
     ``retry_after`` is how long to wait in seconds: the ``Retry-After`` header when sent, else the documented
-    pause for the endpoint (120 s for realtime, reference §8), else ``None``.
+    pause for the endpoint (120 s for realtime, reference §8), else ``None``. When the client itself held the call
+    back (its rate gate had no slot within the client's ``rate_limit_wait`` or before the deadline), nothing was sent:
+    ``code`` and ``http_status`` are ``None`` and ``retry_after`` is when the earliest slot is.
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        code: int | None = 429,
-        type: str | None = None,
-        http_status: int | None = None,
-        endpoint: str | None = None,
+        self, message: str, *, retry_after: float | None = None, code: int | None = 429, **details: Unpack[_Details]
     ) -> None:
-        super().__init__(message, code=code, type=type, http_status=http_status, endpoint=endpoint)
+        super().__init__(message, code=code, **details)
         self.retry_after = retry_after
 
     @property
@@ -145,16 +161,9 @@ class TransportError(TrackingMoreError):
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        request_sent: bool = True,
-        code: int | None = None,
-        type: str | None = None,
-        http_status: int | None = None,
-        endpoint: str | None = None,
+        self, message: str, *, request_sent: bool = True, code: int | None = None, **details: Unpack[_Details]
     ) -> None:
-        super().__init__(message, code=code, type=type, http_status=http_status, endpoint=endpoint)
+        super().__init__(message, code=code, **details)
         self.request_sent = request_sent
 
     @property
@@ -167,6 +176,16 @@ class TimeoutError(TransportError):
 
 
 RequestTimeoutError = TimeoutError
+
+
+class DeadlineExceededError(TimeoutError):
+    """The deadline the client is bound to (``TrackingMoreClient.with_deadline``) cut the call short. Retryable:
+    callers answer 503/504 with ``Retry-After`` rather than wait.
+
+    ``request_sent=False``: too little time was left to start an attempt, nothing was sent. ``request_sent=True``:
+    the attempt in flight was given only the time left and TrackingMore did not answer within it; it may have
+    acted on the request.
+    """
 
 
 class WebhookPayloadError(ValueError):

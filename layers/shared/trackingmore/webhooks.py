@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from trackingmore.errors import WebhookPayloadError
 from trackingmore.models import Tracking, WebhookMeta, WebhookPush
+from trackingmore.models.trackings import find_tracking
 
 __all__ = ["WebhookPayloadError", "WebhookPush", "parse_push", "sign", "verify_signature"]
 
@@ -61,7 +61,10 @@ def parse_push(raw_body: bytes) -> WebhookPush:
     if not isinstance(signature, str) or not signature.strip():
         raise WebhookPayloadError("verifyInfo.signature is missing")
 
-    tracking = Tracking.model_validate(_tracking_object(body.get("data")))
+    data = find_tracking(body.get("data"))
+    if data is None:
+        raise WebhookPayloadError("webhook data is not a tracking object")
+    tracking = Tracking.model_validate(data)
     if not tracking.tracking_number or not tracking.carrier_code:
         raise WebhookPayloadError("webhook data has no tracking_number and carrier_code")
 
@@ -72,12 +75,3 @@ def parse_push(raw_body: bytes) -> WebhookPush:
         signature=signature.strip(),
         meta=WebhookMeta.model_validate(meta) if isinstance(meta, Mapping) else None,
     )
-
-
-def _tracking_object(data: Any) -> Mapping[str, Any]:
-    # Tolerate the realtime-style wrapper {"items": [<tracking>]} as well as a bare tracking object.
-    if isinstance(data, Mapping) and "tracking_number" not in data and isinstance(data.get("items"), list):
-        data = next((item for item in data["items"] if isinstance(item, Mapping)), None)
-    if not isinstance(data, Mapping):
-        raise WebhookPayloadError("webhook data is not a tracking object")
-    return data

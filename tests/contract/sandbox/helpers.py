@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Any
 
 import requests
@@ -66,3 +68,19 @@ def s10(prefix: str, serial: int, country: str) -> str:
     check = 11 - total % 11
     check = {10: 0, 11: 5}.get(check, check)
     return f"{prefix}{digits}{check}{country}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_up(root_url: str, attempts: int = 200) -> None:
+    """Poll ``/_sandbox/health`` until a freshly started sandbox process answers."""
+    for _ in range(attempts):
+        try:
+            requests.get(root_url + "/_sandbox/health", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)

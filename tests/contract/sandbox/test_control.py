@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from local.sandbox import SandboxServer
-from tests.contract.sandbox.helpers import V2, code_of
+from tests.contract.sandbox.helpers import V2, code_of, free_port, wait_until_up
 
 pytestmark = pytest.mark.contract
 
@@ -122,14 +120,8 @@ def test_control_endpoints_need_no_api_key(sandbox: SandboxServer) -> None:
     assert requests.get(sandbox.root_url + "/_sandbox/nope", timeout=5).status_code == 404
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_standalone_cli_serves_and_stops_on_sigterm() -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers/shared'}{os.pathsep}{ROOT}"}
     process = subprocess.Popen(
         [
@@ -152,12 +144,7 @@ def test_standalone_cli_serves_and_stops_on_sigterm() -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                requests.get(base + "/_sandbox/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
+        wait_until_up(base)
         body = requests.get(base + "/v2/trackings/getuserinfo", headers={"Trackingmore-Api-Key": "cli-key"}, timeout=5)
         assert body.json()["meta"]["code"] == 200
         stats = requests.get(base + "/_sandbox/stats", timeout=5).json()

@@ -162,3 +162,35 @@ def test_stop_returns_promptly_with_a_request_stuck_in_a_timeout() -> None:
     assert not stopper.is_alive()
     assert not caller.is_alive()
     assert errors  # the stuck client was hung up on, not answered
+
+
+def test_a_timeout_of_a_day_is_trackingmore_never_answering() -> None:
+    server = SandboxServer(seed=1)
+    server.start()
+    server.set_faults(error_rate=1.0, kinds=["timeout"], endpoints=["POST /trackings/post"], timeout_s=86_400)
+    errors: list[BaseException] = []
+
+    def never_answered() -> None:
+        try:
+            requests.post(server.base_url + "/trackings/post", json={"tracking_number": "1234567890",
+                          "carrier_code": "dhl"}, headers=server.headers, timeout=600)  # fmt: skip
+        except requests.RequestException as exc:
+            errors.append(exc)
+
+    caller = threading.Thread(target=never_answered, daemon=True)
+    caller.start()
+    while server.stats()["faults_injected"] == 0:
+        caller.join(0.01)
+    with pytest.raises(requests.ReadTimeout):  # a client that gives up gives up; the server stays silent
+        requests.post(server.base_url + "/trackings/post", json={"tracking_number": "1234567891",
+                      "carrier_code": "dhl"}, headers=server.headers, timeout=0.5)  # fmt: skip
+    served = code_of(requests.get(server.base_url + "/carriers", headers=server.headers, timeout=10).json())
+    waiting = caller.is_alive()
+    server.stop()
+    caller.join(5)
+
+    assert served == 200  # other calls go on
+    assert waiting  # no answer came while the server ran
+    assert not caller.is_alive()
+    assert errors  # stop() hung up on it; nothing was created
+    assert server.engine.records == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from local.sandbox import SandboxServer
 from tests.contract.sandbox.helpers import V2, code_of
@@ -58,6 +59,93 @@ def test_rate_limits_off_by_configuration(v2: V2, sandbox: SandboxServer) -> Non
 
     assert {code_of(v2.get("/trackings/get")) for _ in range(3)} == {200}
     assert {code_of(_realtime(v2, "1234567890")) for _ in range(5)} == {200}
+
+
+class ManualClock:
+    """A monotonic clock for the sandbox's rate limits that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_exceeding_realtime_3_per_second_pauses_the_account_for_120_seconds() -> None:
+    clock = ManualClock()
+    with SandboxServer(seed=1, enforce_realtime_interval=False, monotonic=clock) as server:
+        v2 = V2(server.base_url, server.api_key)
+        burst = [code_of(_realtime(v2, f"123456789{i}")) for i in range(4)]
+        clock.now += 2  # the 3/s window has long passed ...
+        paused = code_of(_realtime(v2, "1234567895"))
+        pauses = server.stats()["rate_limit_pauses"]
+        clock.now += 117.9
+        still_paused = code_of(_realtime(v2, "1234567896"))
+        clock.now += 0.2  # 120 s after the 429
+        resumed = code_of(_realtime(v2, "1234567897"))
+        other_endpoints = code_of(v2.get("/trackings/getuserinfo"))
+        rate_limited = server.stats()["rate_limited"]
+        v2.session.close()
+
+    assert burst == [200, 200, 200, 429]
+    assert (paused, still_paused, resumed, other_endpoints) == (429, 429, 200, 200)
+    assert pauses == {"POST /trackings/realtime": 118.0}  # the refusals during the pause did not extend it
+    assert rate_limited == 3
+
+
+def test_the_realtime_pause_is_configurable_and_off_with_the_rate_limits(v2: V2, sandbox: SandboxServer) -> None:
+    sandbox.configure(enforce_rate_limits=True, realtime_penalty_s=0)
+    burst = [code_of(_realtime(v2, f"123456789{i}")) for i in range(4)]
+    sandbox.configure(enforce_rate_limits=False)
+    after = code_of(_realtime(v2, "1234567895"))
+
+    assert burst == [200, 200, 200, 429]
+    assert after == 200
+    assert sandbox.stats()["rate_limit_pauses"] == {}
+
+
+def test_batch_create_limit_is_off_by_default(v2: V2, sandbox: SandboxServer) -> None:
+    sandbox.configure(enforce_rate_limits=True)
+
+    codes = [code_of(v2.post("/trackings/batch", [{"tracking_number": f"123456789{i}", "carrier_code": "dhl"}]))
+             for i in range(5)]  # fmt: skip
+
+    assert codes == [201] * 5
+
+
+def test_a_configured_batch_create_limit_answers_429_beyond_it_and_creates_nothing() -> None:
+    clock = ManualClock()
+    with SandboxServer(seed=1, enforce_rate_limits=False, batch_create_limit=2, monotonic=clock) as server:
+        v2 = V2(server.base_url, server.api_key)
+
+        def batch(number: str) -> int:
+            return code_of(v2.post("/trackings/batch", [{"tracking_number": number, "carrier_code": "dhl"}]))
+
+        first = [batch("1234567890"), batch("1234567891"), batch("1234567892")]
+        clock.now += 1.0
+        later = batch("1234567893")
+        created = sorted(t["tracking_number"] for t in server.trackings())
+        rate_limited = server.stats()["rate_limited"]
+        v2.session.close()
+
+    assert (first, later) == ([201, 201, 429], 201)
+    assert created == ["1234567890", "1234567891", "1234567893"]
+    assert rate_limited == 1
+
+
+def test_batch_create_limit_is_set_through_the_control_api(v2: V2, sandbox: SandboxServer) -> None:
+    answer = requests.post(
+        sandbox.root_url + "/_sandbox/config", json={"batch_create_limit": 1, "batch_create_window_s": 60}, timeout=5
+    )
+    codes = [code_of(v2.post("/trackings/batch", [{"tracking_number": f"123456789{i}", "carrier_code": "dhl"}]))
+             for i in range(2)]  # fmt: skip
+
+    assert answer.json()["batch_create_limit"] == 1
+    assert codes == [201, 429]
+    assert (
+        requests.post(sandbox.root_url + "/_sandbox/config", json={"batch_create_limit": 0}, timeout=5).status_code
+        == 400
+    )
 
 
 # -- realtime -----------------------------------------------------------------------------------------------------

@@ -236,7 +236,7 @@ def test_failed_reconciliation_marks_the_chunk_failed_and_retryable(
     for item in result.items:
         assert (item.outcome, item.retryable, item.error_code) == ("failed", True, None)
         assert item.error_message is not None
-        assert "timed out" in item.error_message
+        assert "TrackingMore did not answer within 20 s" in item.error_message
         assert "reconciliation failed: maintenance" in item.error_message
 
 

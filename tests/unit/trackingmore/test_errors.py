@@ -6,7 +6,7 @@ import pytest
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from tests.unit.trackingmore.fakes import ClientFactory, FakeUpstream
+from tests.unit.trackingmore.fakes import API_KEY, ClientFactory, FakeUpstream
 from trackingmore import (
     AuthenticationError,
     CarrierNotDetectedError,
@@ -267,3 +267,84 @@ def test_str_and_repr_name_code_and_endpoint() -> None:
     assert str(error) == "Tracking number invalid (code=4014, POST /trackings/post)"
     assert "code=4014" in repr(error)
     assert "InvalidRequestError" in repr(error)
+
+
+# -- messages safe to show -----------------------------------------------------------------------------------------
+
+HOST = "api.trackingmore.com"
+POOL = f"HTTPSConnectionPool(host='{HOST}', port=443): Max retries exceeded with url: /v2/trackings/getuserinfo"
+# Words that must never reach a user: where we connect, with what key, and Python's names for what went wrong.
+UNSAFE = (HOST, "443", "https://", "/v2/", API_KEY, "ConnectionPool", "ReadTimeout", "ConnectTimeout",
+          "ConnectionError", "MaxRetryError", "NewConnectionError", "ProtocolError", "Exception", "Error")  # fmt: skip
+
+
+def refused() -> requests.ConnectionError:
+    text = f"Failed to establish a new connection: [Errno 111] Connection refused ({API_KEY})"
+    reason = NewConnectionError(None, text)  # type: ignore[arg-type]
+    return requests.ConnectionError(MaxRetryError(None, "/v2/trackings/getuserinfo", reason))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (
+            requests.ReadTimeout(f"{POOL} (Read timed out. (read timeout=20.0))"),
+            "TrackingMore did not answer within 20 s",
+        ),
+        (requests.ConnectTimeout(f"{POOL} (connect timeout=3.05)"), "could not connect to TrackingMore within 3.05 s"),
+        (refused(), "could not connect to TrackingMore"),
+        (
+            requests.ConnectionError(f"('Connection aborted.', RemoteDisconnected('{HOST}'))"),
+            "the connection to TrackingMore broke before it answered",
+        ),
+        (requests.exceptions.ChunkedEncodingError(f"{POOL} IncompleteRead"), "TrackingMore's answer could not be read"),
+        (
+            requests.exceptions.MissingSchema(f"Invalid URL 'nonsense/trackings?key={API_KEY}'"),
+            "the TrackingMore base URL is not usable",
+        ),
+    ],
+)
+def test_transport_failures_say_what_failed_and_keep_the_detail_for_logs(
+    make_client: ClientFactory, upstream: FakeUpstream, failure: Exception, expected: str
+) -> None:
+    upstream.fail("GET", USER_INFO, failure)
+
+    with pytest.raises(TrackingMoreError) as caught:
+        make_client(max_retries=0).get_user_info()
+
+    error = caught.value
+    assert error.message == expected
+    assert not [word for word in UNSAFE if word in error.message]
+    assert not [word for word in UNSAFE if word in str(error)]
+    assert error.debug_detail is not None
+    assert error.debug_detail.startswith(type(failure).__name__ + ": ")
+    assert API_KEY not in error.debug_detail
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        (b"<html>maintenance</html>", 200, "TrackingMore answered HTTP 200 without a v2 JSON envelope"),
+        (b'{"meta":{"code":200},"data":{"id":"9eee', 200, "TrackingMore answered HTTP 200 without a v2 JSON envelope"),
+        (b'{"meta":{"code":200},"data":"a string"}', 200, "TrackingMore's answer had an unexpected shape"),
+    ],
+)
+def test_unreadable_answers_say_so_and_keep_the_detail_for_logs(
+    make_client: ClientFactory, upstream: FakeUpstream, body: bytes, status: int, expected: str
+) -> None:
+    upstream.reply_raw("GET", USER_INFO, body, status=status)
+
+    with pytest.raises(TransportError) as caught:
+        make_client(max_retries=0).get_user_info()
+
+    assert caught.value.message == expected
+    assert caught.value.debug_detail
+
+
+def test_upstream_messages_are_kept_and_need_no_detail(make_client: ClientFactory, upstream: FakeUpstream) -> None:
+    upstream.reply("GET", USER_INFO, None, code=4021, type="Bad Request", message="Your quota is used up.")
+
+    with pytest.raises(QuotaExceededError) as caught:
+        make_client(max_retries=0).get_user_info()
+
+    assert (caught.value.message, caught.value.debug_detail) == ("Your quota is used up.", None)

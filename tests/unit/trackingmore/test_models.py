@@ -25,6 +25,7 @@ from trackingmore import (
     UpdateTrackingsItem,
 )
 from trackingmore.models import ListTrackingsQuery, StatusCounts
+from trackingmore.models.trackings import find_tracking
 
 pytestmark = pytest.mark.unit
 
@@ -520,3 +521,27 @@ def test_list_filters_become_query_parameters() -> None:
 def test_list_filters_refuse_invalid_values(filters: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ListTrackingsQuery.model_validate(filters)
+
+
+# -- the tracking in a response, whatever its shape ------------------------------------------------------------------
+
+TRACKING = {"tracking_number": "LB181539674SG", "carrier_code": "cainiao"}
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (TRACKING, TRACKING),  # create, get, update, a push
+        ({"items": [TRACKING]}, TRACKING),  # realtime (reference §3.9)
+        ({"items": ["junk", TRACKING]}, TRACKING),
+        ([TRACKING], TRACKING),
+        ({**TRACKING, "items": [{"tracking_number": "other"}]}, {**TRACKING, "items": [{"tracking_number": "other"}]}),
+        ({"id": "abc"}, {"id": "abc"}),  # a sparse answer is still the answer
+        ({"items": []}, None),
+        ([], None),
+        ("garbled", None),
+        (None, None),
+    ],
+)
+def test_find_tracking_knows_every_shape_and_prefers_a_bare_tracking(data: object, expected: object) -> None:
+    assert find_tracking(data) == expected

@@ -15,14 +15,14 @@ two copies of a queue message never make two attempts at once, nor record one tw
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from shiptrack.data.webhook_support import PageCursor, is_condition_failure
+from shiptrack.data.cursors import CursorSigner, decode_key, encode_cursor
+from shiptrack.data.dynamodb import conditional
 from shiptrack.models import format_utc, parse_utc
 from shiptrack.webhook_models import DeliveryAttempt, WebhookDelivery
 
@@ -41,6 +41,9 @@ __all__ = [
 DELIVERY_PREFIX: Final = "DELIVERY#"
 PAYLOAD_PREFIX: Final = "PAYLOAD#"
 BY_STATUS: Final = "ByStatus"
+#: The listings' names in their cursors (:mod:`shiptrack.data.cursors`): all deliveries, and by status.
+_LISTING: Final = "WebhookDeliveries"
+_LISTING_BY_STATUS: Final = "WebhookDeliveries.ByStatus"
 #: Attempts kept on a delivery (newest first): 8 per cycle; manual retries add cycles, the oldest fall off.
 MAX_KEPT_ATTEMPTS: Final = 24
 
@@ -135,10 +138,9 @@ def _key(endpoint_id: str, delivery_id: str) -> dict[str, str]:
 class WebhookDeliveryRepository:
     """Reads and writes deliveries and payloads; conditional failures come back as ``None`` / ``False``."""
 
-    def __init__(self, table: Table | Any, *, cursor_key: bytes | None = None) -> None:
+    def __init__(self, table: Table, *, cursors: CursorSigner) -> None:
         self._table = table
-        name = str(getattr(table, "name", "webhook-deliveries"))
-        self._cursors = PageCursor(cursor_key or hashlib.sha256(f"shiptrack-cursor:{name}".encode()).digest())
+        self._cursors = cursors
 
     # -------------------------------------------------------------------------------------------- payloads
 
@@ -151,7 +153,7 @@ class WebhookDeliveryRepository:
             "body": payload.body,
             "expires_at": payload.expires_at,
         }
-        self._conditional(lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)"))
+        conditional(lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)"))
 
     def get_payload(self, event_id: str) -> PayloadRecord | None:
         item: Mapping[str, Any] | None = self._table.get_item(
@@ -180,9 +182,7 @@ class WebhookDeliveryRepository:
         }
         if record.next_attempt_at:
             item["next_attempt_at"] = format_utc(record.next_attempt_at)
-        return self._conditional(
-            lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
-        )
+        return conditional(lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)"))
 
     def get(self, endpoint_id: str, delivery_id: str) -> DeliveryRecord | None:
         item = self._table.get_item(Key=_key(endpoint_id, delivery_id), ConsistentRead=True).get("Item")
@@ -286,41 +286,35 @@ class WebhookDeliveryRepository:
         self, endpoint_id: str, status: str | None, limit: int, cursor: str | None
     ) -> tuple[list[DeliveryRecord], str | None]:
         """An endpoint's deliveries, newest first (only ``status`` ones when given), and the next page's cursor."""
-        scope = f"{endpoint_id}#{status or '*'}"
         kwargs: dict[str, Any] = {"ScanIndexForward": False, "Limit": limit + 1}
         if status:
-            kwargs |= {"IndexName": BY_STATUS, "KeyConditionExpression": "status_pk = :p"}
-            kwargs["ExpressionAttributeValues"] = {":p": f"{endpoint_id}#{status}"}
+            listing, partition = _LISTING_BY_STATUS, ("status_pk", f"{endpoint_id}#{status}")
             fields = frozenset({"pk", "sk", "status_pk"})
+            kwargs["IndexName"] = BY_STATUS
         else:
-            kwargs |= {"KeyConditionExpression": "pk = :p"}
-            kwargs["ExpressionAttributeValues"] = {":p": DELIVERY_PREFIX + endpoint_id}
+            listing, partition = _LISTING, ("pk", DELIVERY_PREFIX + endpoint_id)
             fields = frozenset({"pk", "sk"})
+        kwargs["KeyConditionExpression"] = f"{partition[0]} = :p"
+        kwargs["ExpressionAttributeValues"] = {":p": partition[1]}
+        scope = {"index": listing, "filter_key": partition[1]}
         if cursor:
-            kwargs["ExclusiveStartKey"] = self._cursors.decode(cursor, scope, fields)
+            kwargs["ExclusiveStartKey"] = decode_key(self._cursors, cursor, **scope, fields=fields, partition=partition)
         items = self._table.query(**kwargs).get("Items", [])
         records = [delivery_from_item(item) for item in items[:limit]]
         if len(items) <= limit:
             return records, None
         last = items[limit - 1]
-        return records, self._cursors.encode(scope, {name: str(last[name]) for name in fields})
+        return records, encode_cursor(self._cursors, {name: str(last[name]) for name in fields}, **scope)
 
     # ------------------------------------------------------------------------------------------- plumbing
-
-    def _conditional(self, write: Any) -> bool:
-        try:
-            write()
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return False
-            raise
-        return True
 
     def _update(
         self, record: DeliveryRecord, update: str, condition: str, values: dict[str, Any]
     ) -> DeliveryRecord | None:
         names: dict[str, Any] = {"ExpressionAttributeNames": {"#s": "status"}} if "#s" in update + condition else {}
-        try:
+        updated: dict[str, Any] = {}
+
+        def write() -> None:
             response = self._table.update_item(
                 Key=_key(record.endpoint_id, record.id),
                 UpdateExpression=update,
@@ -329,11 +323,9 @@ class WebhookDeliveryRepository:
                 ReturnValues="ALL_NEW",
                 **names,
             )
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
-        return delivery_from_item(response["Attributes"])
+            updated.update(response["Attributes"])
+
+        return delivery_from_item(updated) if conditional(write) else None
 
 
 def attempt_item(attempt: DeliveryAttempt) -> dict[str, Any]:

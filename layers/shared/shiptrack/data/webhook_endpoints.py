@@ -12,13 +12,13 @@ Secrets are stored as they are sent (the table is encrypted at rest and readable
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from shiptrack.data.webhook_support import PageCursor, is_condition_failure
+from shiptrack.data.cursors import CursorSigner, decode_key, encode_cursor
+from shiptrack.data.dynamodb import conditional
 from shiptrack.models import format_utc, parse_utc
 from shiptrack.webhook_models import WebhookEndpoint
 
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["ENDPOINT_PARTITION", "EndpointRecord", "WebhookEndpointRepository"]
 
 ENDPOINT_PARTITION: Final = "ENDPOINT"
+#: The listing's name in its cursors (:mod:`shiptrack.data.cursors`).
+_LISTING: Final = "WebhookEndpoints"
 _KEY_FIELDS: Final = frozenset({"pk", "sk"})
 
 
@@ -132,10 +134,9 @@ def item_from_record(record: EndpointRecord) -> dict[str, Any]:
 class WebhookEndpointRepository:
     """Reads and writes endpoints. Every change is a put conditioned on the revision that was read."""
 
-    def __init__(self, table: Table | Any, *, cursor_key: bytes | None = None) -> None:
+    def __init__(self, table: Table, *, cursors: CursorSigner) -> None:
         self._table = table
-        name = str(getattr(table, "name", "webhook-endpoints"))
-        self._cursors = PageCursor(cursor_key or hashlib.sha256(f"shiptrack-cursor:{name}".encode()).digest())
+        self._cursors = cursors
 
     def get(self, endpoint_id: str) -> EndpointRecord | None:
         """The endpoint, strongly consistent; ``None`` when unknown."""
@@ -166,14 +167,22 @@ class WebhookEndpointRepository:
         """Endpoints newest first, at most ``limit``, and the cursor of the next page (``None`` on the last)."""
         kwargs: dict[str, Any] = {"ScanIndexForward": False, "Limit": limit + 1}
         if cursor:
-            kwargs["ExclusiveStartKey"] = self._cursors.decode(cursor, ENDPOINT_PARTITION, _KEY_FIELDS)
+            kwargs["ExclusiveStartKey"] = decode_key(
+                self._cursors,
+                cursor,
+                index=_LISTING,
+                filter_key=ENDPOINT_PARTITION,
+                fields=_KEY_FIELDS,
+                partition=("pk", ENDPOINT_PARTITION),
+            )
         items = self._table.query(
             KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": ENDPOINT_PARTITION}, **kwargs
         ).get("Items", [])
         records = [record_from_item(item) for item in items[:limit]]
         if len(items) <= limit:
             return records, None
-        return records, self._cursors.encode(ENDPOINT_PARTITION, {"pk": ENDPOINT_PARTITION, "sk": records[-1].id})
+        last = {"pk": ENDPOINT_PARTITION, "sk": records[-1].id}
+        return records, encode_cursor(self._cursors, last, index=_LISTING, filter_key=ENDPOINT_PARTITION)
 
     def create(self, record: EndpointRecord) -> None:
         """Store a new endpoint (ids are random: a collision would be refused, never overwritten)."""
@@ -182,17 +191,14 @@ class WebhookEndpointRepository:
     def replace(self, record: EndpointRecord) -> EndpointRecord | None:
         """Store ``record`` as the next revision of the one it was derived from; ``None`` if that one changed."""
         updated = replace(record, revision=record.revision + 1)
-        try:
-            self._table.put_item(
+        stored = conditional(
+            lambda: self._table.put_item(
                 Item=item_from_record(updated),
                 ConditionExpression="revision = :read",
                 ExpressionAttributeValues={":read": record.revision},
             )
-        except Exception as exc:
-            if is_condition_failure(exc):
-                return None
-            raise
-        return updated
+        )
+        return updated if stored else None
 
     def delete(self, endpoint_id: str) -> bool:
         """Remove the endpoint; ``False`` when there was none."""

@@ -6,12 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from shiptrack.cache import TtlCache
+from shiptrack import compose
 from shiptrack.errors import responses
-from shiptrack.runtime import cache_table, trackingmore_client
-from shiptrack.services.aircargo import ERROR_TTL_SECONDS, MAX_AWBS, AirCargoRequest, AirCargoResponse, AirWaybill
+from shiptrack.services.aircargo import ERROR_TTL_SECONDS, MAX_AWBS, AirCargoRequest, AirCargoResponse
 from shiptrack.services.aircargo import track_air_cargo as track_air_cargo_service
-from shiptrack.settings import get_settings
 
 __all__ = ["router"]
 
@@ -45,7 +43,5 @@ Results: one per distinct waybill, in request order, each `found` (with the `way
     responses=_responses("One result per distinct waybill, in request order"),
 )
 def track_air_cargo(request: AirCargoRequest) -> AirCargoResponse:
-    cache = TtlCache(cache_table(), "AWB", AirWaybill)
-    return track_air_cargo_service(
-        request, client=trackingmore_client, cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds
-    )
+    deps = compose.aircargo()
+    return track_air_cargo_service(request, client=deps.client, cache=deps.cache, ttl_seconds=deps.ttl_seconds)

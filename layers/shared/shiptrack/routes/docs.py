@@ -3,6 +3,9 @@
 Both are public (template.yaml: ``Auth: {ApiKeyRequired: false}``). The document is built once per execution
 environment from every router (``shiptrack.openapi``); its ``servers`` is the base path of the request, so
 Swagger UI's "Try it out" calls the same stage or domain the page was loaded from.
+
+The page shows its document's address as ``/docs?format=json`` (Powertools' Swagger UI template): that address
+answers with the document itself, as ``/openapi.json`` does.
 """
 
 from __future__ import annotations
@@ -71,10 +74,36 @@ def openapi_document() -> Response[str]:
 @router.get(
     "/docs",
     summary="Swagger UI",
-    description="An interactive page for the OpenAPI document. Works offline: Swagger UI is inlined.",
+    description=(
+        "An interactive page for the OpenAPI document. Works offline: Swagger UI is inlined. With `format=json`, the "
+        "document itself (the address the page shows for it)."
+    ),
     tags=["Docs"],
     operation_id="getSwaggerUi",
-    responses={200: {"description": "Swagger UI page", "content": {"text/html": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "Swagger UI page, or the OpenAPI 3.1 document with `format=json`",
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
+    # Declared here, not as a validated argument: the page must answer whatever query it gets (a repeated or odd
+    # `format` is the page), never a 422.
+    openapi_extensions={
+        "parameters": [
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "`json`: the document",
+            }
+        ]
+    },
 )
 def swagger_ui() -> Response[str]:
+    if router.current_event.get_query_string_value("format") == "json":
+        return openapi_document()
     return Response(status_code=200, content_type="text/html", body=_swagger_page(_base_path()))

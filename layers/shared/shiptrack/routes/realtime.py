@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from shiptrack import errors
+from shiptrack import compose, errors
 from shiptrack.models import RealtimeRequest, RealtimeResponse
 from shiptrack.services import realtime as service
 
@@ -37,5 +37,8 @@ _RESPONSES: dict[int, Any] = {
     responses=_RESPONSES,
 )
 def realtime_tracking(request: Annotated[RealtimeRequest, Body()]) -> Response[str]:
-    answer = service.realtime_lookup(request)
+    deps = compose.realtime()
+    answer = service.realtime_lookup(
+        request, store=deps.store, client=deps.client, default_max_age_seconds=deps.default_max_age_seconds
+    )
     return Response(status_code=200, content_type="application/json", body=answer.model_dump_json())

@@ -6,11 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from shiptrack.cache import TtlCache
+from shiptrack import compose
 from shiptrack.errors import responses
-from shiptrack.runtime import cache_table, trackingmore_client
 from shiptrack.services import remote_checks as service
-from shiptrack.settings import get_settings
 
 __all__ = ["router"]
 
@@ -53,9 +51,9 @@ one per distinct route, in request order. {_FAILURE}"""
     responses=_responses("One result per distinct check, in request order"),
 )
 def check_remote_areas(request: service.RemoteChecksRequest) -> service.RemoteChecksResponse:
-    cache = TtlCache(cache_table(), "REMOTE", service.RemoteAnswer)
+    deps = compose.remote_checks()
     return service.check_remote_areas(
-        request, client=trackingmore_client, cache=cache, ttl_seconds=get_settings().remote_cache_seconds
+        request, client=deps.client, cache=deps.remote_cache, ttl_seconds=deps.remote_ttl_seconds
     )
 
 
@@ -68,7 +66,7 @@ def check_remote_areas(request: service.RemoteChecksRequest) -> service.RemoteCh
     responses=_responses("One result per distinct route, in request order"),
 )
 def get_transit_times(request: service.TransitTimesRequest) -> service.TransitTimesResponse:
-    cache = TtlCache(cache_table(), "TRANSIT", service.TransitTimeStats)
+    deps = compose.remote_checks()
     return service.get_transit_times(
-        request, client=trackingmore_client, cache=cache, ttl_seconds=get_settings().transit_cache_seconds
+        request, client=deps.client, cache=deps.transit_cache, ttl_seconds=deps.transit_ttl_seconds
     )

@@ -1,7 +1,8 @@
 """Routes of TrackingsFunction: create (one / batch), list, get, update, delete (docs/design.md §3).
 
-Thin: validate (Powertools + pydantic), call one service function, shape the response. Errors are raised as
-domain errors and answered as problem+json by :mod:`shiptrack.http`.
+Thin: validate (Powertools + pydantic), call one service function with the function's dependencies
+(:func:`shiptrack.compose.trackings`), shape the response. Errors are raised as domain errors and answered as
+problem+json by :mod:`shiptrack.http`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
-from shiptrack import errors
+from shiptrack import compose, errors
 from shiptrack.models import (
     BatchCreateRequest,
     BatchCreateResponse,
@@ -25,7 +26,7 @@ from shiptrack.models import (
     TrackingRef,
     UpdateTrackingRequest,
 )
-from shiptrack.services import trackings as service
+from shiptrack.services import create, delete, reads, update
 
 __all__ = ["router"]
 
@@ -86,8 +87,9 @@ def create_tracking(
     request: Annotated[CreateTrackingRequest, Body()],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[str]:
-    def run() -> service.CreateResult:
-        return service.create_tracking(request)
+    def run() -> create.CreateResult:
+        deps = compose.trackings()
+        return create.create_tracking(request, store=deps.store, client=deps.client, claims=deps.claims)
 
     if idempotency_key is None:
         result = run()
@@ -122,7 +124,8 @@ def create_tracking(
     responses=_responses({200: _model("Per-item results", BatchCreateResponse)}, upstream=True),
 )
 def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Response[str]:
-    return _json(service.create_trackings(request.items))
+    deps = compose.trackings()
+    return _json(create.create_trackings(request.items, store=deps.store, client=deps.client))
 
 
 @router.get(
@@ -157,7 +160,7 @@ def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to 
         limit=limit,
         cursor=cursor,
     )
-    return _json(service.list_trackings(query))
+    return _json(reads.list_trackings(query, store=compose.trackings().store))
 
 
 def _list_query(**params: Any) -> ListQuery:
@@ -179,7 +182,7 @@ def _list_query(**params: Any) -> ListQuery:
     responses=_responses({200: _model("The tracking", Tracking)}, 404),
 )
 def get_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
-    return _json(service.get_tracking(TrackingRef.of(carrier_code, tracking_number)))
+    return _json(reads.get_tracking(TrackingRef.of(carrier_code, tracking_number), store=compose.trackings().store))
 
 
 @router.patch(
@@ -199,7 +202,16 @@ def update_tracking(
     tracking_number: TrackingNumberPath,
     request: Annotated[UpdateTrackingRequest, Body()],
 ) -> Response[str]:
-    return _json(service.update_tracking(TrackingRef.of(carrier_code, tracking_number), request))
+    deps = compose.trackings()
+    updated = update.update_tracking(
+        TrackingRef.of(carrier_code, tracking_number),
+        request,
+        store=deps.store,
+        client=deps.client,
+        claims=deps.claims,
+        retention_days=deps.retention_days,
+    )
+    return _json(updated)
 
 
 @router.delete(
@@ -212,5 +224,7 @@ def update_tracking(
     responses=_responses({204: {"description": "Deleted"}}, 404, upstream=True),
 )
 def delete_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
-    service.delete_tracking(TrackingRef.of(carrier_code, tracking_number))
+    deps = compose.trackings()
+    ref = TrackingRef.of(carrier_code, tracking_number)
+    delete.delete_tracking(ref, store=deps.store, client=deps.client, claims=deps.claims)
     return Response(status_code=204, body="")

@@ -1,21 +1,21 @@
 """Routes of WebhookEndpointsFunction: storefront webhook endpoints, their secrets, pings and delivery log.
 
-Thin: validate (Powertools + pydantic), call the service the handler wired in (:func:`use`), shape the response.
-Errors are domain errors answered as problem+json.
+Thin: validate (Powertools + pydantic), call one service function with the function's dependencies
+(:func:`shiptrack.compose.webhook_endpoints`), shape the response. Errors are domain errors answered as problem+json.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from shiptrack import errors
+from shiptrack import compose, errors
 from shiptrack.http import json_response, model_response
-from shiptrack.services.webhook_endpoints import MAX_ENDPOINTS, WebhookEndpointsService
+from shiptrack.services import webhook_endpoints as service
+from shiptrack.services.webhook_endpoints import MAX_ENDPOINTS
 from shiptrack.webhook_models import (
     MAX_DELIVERY_LIST_LIMIT,
     MAX_ENDPOINT_LIST_LIMIT,
@@ -30,7 +30,7 @@ from shiptrack.webhook_models import (
     WebhookEndpointWithSecret,
 )
 
-__all__ = ["router", "use"]
+__all__ = ["router"]
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -43,22 +43,6 @@ DeliveryIdPath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_]+$", description="Delivery id, `dlv_…`")
 ]
 CursorQuery = Annotated[str | None, Query(min_length=1, max_length=2048, description="`next_cursor` of a page")]
-
-
-_provider: Callable[[], WebhookEndpointsService] | None = None
-
-
-def use(provider: Callable[[], WebhookEndpointsService]) -> None:
-    """Wire the routes to their service: the handler passes the function that builds it (once per request)."""
-    global _provider  # noqa: PLW0603 - one composition point per function, set by its handler
-    _provider = provider
-
-
-def _service() -> WebhookEndpointsService:
-    if _provider is None:
-        msg = "the webhook endpoints routes are not wired: call routes.webhook_endpoints.use(...) first"
-        raise RuntimeError(msg)
-    return _provider()
 
 
 def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
@@ -79,7 +63,9 @@ def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
     responses=_responses({201: model_response("Created, with its secret", WebhookEndpointWithSecret)}, 409),
 )
 def create_endpoint(request: Annotated[CreateEndpointRequest, Body()]) -> Response[str]:
-    return json_response(_service().create(request), 201)
+    deps = compose.webhook_endpoints()
+    created = service.create_endpoint(request, endpoints=deps.endpoints, allow_loopback=deps.allow_loopback)
+    return json_response(created, 201)
 
 
 @router.get(
@@ -93,7 +79,7 @@ def create_endpoint(request: Annotated[CreateEndpointRequest, Body()]) -> Respon
 def list_endpoints(
     limit: Annotated[int, Query(ge=1, le=MAX_ENDPOINT_LIST_LIMIT)] = 25, cursor: CursorQuery = None
 ) -> Response[str]:
-    return json_response(_service().list(limit, cursor))
+    return json_response(service.list_endpoints(limit, cursor, endpoints=compose.webhook_endpoints().endpoints))
 
 
 @router.get(
@@ -104,7 +90,7 @@ def list_endpoints(
     responses=_responses({200: model_response("The endpoint", WebhookEndpoint)}, 404),
 )
 def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
-    return json_response(_service().get(endpoint_id))
+    return json_response(service.get_endpoint(endpoint_id, endpoints=compose.webhook_endpoints().endpoints))
 
 
 @router.patch(
@@ -116,7 +102,11 @@ def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     responses=_responses({200: model_response("The endpoint", WebhookEndpoint)}, 404, 409),
 )
 def update_endpoint(endpoint_id: EndpointIdPath, request: Annotated[UpdateEndpointRequest, Body()]) -> Response[str]:
-    return json_response(_service().update(endpoint_id, request))
+    deps = compose.webhook_endpoints()
+    updated = service.update_endpoint(
+        endpoint_id, request, endpoints=deps.endpoints, allow_loopback=deps.allow_loopback
+    )
+    return json_response(updated)
 
 
 @router.delete(
@@ -129,7 +119,7 @@ def update_endpoint(endpoint_id: EndpointIdPath, request: Annotated[UpdateEndpoi
     responses=_responses({204: {"description": "Deleted"}}, 404),
 )
 def delete_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
-    _service().delete(endpoint_id)
+    service.delete_endpoint(endpoint_id, endpoints=compose.webhook_endpoints().endpoints)
     return Response(status_code=204, body="")
 
 
@@ -147,7 +137,7 @@ def delete_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     ),
 )
 def rotate_secret(endpoint_id: EndpointIdPath) -> Response[str]:
-    return json_response(_service().rotate_secret(endpoint_id))
+    return json_response(service.rotate_secret(endpoint_id, endpoints=compose.webhook_endpoints().endpoints))
 
 
 @router.post(
@@ -160,7 +150,8 @@ def rotate_secret(endpoint_id: EndpointIdPath) -> Response[str]:
     responses=_responses({202: model_response("Queued; follow it in the delivery log", PingResponse)}, 404, 409),
 )
 def send_test_event(endpoint_id: EndpointIdPath) -> Response[str]:
-    return json_response(_service().ping(endpoint_id), 202)
+    deps = compose.webhook_endpoints()
+    return json_response(service.send_ping(endpoint_id, endpoints=deps.endpoints, queues=deps.queues), 202)
 
 
 @router.get(
@@ -177,7 +168,11 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=MAX_DELIVERY_LIST_LIMIT)] = 25,
     cursor: CursorQuery = None,
 ) -> Response[str]:
-    return json_response(_service().deliveries_page(endpoint_id, status, limit, cursor))
+    deps = compose.webhook_endpoints()
+    page = service.list_deliveries(
+        endpoint_id, status, limit, cursor, endpoints=deps.endpoints, deliveries=deps.deliveries
+    )
+    return json_response(page)
 
 
 @router.post(
@@ -190,4 +185,8 @@ def list_deliveries(
     responses=_responses({202: model_response("Queued", WebhookDelivery)}, 404, 409),
 )
 def retry_delivery(endpoint_id: EndpointIdPath, delivery_id: DeliveryIdPath) -> Response[str]:
-    return json_response(_service().retry_delivery(endpoint_id, delivery_id), 202)
+    deps = compose.webhook_endpoints()
+    retried = service.retry_delivery(
+        endpoint_id, delivery_id, endpoints=deps.endpoints, deliveries=deps.deliveries, queues=deps.queues
+    )
+    return json_response(retried, 202)

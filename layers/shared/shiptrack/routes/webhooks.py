@@ -14,13 +14,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
+from shiptrack import compose
 from shiptrack.errors import PROBLEM_RESPONSES, ShiptrackError
 from shiptrack.models import utc_now
 from shiptrack.observability import logger, metrics
-from shiptrack.runtime import trackingmore_client, trackings_table
 from shiptrack.services.webhooks import receive_push
-from shiptrack.settings import get_secrets, get_settings
-from shiptrack.store import TrackingStore
 
 __all__ = ["WebhookAck", "router"]
 
@@ -95,19 +93,18 @@ def _raw_body() -> bytes:
     },
 )
 def receive_trackingmore_push(token: str) -> WebhookAck:
-    settings = get_settings()
-    secrets = get_secrets()
+    deps = compose.webhook()
     try:
         outcome = receive_push(
             _raw_body(),
             token,
-            store=TrackingStore(trackings_table()),
-            expected_token=secrets.webhook_token,
-            account_email=secrets.account_email,
+            store=deps.store,
+            client=deps.client,
+            expected_token=deps.expected_token,
+            account_email=deps.account_email,
             now=utc_now(),
-            tolerance_seconds=settings.webhook_tolerance_seconds,
-            confirm=settings.webhook_confirm_mode,
-            client=trackingmore_client,
+            tolerance_seconds=deps.tolerance_seconds,
+            confirm=deps.confirm,
         )
     except ShiptrackError as exc:
         if exc.status in (400, 401):

@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Annotated, Any, Final, Literal, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from shiptrack.cache import CachedError, TtlCache
+from shiptrack.data.cache import CachedError, TtlCache
 from shiptrack.errors import Problem
+from shiptrack.services import lookups
 from shiptrack.services.lookups import (
+    LOOKUP_REQUEST,
+    FetchedAt,
     ItemFailure,
+    LookupKind,
     LookupOutcome,
     LookupSummary,
     Source,
-    cached_lookup,
-    item_problem,
-    summarize,
 )
 
 __all__ = [
@@ -85,13 +85,10 @@ AwbNumber = Annotated[
 class AirCargoRequest(BaseModel):
     """Body of ``POST /aircargo``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = LOOKUP_REQUEST
 
-    awb_numbers: list[AwbNumber] = Field(
-        min_length=1,
-        max_length=MAX_AWBS,
-        description=f"1 to {MAX_AWBS} air waybill numbers; duplicates (after normalisation) are answered once",
-        examples=[["172-28891936", "02012345675"]],
+    awb_numbers: list[AwbNumber] = lookups.distinct_items(
+        MAX_AWBS, "air waybill numbers", examples=[["172-28891936", "02012345675"]]
     )
 
 
@@ -154,7 +151,7 @@ class AirCargoResult(BaseModel):
         description="`cache`: served from our cache, no quota spent; `upstream`: asked TrackingMore now; "
         "`validation`: refused by our own checks (check digit) before any lookup"
     )
-    fetched_at: datetime | None = Field(description="When TrackingMore gave this answer (UTC)")
+    fetched_at: FetchedAt
     waybill: AirWaybill | None = None
     problem: Problem | None = None
 
@@ -240,31 +237,13 @@ def _empty(awb: str) -> ItemFailure:
     )
 
 
-def _missing(awb: str) -> ItemFailure:
-    # The answer left this waybill out: not a statement about the waybill, so it is not cached.
-    return ItemFailure(
-        code="upstream_incomplete",
-        title="No answer from upstream",
-        detail=f"TrackingMore's answer did not include air waybill {awb}; try again.",
-        definitive=False,
-    )
-
-
 # Per-waybill error codes TrackingMore puts in an item instead of ``return_data`` (reference §4.1).
 _ITEM_ERRORS: Final[dict[int, tuple[str, str]]] = {
     4014: ("invalid_awb", "Invalid air waybill number"),
     4015: ("awb_unknown_airline", "Unknown airline prefix"),
     4031: ("awb_not_found", "Air waybill not found"),
 }
-
-
-def _item_error(awb: str, code: Any, message: Any) -> ItemFailure:
-    number = int(code) if str(code).isdigit() else None
-    our_code, title = _ITEM_ERRORS.get(number or 0, ("awb_lookup_failed", "Air waybill lookup failed"))
-    detail = f"TrackingMore answered {code} for {awb}: {message}" if message else f"TrackingMore answered {code}."
-    # 4xx/4xxx describe the waybill and are cached for a short while; anything else (5xx, 429) may pass.
-    definitive = number is not None and (400 <= number < 500 or 4000 <= number < 5000) and number != 429
-    return ItemFailure(code=our_code, title=title, detail=detail, definitive=definitive)
+_OTHER_ERROR: Final = ("awb_lookup_failed", "Air waybill lookup failed")
 
 
 def _has_data(cargo: Any) -> bool:
@@ -285,10 +264,24 @@ def _fetch(client: AirCargoClient, awbs: Sequence[str]) -> Mapping[str, AirWaybi
         if _has_data(cargo):
             answers[awb] = _waybill(awb, cargo)
         elif extra.get("code") is not None:
-            answers[awb] = _item_error(awb, extra.get("code"), extra.get("message"))
+            code, message = extra.get("code"), extra.get("message")
+            answers[awb] = lookups.item_error(code, message, subject=awb, known=_ITEM_ERRORS, otherwise=_OTHER_ERROR)
         else:
             answers[awb] = _empty(awb)
     return answers
+
+
+def _key_parts(awb: str) -> tuple[str]:
+    return (awb,)
+
+
+def _unanswered(awb: str) -> str:
+    return f"TrackingMore's answer did not include air waybill {awb}; try again."
+
+
+AIRCARGO: Final = LookupKind(
+    endpoint="aircargo", key_parts=_key_parts, fetch=_fetch, unanswered=_unanswered, error_ttl_seconds=ERROR_TTL_SECONDS
+)
 
 
 def track_air_cargo(
@@ -300,21 +293,11 @@ def track_air_cargo(
     """
     awbs = list(dict.fromkeys(request.awb_numbers))
     valid = [awb for awb in awbs if awb_check_digit_ok(awb)]
-    looked_up = {
-        outcome.item: outcome
-        for outcome in cached_lookup(
-            valid,
-            cache=cache,
-            key_of=cache.key,
-            fetch=lambda batch: _fetch(client(), batch),
-            ttl_seconds=ttl_seconds,
-            error_ttl_seconds=ERROR_TTL_SECONDS,
-            endpoint="aircargo",
-            missing=_missing,
-        )
-    }
+    found = lookups.cached_lookup(valid, AIRCARGO, cache=cache, client=client, ttl_seconds=ttl_seconds)
+    looked_up = {outcome.item: outcome for outcome in found}
     outcomes = [looked_up.get(awb) or _bad_check_digit(awb) for awb in awbs]
-    return AirCargoResponse(results=[_result(outcome) for outcome in outcomes], summary=summarize(outcomes))
+    results = [AirCargoResult(awb_number=o.item, waybill=o.value, **lookups.result_fields(o)) for o in outcomes]
+    return AirCargoResponse(results=results, summary=lookups.summarize(outcomes))
 
 
 def _bad_check_digit(awb: str) -> LookupOutcome[str, AirWaybill]:
@@ -324,14 +307,3 @@ def _bad_check_digit(awb: str) -> LookupOutcome[str, AirWaybill]:
         detail=f"{awb}: the last digit must be the first seven digits of the serial modulo 7.",
     )
     return LookupOutcome(awb, None, failure, "validation", None)
-
-
-def _result(outcome: LookupOutcome[str, AirWaybill]) -> AirCargoResult:
-    return AirCargoResult(
-        awb_number=outcome.item,
-        outcome="failed" if outcome.failure else "found",
-        source=outcome.source,
-        fetched_at=outcome.fetched_at,
-        waybill=outcome.value,
-        problem=item_problem(outcome.failure) if outcome.failure else None,
-    )

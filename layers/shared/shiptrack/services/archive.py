@@ -27,13 +27,15 @@ from typing import TYPE_CHECKING, Final
 
 from pydantic import BaseModel
 
-from shiptrack.jobs import Deadline, JobConflictError, JobStateStore
+from shiptrack.deadline import Deadline
+from shiptrack.errors import JobConflictError, JobInterruptedError
 from shiptrack.models import TrackingRef, format_utc, parse_utc
 from shiptrack.observability import logger
-from shiptrack.services.refresh import chunks, failed_refs
+from shiptrack.services.refresh import JobReport, chunks, failed_refs
 
 if TYPE_CHECKING:
-    from shiptrack.store import TrackingStore
+    from shiptrack.data.jobs import JobStateStore
+    from shiptrack.data.trackings import TrackingsRepository
     from trackingmore import TrackingMoreClient
 
 __all__ = ["ARCHIVE_GROUP_SIZE", "JOB_NAME", "ArchiveReport", "ArchiveState", "run_archive"]
@@ -56,27 +58,18 @@ class ArchiveState(BaseModel):
 
 
 @dataclass
-class ArchiveReport:
-    """Counters of one run (the function turns them into metrics)."""
+class ArchiveReport(JobReport):
+    """Counters of one archive run (the function turns them into metrics)."""
 
     candidates: int = 0
     archived: int = 0
     refused_upstream: int = 0
-    upstream_calls: int = 0
-    completed: bool = False
-    interrupted_by: str | None = None
     cutoff: str | None = None
-
-
-class _Interrupted(Exception):
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
 
 
 def run_archive(
     *,
-    store: TrackingStore,
+    store: TrackingsRepository,
     jobs: JobStateStore,
     client: TrackingMoreClient,
     deadline: Deadline,
@@ -97,7 +90,7 @@ def run_archive(
         try:
             revision = jobs.save(JOB_NAME, state, revision=revision, now=clock())
         except JobConflictError as exc:
-            raise _Interrupted("conflict") from exc
+            raise JobInterruptedError("conflict") from exc
 
     try:
         if state.cutoff is None:
@@ -122,7 +115,7 @@ def run_archive(
         state.last_completed_at = format_utc(clock())
         save()
         report.completed = True
-    except _Interrupted as stop:
+    except JobInterruptedError as stop:
         report.interrupted_by = stop.why
     except (RateLimitError, ServerError, TransportError) as exc:
         logger.warning("archive stopped by an upstream failure", extra={"error": type(exc).__name__})
@@ -133,7 +126,7 @@ def run_archive(
 def _archive_group(
     refs: list[TrackingRef],
     *,
-    store: TrackingStore,
+    store: TrackingsRepository,
     client: TrackingMoreClient,
     deadline: Deadline,
     clock: Callable[[], datetime],
@@ -144,7 +137,7 @@ def _archive_group(
     from trackingmore.models import UpdateTrackingsItem
 
     if not deadline.allows(GROUP_BUDGET_MS):
-        raise _Interrupted("time")
+        raise JobInterruptedError("time")
     records = store.batch_load(refs)
     stored = {ref: record.tracking for ref, record in records.items()}
     due = [ref for ref in refs if ref in stored and stored[ref].lifecycle != "archived"]

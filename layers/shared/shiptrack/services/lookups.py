@@ -12,6 +12,10 @@ work the same way:
 
 If the upstream call itself fails (rate limit, timeout, 5xx, quota), the whole request fails with the mapped
 problem (``shiptrack.errors.problem_for``) and nothing is written to the cache.
+
+A lookup is described once by a :class:`LookupKind` (its endpoint, cache key, upstream call, how long a per-item
+error is cached); the result models share :data:`FetchedAt`, :func:`result_fields` and the per-item failures built
+here (:func:`item_error`, :func:`upstream_incomplete`).
 """
 
 from __future__ import annotations
@@ -19,31 +23,51 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, NamedTuple, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shiptrack.cache import CachedError, CacheEntry, TtlCache
-from shiptrack.errors import Problem, upstream_outcome
-from shiptrack.observability import logger, metrics
+from shiptrack.data.cache import CachedError, CacheEntry, TtlCache
+from shiptrack.errors import Problem
+from shiptrack.observability import counted_call, logger, metrics
 
 __all__ = [
+    "LOOKUP_REQUEST",
+    "FetchedAt",
     "ItemFailure",
+    "LookupKind",
     "LookupOutcome",
     "LookupSummary",
     "cached_lookup",
+    "distinct_items",
+    "item_error",
     "item_problem",
     "record_cache_lookups",
-    "record_upstream_call",
+    "result_fields",
     "summarize",
+    "upstream_incomplete",
 ]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V", bound=BaseModel)
+C = TypeVar("C")
 
 #: Where an item's result came from: the cache, TrackingMore, or our own checks before any lookup.
 Source = Literal["cache", "upstream", "validation"]
+#: The ``fetched_at`` of every lookup result.
+FetchedAt = Annotated[datetime | None, Field(description="When TrackingMore gave this answer (UTC)")]
+
+
+#: The config of a lookup route's body (one bounded list of items, nothing else). A shared config rather than a base
+#: class: a pydantic model class costs milliseconds to create at cold start.
+LOOKUP_REQUEST: Final = ConfigDict(extra="forbid")
+
+
+def distinct_items(max_items: int, what: str, **extra: Any) -> Any:
+    """The ``Field`` of a lookup request's list: 1 to ``max_items`` ``what``, duplicates answered once."""
+    description = f"1 to {max_items} {what}; duplicates (after normalisation) are answered once"
+    return Field(min_length=1, max_length=max_items, description=description, **extra)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +100,52 @@ class LookupSummary(BaseModel):
     failed: int = Field(description="Items whose result is a problem")
 
 
+class LookupKind(NamedTuple, Generic[K, V, C]):
+    """One kind of cached lookup: everything :func:`cached_lookup` needs to know about it.
+
+    ``fetch`` makes the single upstream call for the uncached items (with the client ``C``) and maps each to an
+    answer or an :class:`ItemFailure`; ``unanswered`` says, for an item the answer left out, what is missing.
+    """
+
+    endpoint: str
+    key_parts: Callable[[K], Sequence[str]]
+    fetch: Callable[[C, Sequence[K]], Mapping[K, V | ItemFailure]]
+    unanswered: Callable[[K], str]
+    error_ttl_seconds: int
+
+
 def item_problem(failure: CachedError, *, status: int = 422) -> Problem:
     """The problem document shown for one failed item."""
     return Problem.build(status=status, code=failure.code, title=failure.title, detail=failure.detail)
 
 
-def record_upstream_call(endpoint: str, exc: BaseException | None, items: int) -> None:
-    """Metrics ``UpstreamCalls`` (1) and ``UpstreamItems`` (n), by ``endpoint`` and ``outcome``."""
-    outcome = upstream_outcome(exc)
-    for name, value in (("UpstreamCalls", 1), ("UpstreamItems", items)):
-        with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
-            metric.add_dimension(name="endpoint", value=endpoint)
-            metric.add_dimension(name="outcome", value=outcome)
+def result_fields(outcome: LookupOutcome[Any, Any]) -> dict[str, Any]:
+    """The fields every lookup result has: ``outcome``, ``source``, ``fetched_at`` and ``problem``."""
+    failure = outcome.failure
+    return {
+        "outcome": "failed" if failure else "found",
+        "source": outcome.source,
+        "fetched_at": outcome.fetched_at,
+        "problem": item_problem(failure) if failure else None,
+    }
+
+
+def item_error(
+    code: Any, message: Any, *, subject: str, known: Mapping[int, tuple[str, str]], otherwise: tuple[str, str]
+) -> ItemFailure:
+    """A per-item error TrackingMore put in its answer for ``subject``: our (code, title) for its number from
+    ``known`` (``otherwise`` for any other). 4xx/4xxx describe the item and are cached for a short while; anything
+    else (5xx, 429) may pass."""
+    number = int(code) if str(code).isdigit() else None
+    our_code, title = known.get(number or 0, otherwise)
+    detail = f"TrackingMore answered {code} for {subject}: {message}" if message else f"TrackingMore answered {code}."
+    definitive = number is not None and (400 <= number < 500 or 4000 <= number < 5000) and number != 429
+    return ItemFailure(code=our_code, title=title, detail=detail, definitive=definitive)
+
+
+def upstream_incomplete(detail: str) -> ItemFailure:
+    """An item the answer left out: not a statement about the item, so it is not cached."""
+    return ItemFailure(code="upstream_incomplete", title="No answer from upstream", detail=detail, definitive=False)
 
 
 def record_cache_lookups(cache_name: str, hits: int, misses: int) -> None:
@@ -99,35 +157,28 @@ def record_cache_lookups(cache_name: str, hits: int, misses: int) -> None:
 
 def cached_lookup(
     items: Sequence[K],
+    kind: LookupKind[K, V, C],
     *,
     cache: TtlCache[V],
-    key_of: Callable[[K], str],
-    fetch: Callable[[Sequence[K]], Mapping[K, V | ItemFailure]],
+    client: Callable[[], C],
     ttl_seconds: int,
-    error_ttl_seconds: int,
-    endpoint: str,
-    missing: Callable[[K], ItemFailure],
 ) -> list[LookupOutcome[K, V]]:
-    """Answer ``items`` (distinct, in order) from the cache and at most one ``fetch`` call for the rest.
+    """Answer ``items`` (distinct, in order) from the cache and at most one upstream call for the rest.
 
-    ``fetch`` makes the single upstream call for the uncached items and maps each to an answer or an
-    :class:`ItemFailure`; an item it leaves out gets ``missing(item)`` (never cached unless definitive).
-    Exceptions from ``fetch`` propagate (the route turns them into a problem) and nothing is cached.
+    ``client`` is a factory, called only when something is not cached (building the real client reads the
+    secret). An item the answer leaves out fails as :func:`upstream_incomplete`. Exceptions from the call propagate
+    (the route turns them into a problem) and nothing is cached.
     """
+    endpoint, error_ttl_seconds = kind.endpoint, kind.error_ttl_seconds
     metrics.add_metric(name="LookupItems", unit=MetricUnit.Count, value=len(items))
-    keys = {item: key_of(item) for item in items}
+    keys = {item: cache.key(*kind.key_parts(item)) for item in items}
     cached: dict[str, CacheEntry[V]] = cache.get_many(keys.values()) if items else {}
     uncached = [item for item in items if keys[item] not in cached]
     record_cache_lookups(endpoint, hits=len(items) - len(uncached), misses=len(uncached))
 
     fetched: Mapping[K, V | ItemFailure] = {}
     if uncached:
-        try:
-            fetched = fetch(uncached)
-        except Exception as exc:
-            record_upstream_call(endpoint, exc, len(uncached))
-            raise
-        record_upstream_call(endpoint, None, len(uncached))
+        fetched = counted_call(endpoint, lambda: kind.fetch(client(), uncached), items=len(uncached))
     now = cache.now()  # when the answer arrived: shown as fetched_at, and the start of its TTL
     fetched_at = datetime.fromtimestamp(now, tz=UTC)
 
@@ -141,7 +192,7 @@ def cached_lookup(
             continue
         result = fetched.get(item)
         if result is None:
-            result = missing(item)
+            result = upstream_incomplete(kind.unanswered(item))
         if isinstance(result, ItemFailure):
             failure = CachedError(code=result.code, title=result.title, detail=result.detail)
             if result.definitive:

@@ -3,34 +3,36 @@
 EventBridge delivers "Order Shipped" events from the project bus to an SQS queue; each SQS message body is the
 whole EventBridge event. One message is handled by :func:`handle_order_shipped`:
 
-1. The body is validated with a Parser-style pydantic model (:class:`OrderShippedEvent`: the EventBridge
-   envelope, the fields of Powertools' ``EventBridgeModel``, with a typed :class:`OrderShippedDetail`). An
-   invalid body raises :class:`InvalidOrderEventError`, whose
-   message says what is wrong: the message is reported failed, and after the queue's ``maxReceiveCount`` it is
-   in the DLQ (docs/operations.md says how to redrive it once fixed).
+1. The body is validated with a Parser model (:class:`OrderShippedEvent`: Powertools' ``EventBridgeModel``
+   with a typed :class:`OrderShippedDetail`). An invalid body raises
+   :class:`~shiptrack.errors.InvalidOrderEventError`, whose message says what is wrong: the message is reported
+   failed, and after the queue's ``maxReceiveCount`` it is in the DLQ (docs/operations.md says how to redrive it
+   once fixed).
 2. Shipments already handled for this order are skipped: a small marker per (order id, tracking number) in
-   CacheTable (``ORDER#<order id>#<number>``, kept 14 days: SQS's longest retention), written only after the
-   shipment's tracking is stored. A redelivered message therefore makes no upstream call at all, not even a
-   carrier detection. Without the marker the result would be the same (``create_trackings`` answers
-   ``existing`` for stored identities): the marker only saves quota and time.
+   CacheTable (:mod:`shiptrack.data.order_markers`), written only after the shipment's tracking is stored. A
+   redelivered message therefore makes no upstream call at all, not even a carrier detection. Without the marker
+   the result would be the same (``create_trackings`` answers ``existing`` for stored identities): the marker only
+   saves quota and time.
 3. The rest go through ``create_trackings`` — the same service as ``POST /trackings/batch`` — with the order id,
    order time, customer and destination as the batch context.
 4. A shipment that failed in a way a retry may fix (upstream rate limit, timeout, 5xx) raises
-   :class:`RetryableOrderError`: the message becomes visible again after the visibility timeout. A shipment that
-   failed for good (carrier not detected, rejected by TrackingMore) raises :class:`InvalidOrderEventError` after
-   the others were created. Either way, shipments already stored are not created again on the next delivery.
+   :class:`~shiptrack.errors.RetryableOrderError`: the message becomes visible again after the visibility timeout.
+   A shipment that failed for good (carrier not detected, rejected by TrackingMore) raises
+   :class:`~shiptrack.errors.InvalidOrderEventError` after the others were created. Either way, shipments already
+   stored are not created again on the next delivery.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shiptrack.errors import InvalidOrderEventError, RetryableOrderError
 from shiptrack.models import (
     CarrierCodeInput,
     CountryCode,
@@ -46,35 +48,23 @@ from shiptrack.models import (
 from shiptrack.observability import logger
 
 if TYPE_CHECKING:
-    from shiptrack.models import BatchCreateResponse
+    from shiptrack.data.order_markers import OrderMarkers
+    from shiptrack.models import BatchCreateResponse, BatchItemResult
 
 __all__ = [
-    "MARKER_TTL_SECONDS",
     "ORDER_SHIPPED",
-    "InvalidOrderEventError",
+    "CreateTrackings",
     "OrderCustomer",
     "OrderResult",
     "OrderShippedDetail",
     "OrderShippedEvent",
-    "RetryableOrderError",
     "Shipment",
     "handle_order_shipped",
     "parse_order_shipped",
 ]
 
 ORDER_SHIPPED: Final = "Order Shipped"
-MARKER_PREFIX: Final = "ORDER#"
-#: SQS keeps a message at most 14 days; a marker older than any possible redelivery is of no use.
-MARKER_TTL_SECONDS: Final = 14 * 24 * 3600
 MAX_SHIPMENTS: Final = 1000
-
-
-class InvalidOrderEventError(Exception):
-    """The message can never succeed as it is (invalid detail, or a shipment refused for good)."""
-
-
-class RetryableOrderError(Exception):
-    """A shipment failed in a way a later delivery may fix (upstream rate limit, timeout, server error)."""
 
 
 class _Lenient(BaseModel):
@@ -105,28 +95,7 @@ class OrderShippedDetail(_Lenient):
     shipments: list[Shipment] = Field(min_length=1, max_length=MAX_SHIPMENTS)
 
 
-class _EventBridgeEnvelope(BaseModel):
-    """An EventBridge event as delivered to a target (the fields of Powertools' ``EventBridgeModel``).
-
-    Defined here rather than imported: ``aws_lambda_powertools.utilities.parser.models`` imports every event
-    model Powertools has (~40 modules) at first import, which OrderEventsFunction's cold start paid for.
-    """
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    version: str
-    id: str
-    source: str
-    account: str
-    time: datetime
-    region: str
-    resources: list[str]
-    detail_type: str = Field(alias="detail-type")
-    detail: Any
-    replay_name: str | None = Field(default=None, alias="replay-name")
-
-
-class OrderShippedEvent(_EventBridgeEnvelope):
+class OrderShippedEvent(EventBridgeModel):
     """The SQS message body: the EventBridge event, with the detail typed."""
 
     detail_type: Literal["Order Shipped"] = Field(alias="detail-type")
@@ -160,58 +129,21 @@ class OrderResult:
     failed: list[str] = field(default_factory=list)
 
 
-class _Markers:
-    """``ORDER#<order id>#<number>`` items in CacheTable: shipments of an order already turned into trackings."""
-
-    def __init__(self, table: Any, clock: Callable[[], float]) -> None:
-        self._table = table
-        self._clock = clock
-
-    @staticmethod
-    def key(order_id: str, tracking_number: str) -> str:
-        return f"{MARKER_PREFIX}{order_id}#{tracking_number}"
-
-    def done(self, order_id: str, numbers: Sequence[str]) -> set[str]:
-        if not numbers:
-            return set()
-        from shiptrack.store import consistent_batch_get
-
-        keys = [{"pk": self.key(order_id, number)} for number in dict.fromkeys(numbers)]
-        now = int(self._clock())
-        return {
-            str(item["tracking_number"])
-            for item in consistent_batch_get(self._table, keys)
-            if int(item.get("expires_at", 0)) >= now
-        }
-
-    def mark(self, order_id: str, tracking_number: str, carrier_code: str | None) -> None:
-        now = int(self._clock())
-        item: dict[str, Any] = {
-            "pk": self.key(order_id, tracking_number),
-            "tracking_number": tracking_number,
-            "expires_at": now + MARKER_TTL_SECONDS,
-        }
-        if carrier_code:
-            item["carrier_code"] = carrier_code
-        self._table.put_item(Item=item)
-
-
+#: ``create_trackings`` with its dependencies bound (``shiptrack.compose.order_events``): items and context in.
 CreateTrackings = Callable[..., "BatchCreateResponse"]
 
 
 def handle_order_shipped(
     body: str,
     *,
-    cache_table: Any,
+    markers: OrderMarkers,
     create_trackings: CreateTrackings,
     now: datetime | None = None,
-    clock: Callable[[], float] = time.time,
 ) -> OrderResult:
     """Turn one "Order Shipped" message body into trackings (see the module doc for the guarantees)."""
     event = parse_order_shipped(body)
     detail = event.detail
     result = OrderResult(order_id=detail.order_id)
-    markers = _Markers(cache_table, clock)
 
     shipments = list({s.tracking_number + "#" + (s.carrier_code or ""): s for s in detail.shipments}.values())
     done = markers.done(detail.order_id, [s.tracking_number for s in shipments])
@@ -221,31 +153,8 @@ def handle_order_shipped(
         logger.info("order already handled", extra={"order_id": detail.order_id, "shipments": len(shipments)})
         return result
 
-    context = CreateContext(
-        order_id=detail.order_id,
-        order_created_at=detail.order_created_at,
-        customer=CustomerInput(**detail.customer.model_dump()) if detail.customer else None,
-        destination_code=detail.destination_code,
-    )
-    items = [s.model_dump(exclude_none=True) for s in todo]
-    response = create_trackings(items, context=context, now=now)
-
-    retryable: list[str] = []
-    permanent: list[str] = []
-    for shipment, item in zip(todo, response.results, strict=True):
-        if item.outcome in ("created", "existing"):
-            if item.outcome == "created":
-                result.created += 1
-            else:
-                result.existing += 1
-            markers.mark(detail.order_id, shipment.tracking_number, item.carrier_code)
-            continue
-        problem = item.problem
-        code, why = (problem.code, problem.detail) if problem else ("failed", "no problem given")
-        text = f"{shipment.tracking_number}: {code} ({why})"
-        result.failed.append(text)
-        (retryable if problem is not None and problem.retryable else permanent).append(text)
-
+    response = create_trackings([s.model_dump(exclude_none=True) for s in todo], context=_context(detail), now=now)
+    retryable, permanent = _tally(detail.order_id, zip(todo, response.results, strict=True), markers, result)
     logger.info(
         "order shipped handled",
         extra={
@@ -261,3 +170,39 @@ def handle_order_shipped(
     if permanent:
         raise InvalidOrderEventError(f"order {detail.order_id}: shipments refused: {'; '.join(permanent)}")
     return result
+
+
+def _context(detail: OrderShippedDetail) -> CreateContext:
+    """The order's values, for the shipments that do not give their own."""
+    return CreateContext(
+        order_id=detail.order_id,
+        order_created_at=detail.order_created_at,
+        customer=CustomerInput(**detail.customer.model_dump()) if detail.customer else None,
+        destination_code=detail.destination_code,
+    )
+
+
+def _tally(
+    order_id: str,
+    outcomes: Iterable[tuple[Shipment, BatchItemResult]],
+    markers: OrderMarkers,
+    result: OrderResult,
+) -> tuple[list[str], list[str]]:
+    """Count each shipment's outcome into ``result`` and mark the stored ones; returns the failures a retry may
+    fix and those it cannot, as text."""
+    retryable: list[str] = []
+    permanent: list[str] = []
+    for shipment, item in outcomes:
+        if item.outcome in ("created", "existing"):
+            if item.outcome == "created":
+                result.created += 1
+            else:
+                result.existing += 1
+            markers.mark(order_id, shipment.tracking_number, item.carrier_code)
+            continue
+        problem = item.problem
+        code, why = (problem.code, problem.detail) if problem else ("failed", "no problem given")
+        text = f"{shipment.tracking_number}: {code} ({why})"
+        result.failed.append(text)
+        (retryable if problem is not None and problem.retryable else permanent).append(text)
+    return retryable, permanent

@@ -63,14 +63,15 @@ class _Pending:
     attempts: int = 0
 
 
-def _image(record: Mapping[str, Any], key: str) -> dict[str, Any] | None:
-    from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
+def _images(record: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The record's old and new images as plain Python values (``None`` when absent), through Powertools'
+    public stream data class (numbers are ``Decimal``, as boto3 gives them)."""
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
-    raw = (record.get("dynamodb") or {}).get(key)
-    if not raw:
-        return None
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in raw.items()}
+    stream = DynamoDBRecord(dict(record)).dynamodb
+    if stream is None:
+        return None, None
+    return stream.old_image or None, stream.new_image or None
 
 
 def _sequence_number(record: Mapping[str, Any]) -> str:
@@ -111,10 +112,11 @@ def publish_stream_records(
 
     for index, record in enumerate(records):
         try:
+            old_image, new_image = _images(record)
             events = events_for_record(
                 str(record.get("eventName") or ""),
-                _image(record, "OldImage"),
-                _image(record, "NewImage"),
+                old_image,
+                new_image,
                 sequence_number=_sequence_number(record) or None,
                 include_customer_data=include_customer_data,
             )

@@ -5,40 +5,35 @@ the number was looked up live less than 2 hours ago: TrackingMore answers the sa
 hours (reference §3.9, §8), so asking again would only earn a 429. Otherwise the carrier is asked
 (``source: carrier``) and the answer stored through the monotonic rule, so a live answer can never move a
 stored tracking backwards either.
+
+The client factory the caller passes must never retry (``shiptrack.compose.realtime``): the shared client sleeps
+through a realtime 429 for the documented 120 s before retrying (reference §8); behind API Gateway's 29 s limit the
+caller must get our 429 with ``Retry-After`` instead, and a realtime call that reached TrackingMore must not be
+repeated anyway (once per 2 hours).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from shiptrack.errors import UpstreamRateLimitedError, retry_after_seconds, upstream_outcome
+from shiptrack.errors import UpstreamRateLimitedError, retry_after_seconds
 from shiptrack.models import RealtimeRequest, RealtimeResponse, TrackingRef, to_millis, utc_now
-from shiptrack.observability import logger, metrics
-from shiptrack.services.trackings import record_upstream_call, trackings_store
-from shiptrack.store import TrackingItem, TrackingStore
+from shiptrack.observability import counted_call, logger, metrics
+from shiptrack.upstream import tracking_from_upstream
 
 if TYPE_CHECKING:
+    from shiptrack.data.codec import TrackingItem
+    from shiptrack.data.trackings import TrackingsRepository
     from trackingmore import TrackingMoreClient
 
-__all__ = ["REALTIME_REPEAT_INTERVAL", "realtime_client", "realtime_lookup"]
+__all__ = ["REALTIME_REPEAT_INTERVAL", "realtime_lookup"]
 
 #: TrackingMore answers a realtime query for the same number at most once in this interval (reference §3.9).
 REALTIME_REPEAT_INTERVAL: Final = timedelta(hours=2)
-
-
-def realtime_client() -> TrackingMoreClient:
-    """A TrackingMore client for realtime calls made while an API request waits: it never retries.
-
-    The shared client sleeps through a realtime 429 for the documented 120 s before retrying (reference §8);
-    behind API Gateway's 29 s limit the caller must get our 429 with ``Retry-After`` instead. And a realtime
-    call that reached TrackingMore must not be repeated anyway (once per 2 hours).
-    """
-    from shiptrack import runtime
-
-    return runtime.trackingmore_client(max_retries=0)
 
 
 def _cache_reason(record: TrackingItem, max_age: timedelta, now: datetime) -> str | None:
@@ -53,32 +48,26 @@ def _cache_reason(record: TrackingItem, max_age: timedelta, now: datetime) -> st
 def realtime_lookup(
     request: RealtimeRequest,
     *,
-    store: TrackingStore | None = None,
-    client: TrackingMoreClient | None = None,
+    store: TrackingsRepository,
+    client: Callable[[], TrackingMoreClient],
+    default_max_age_seconds: int,
     now: datetime | None = None,
-    default_max_age_seconds: int | None = None,
 ) -> RealtimeResponse:
     """A live lookup, or the stored copy when that is fresh enough or TrackingMore's 2-hour rule forbids a call.
 
-    Upstream 429 becomes our 429 with ``Retry-After`` and, when we hold one, the stored copy in the problem
-    body (``tracking``). A number we do not hold is added (the realtime call adds it upstream too, SUP-rt).
+    ``default_max_age_seconds`` applies when the request gives no ``max_age_seconds``. Upstream 429 becomes our 429
+    with ``Retry-After`` and, when we hold one, the stored copy in the problem body (``tracking``). A number we do
+    not hold is added (the realtime call adds it upstream too, SUP-rt).
     """
     import trackingmore
 
-    store = store or trackings_store()
     now = to_millis(now or utc_now())
-    if default_max_age_seconds is None:
-        from shiptrack.settings import get_settings
-
-        default_max_age_seconds = get_settings().realtime_max_age_seconds
-    max_age = timedelta(
-        seconds=request.max_age_seconds if request.max_age_seconds is not None else default_max_age_seconds
-    )
+    max_age = request.max_age_seconds if request.max_age_seconds is not None else default_max_age_seconds
     ref = TrackingRef.of(request.carrier_code, request.tracking_number)
     record = store.load(ref)
 
     if record is not None:
-        reason = _cache_reason(record, max_age, now)
+        reason = _cache_reason(record, timedelta(seconds=max_age), now)
         if reason is not None:
             metrics.add_metric(name="RealtimeCacheHits", unit=MetricUnit.Count, value=1)
             logger.info("realtime served from store", extra={"tracking": str(ref), "reason": reason})
@@ -90,29 +79,20 @@ def realtime_lookup(
         carrier_code=ref.carrier_code,
         destination_code=request.destination_code,
     )
-    upstream_client = client or realtime_client()
     try:
-        upstream = upstream_client.realtime_tracking(upstream_request)
+        upstream = counted_call("realtime", lambda: client().realtime_tracking(upstream_request))
     except trackingmore.RateLimitError as exc:
-        record_upstream_call("realtime", upstream_outcome(exc))
-        retry_after = retry_after_seconds(exc)
         extra = {"tracking": record.tracking.model_dump(mode="json")} if record is not None else {}
         raise UpstreamRateLimitedError(
             "TrackingMore refused the live lookup (rate limit, or this number was looked up in the last 2 hours).",
-            retry_after=retry_after,
+            retry_after=retry_after_seconds(exc),
             **extra,
         ) from exc
-    except trackingmore.TrackingMoreError as exc:
-        record_upstream_call("realtime", upstream_outcome(exc))
-        raise
-    record_upstream_call("realtime", "ok")
     metrics.add_metric(name="RealtimeCarrierLookups", unit=MetricUnit.Count, value=1)
     outcome = store.apply_upstream_update(
         upstream, observed_at=now, source="realtime", ref=ref, create_missing=True, realtime=True, current=record
     )
     tracking = outcome.tracking
     if tracking is None:  # deleted between the lookup and the write: answer with what the carrier said
-        from shiptrack.models import tracking_from_upstream
-
         tracking = tracking_from_upstream(upstream, now=now, ref=ref)
     return RealtimeResponse(source="carrier", fetched_at=now, tracking=tracking)

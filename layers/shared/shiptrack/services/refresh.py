@@ -23,7 +23,7 @@ and the run returns before the Lambda timeout, so the next run resumes where thi
    ``stale_after_hours``). The sweep also retires delivered/expired trackings the terminal pass missed.
 
 Overlapping runs cannot corrupt the checkpoints: the job state is saved conditionally on its revision
-(:mod:`shiptrack.jobs`), and ``ReservedConcurrentExecutions: 1`` keeps a second run from starting on AWS.
+(:mod:`shiptrack.data.jobs`), and ``ReservedConcurrentExecutions: 1`` keeps a second run from starting on AWS.
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
-from shiptrack.jobs import Deadline, JobConflictError, JobStateStore
+from shiptrack.deadline import Deadline
+from shiptrack.errors import JobConflictError, JobInterruptedError
 from shiptrack.models import Tracking, TrackingRef, format_utc
 from shiptrack.observability import logger
 
 if TYPE_CHECKING:
-    from shiptrack.store import TrackingStore
+    from shiptrack.data.jobs import JobStateStore
+    from shiptrack.data.trackings import TrackingsRepository
     from trackingmore import TrackingMoreClient
     from trackingmore.models import BatchResult
     from trackingmore.models import Tracking as UpstreamTracking
@@ -50,6 +52,7 @@ __all__ = [
     "JOB_NAME",
     "LIST_PAGE_LIMIT",
     "NUMBERS_PER_CALL",
+    "JobReport",
     "RefreshConfig",
     "RefreshReport",
     "RefreshState",
@@ -111,8 +114,17 @@ class RefreshState(BaseModel):
 
 
 @dataclass
-class RefreshReport:
-    """Counters of one run (the function turns them into metrics)."""
+class JobReport:
+    """What any scheduled job's run reports: the upstream calls it made, and whether it completed (or why not)."""
+
+    upstream_calls: int = 0
+    completed: bool = False
+    interrupted_by: str | None = None
+
+
+@dataclass
+class RefreshReport(JobReport):
+    """Counters of one refresh run (the function turns them into metrics)."""
 
     pulled: int = 0
     changed: int = 0
@@ -122,22 +134,11 @@ class RefreshReport:
     swept: int = 0
     missing_upstream: int = 0
     stopped: int = 0
-    upstream_calls: int = 0
     list_calls: int = 0
     pages: int = 0
     watermark: int | None = None
     watermark_lag_seconds: float | None = None
-    completed: bool = False
-    interrupted_by: str | None = None
     stopped_by_reason: dict[str, int] = field(default_factory=dict)
-
-
-class _Interrupted(Exception):
-    """The run must stop here (time budget, conflicting run, transient upstream failure)."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
 
 
 def retirement_reason(
@@ -164,7 +165,7 @@ def stop_and_mark(
     refs: Sequence[TrackingRef],
     *,
     client: TrackingMoreClient,
-    store: TrackingStore,
+    store: TrackingsRepository,
     now: datetime,
 ) -> tuple[list[TrackingRef], list[TrackingRef]]:
     """Tell TrackingMore to stop updating ``refs`` (one call) and mark them stopped; returns (done, failed).
@@ -220,7 +221,7 @@ class _RefreshRun:
     def __init__(
         self,
         *,
-        store: TrackingStore,
+        store: TrackingsRepository,
         jobs: JobStateStore,
         client: TrackingMoreClient,
         clock: Callable[[], datetime],
@@ -245,11 +246,11 @@ class _RefreshRun:
         try:
             self.revision = self.jobs.save(JOB_NAME, self.state, revision=self.revision, now=self.clock())
         except JobConflictError as exc:
-            raise _Interrupted("conflict") from exc
+            raise JobInterruptedError("conflict") from exc
 
     def require(self, needed_ms: int) -> None:
         if not self.deadline.allows(needed_ms):
-            raise _Interrupted("time")
+            raise JobInterruptedError("time")
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -286,7 +287,7 @@ class _RefreshRun:
             if self.state.phase == "retire":
                 self.retire()
             self.report.completed = True
-        except _Interrupted as stop:
+        except JobInterruptedError as stop:
             self.report.interrupted_by = stop.why
             if stop.why != "conflict":
                 self.checkpoint_quietly()
@@ -303,7 +304,7 @@ class _RefreshRun:
     def checkpoint_quietly(self) -> None:
         try:
             self.checkpoint()
-        except _Interrupted:
+        except JobInterruptedError:
             logger.warning("refresh checkpoint lost to a concurrent run")
 
     def start_cycle(self) -> None:
@@ -356,7 +357,7 @@ class _RefreshRun:
             for position in range(state.page_offset, len(items)):
                 if not self.deadline.allows(0):
                     state.page_offset = position
-                    raise _Interrupted("time")
+                    raise JobInterruptedError("time")
                 self.report.pulled += 1
                 self.apply(items[position], source="refresh")
             if page.has_more and items:
@@ -457,7 +458,7 @@ class _RefreshRun:
 
 def run_refresh(
     *,
-    store: TrackingStore,
+    store: TrackingsRepository,
     jobs: JobStateStore,
     client: TrackingMoreClient,
     deadline: Deadline,

@@ -16,23 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from typing import Annotated, Any, Final, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from shiptrack.cache import TtlCache
 from shiptrack.countries import CODE_PATTERN, COUNTRIES, country_code
+from shiptrack.data.cache import TtlCache
 from shiptrack.errors import Problem
-from shiptrack.services.lookups import (
-    ItemFailure,
-    LookupOutcome,
-    LookupSummary,
-    Source,
-    cached_lookup,
-    item_problem,
-    summarize,
-)
+from shiptrack.services import lookups
+from shiptrack.services.lookups import LOOKUP_REQUEST, FetchedAt, ItemFailure, LookupKind, LookupSummary, Source
 
 __all__ = [
     "ERROR_TTL_SECONDS",
@@ -159,13 +151,9 @@ class RemoteCheckItem(BaseModel):
 class RemoteChecksRequest(BaseModel):
     """Body of ``POST /remote-checks``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = LOOKUP_REQUEST
 
-    checks: list[RemoteCheckItem] = Field(
-        min_length=1,
-        max_length=MAX_REMOTE_CHECKS,
-        description=f"1 to {MAX_REMOTE_CHECKS} checks; duplicates (after normalisation) are answered once",
-    )
+    checks: list[RemoteCheckItem] = lookups.distinct_items(MAX_REMOTE_CHECKS, "checks")
 
 
 class RemoteAnswer(BaseModel):
@@ -184,7 +172,7 @@ class RemoteCheckResult(BaseModel):
     remote: bool | None = Field(description="Remote for at least one of the carriers asked about; null on failure")
     carriers: list[str] = Field(description="Carriers (dhl, ups, fedex, tnt) for which it is a remote area")
     source: Source = Field(description="`cache`: from our cache; `upstream`: asked TrackingMore now")
-    fetched_at: datetime | None = Field(description="When TrackingMore gave this answer (UTC)")
+    fetched_at: FetchedAt
     problem: Problem | None = None
 
 
@@ -211,13 +199,9 @@ class TransitRoute(BaseModel):
 class TransitTimesRequest(BaseModel):
     """Body of ``POST /transit-times``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = LOOKUP_REQUEST
 
-    routes: list[TransitRoute] = Field(
-        min_length=1,
-        max_length=MAX_TRANSIT_ROUTES,
-        description=f"1 to {MAX_TRANSIT_ROUTES} routes; duplicates (after normalisation) are answered once",
-    )
+    routes: list[TransitRoute] = lookups.distinct_items(MAX_TRANSIT_ROUTES, "routes")
 
 
 class TransitBand(BaseModel):
@@ -246,7 +230,7 @@ class TransitTimeResult(BaseModel):
     outcome: Literal["found", "failed"]
     stats: TransitTimeStats | None = None
     source: Source = Field(description="`cache`: from our cache; `upstream`: asked TrackingMore now")
-    fetched_at: datetime | None = Field(description="When TrackingMore gave this answer (UTC)")
+    fetched_at: FetchedAt
     problem: Problem | None = None
 
 
@@ -268,8 +252,8 @@ class RemoteChecksClient(Protocol):
     def get_transit_times(self, queries: Sequence[Any]) -> Sequence[Any]: ...
 
 
-def _remote_key(cache: TtlCache[RemoteAnswer], item: RemoteCheckItem) -> str:
-    return cache.key(item.country, item.postcode, (item.carrier or ALL_CARRIERS).upper())
+def _remote_key(item: RemoteCheckItem) -> tuple[str, str, str]:
+    return (item.country, item.postcode, (item.carrier or ALL_CARRIERS).upper())
 
 
 def _fetch_remote(
@@ -336,14 +320,17 @@ def _remote_error(error: Any) -> tuple[tuple[str, str] | None, ItemFailure]:
     return place, failure
 
 
-def _remote_missing(item: RemoteCheckItem) -> ItemFailure:
-    # The answer did not cover this place: not a statement about it, so it is not cached.
-    return ItemFailure(
-        code="upstream_incomplete",
-        title="No answer from upstream",
-        detail=f"TrackingMore did not answer for {item.country} {item.postcode}.",
-        definitive=False,
-    )
+def _remote_unanswered(item: RemoteCheckItem) -> str:
+    return f"TrackingMore did not answer for {item.country} {item.postcode}."
+
+
+REMOTE: Final = LookupKind(
+    endpoint="remote",
+    key_parts=_remote_key,
+    fetch=_fetch_remote,
+    unanswered=_remote_unanswered,
+    error_ttl_seconds=ERROR_TTL_SECONDS,
+)
 
 
 def check_remote_areas(
@@ -358,36 +345,27 @@ def check_remote_areas(
     ``client`` is a factory called only when something is not cached (building the real client reads the secret).
     """
     items = list(dict.fromkeys(request.checks))
-    outcomes = cached_lookup(
-        items,
-        cache=cache,
-        key_of=lambda item: _remote_key(cache, item),
-        fetch=lambda batch: _fetch_remote(client(), batch),
-        ttl_seconds=ttl_seconds,
-        error_ttl_seconds=ERROR_TTL_SECONDS,
-        endpoint="remote",
-        missing=_remote_missing,
-    )
-    return RemoteChecksResponse(results=[_remote_result(o) for o in outcomes], summary=summarize(outcomes))
+    outcomes = lookups.cached_lookup(items, REMOTE, cache=cache, client=client, ttl_seconds=ttl_seconds)
+    results = [
+        RemoteCheckResult(
+            country_code=outcome.item.country,
+            postcode=outcome.item.postcode,
+            carrier=outcome.item.carrier,
+            remote=bool(outcome.value.carriers) if outcome.value is not None else None,
+            carriers=list(outcome.value.carriers) if outcome.value is not None else [],
+            **lookups.result_fields(outcome),
+        )
+        for outcome in outcomes
+    ]
+    return RemoteChecksResponse(results=results, summary=lookups.summarize(outcomes))
 
 
-def _remote_result(outcome: LookupOutcome[RemoteCheckItem, RemoteAnswer]) -> RemoteCheckResult:
-    item, answer = outcome.item, outcome.value
-    return RemoteCheckResult(
-        country_code=item.country,
-        postcode=item.postcode,
-        carrier=item.carrier,
-        outcome="found" if answer is not None else "failed",
-        remote=bool(answer.carriers) if answer is not None else None,
-        carriers=list(answer.carriers) if answer is not None else [],
-        source=outcome.source,
-        fetched_at=outcome.fetched_at,
-        problem=item_problem(outcome.failure) if outcome.failure else None,
-    )
+def _transit_key(route: TransitRoute) -> tuple[str, str, str]:
+    return (route.carrier_code, route.origin, route.destination)
 
 
-def _transit_key(cache: TtlCache[TransitTimeStats], route: TransitRoute) -> str:
-    return cache.key(route.carrier_code, route.origin, route.destination)
+def _lane(route: TransitRoute) -> str:
+    return f"{route.carrier_code} {route.origin}→{route.destination}"
 
 
 def _stats(entry: Any) -> TransitTimeStats:
@@ -420,32 +398,34 @@ def _fetch_transit(
             continue
         extra = getattr(entry, "model_extra", None) or {}
         if extra.get("code") is not None and entry.total is None:
-            answers[route] = _transit_error(route, extra.get("code"), extra.get("message"))
+            code, message = extra.get("code"), extra.get("message")
+            answers[route] = lookups.item_error(
+                code, message, subject=_lane(route), known=_TRANSIT_ERRORS, otherwise=_OTHER_TRANSIT_ERROR
+            )
         else:
             answers[route] = _stats(entry)
     return answers
 
 
-def _transit_error(route: TransitRoute, code: Any, message: Any) -> ItemFailure:
-    number = int(code) if str(code).isdigit() else None
-    our_code, title = {
-        4015: ("unknown_carrier", "Unknown carrier"),
-        4012: ("transit_route_rejected", "Route rejected"),
-    }.get(number or 0, ("transit_time_failed", "Transit-time lookup failed"))
-    lane = f"{route.carrier_code} {route.origin}→{route.destination}"
-    detail = f"TrackingMore answered {code} for {lane}: {message}" if message else f"TrackingMore answered {code}."
-    definitive = number is not None and (400 <= number < 500 or 4000 <= number < 5000) and number != 429
-    return ItemFailure(code=our_code, title=title, detail=detail, definitive=definitive)
+# Per-route error codes TrackingMore puts in an entry instead of statistics (reference §4.1).
+_TRANSIT_ERRORS: Final[dict[int, tuple[str, str]]] = {
+    4015: ("unknown_carrier", "Unknown carrier"),
+    4012: ("transit_route_rejected", "Route rejected"),
+}
+_OTHER_TRANSIT_ERROR: Final = ("transit_time_failed", "Transit-time lookup failed")
 
 
-def _transit_missing(route: TransitRoute) -> ItemFailure:
-    # The answer left this route out: not a statement about the route, so it is not cached.
-    return ItemFailure(
-        code="upstream_incomplete",
-        title="No answer from upstream",
-        detail=f"TrackingMore's answer did not include {route.carrier_code} {route.origin}→{route.destination}.",
-        definitive=False,
-    )
+def _transit_unanswered(route: TransitRoute) -> str:
+    return f"TrackingMore's answer did not include {_lane(route)}."
+
+
+TRANSIT: Final = LookupKind(
+    endpoint="transit",
+    key_parts=_transit_key,
+    fetch=_fetch_transit,
+    unanswered=_transit_unanswered,
+    error_ttl_seconds=ERROR_TTL_SECONDS,
+)
 
 
 def get_transit_times(
@@ -457,28 +437,15 @@ def get_transit_times(
 ) -> TransitTimesResponse:
     """Results for the request's distinct routes, in order: from the cache, else from one upstream call."""
     routes = list(dict.fromkeys(request.routes))
-    outcomes = cached_lookup(
-        routes,
-        cache=cache,
-        key_of=lambda route: _transit_key(cache, route),
-        fetch=lambda batch: _fetch_transit(client(), batch),
-        ttl_seconds=ttl_seconds,
-        error_ttl_seconds=ERROR_TTL_SECONDS,
-        endpoint="transit",
-        missing=_transit_missing,
-    )
-    return TransitTimesResponse(results=[_transit_result(o) for o in outcomes], summary=summarize(outcomes))
-
-
-def _transit_result(outcome: LookupOutcome[TransitRoute, TransitTimeStats]) -> TransitTimeResult:
-    route = outcome.item
-    return TransitTimeResult(
-        carrier_code=route.carrier_code,
-        origin=route.origin,
-        destination=route.destination,
-        outcome="found" if outcome.value is not None else "failed",
-        stats=outcome.value,
-        source=outcome.source,
-        fetched_at=outcome.fetched_at,
-        problem=item_problem(outcome.failure) if outcome.failure else None,
-    )
+    outcomes = lookups.cached_lookup(routes, TRANSIT, cache=cache, client=client, ttl_seconds=ttl_seconds)
+    results = [
+        TransitTimeResult(
+            carrier_code=outcome.item.carrier_code,
+            origin=outcome.item.origin,
+            destination=outcome.item.destination,
+            stats=outcome.value,
+            **lookups.result_fields(outcome),
+        )
+        for outcome in outcomes
+    ]
+    return TransitTimesResponse(results=results, summary=lookups.summarize(outcomes))

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from shiptrack.data.webhook_deliveries import DeliveryRecord, PayloadRecord, WebhookDeliveryRepository, attempt_item
 from shiptrack.data.webhook_endpoints import EndpointRecord, WebhookEndpointRepository
@@ -78,17 +78,16 @@ class RetryPolicy:
         return math.ceil(RETRY_DELAYS_SECONDS[attempts_in_cycle - 1] * self.scale)
 
 
-@dataclass
-class DeliveryContext:
-    """Everything the delivery function works with (wired once per invocation by its handler)."""
+class DeliveryContext(NamedTuple):
+    """Everything the delivery function works with: its bundle, built per invocation by ``shiptrack.compose``."""
 
     deliveries: WebhookDeliveryRepository
     endpoints: WebhookEndpointRepository
     queues: WebhookQueues
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    allow_loopback: bool = False
-    disable_after: timedelta = timedelta(days=5)
-    attempt_timeout: float = 10.0
+    retry: RetryPolicy
+    allow_loopback: bool
+    disable_after: timedelta
+    attempt_timeout: float
     clock: Callable[[], datetime] = utc_now
     poster: Poster = post
     resolver: Resolver = system_resolver

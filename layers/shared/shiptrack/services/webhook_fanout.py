@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shiptrack.data.sortable_ids import derived_entropy, sortable_id
 from shiptrack.data.webhook_deliveries import DeliveryRecord, PayloadRecord, WebhookDeliveryRepository
 from shiptrack.data.webhook_endpoints import EndpointRecord, WebhookEndpointRepository
-from shiptrack.data.webhook_support import derived_entropy, sortable_id
 from shiptrack.models import parse_utc
 from shiptrack.services.webhook_queue import DeliveryMessage, WebhookQueues
 from shiptrack.webhook_models import TEST_DETAIL_TYPE, TEST_EVENT_TYPE, WEBHOOK_EVENT_TYPES

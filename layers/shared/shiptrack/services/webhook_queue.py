@@ -11,18 +11,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ["MAX_VISIBILITY_SECONDS", "DeliveryMessage", "QueueSendError", "WebhookQueues"]
+from shiptrack.errors import QueueSendError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+__all__ = ["MAX_VISIBILITY_SECONDS", "DeliveryMessage", "WebhookQueues"]
 
 #: SQS's limit on a message's visibility timeout, counted from its receive.
 MAX_VISIBILITY_SECONDS: Final = 12 * 3600
-
-
-class QueueSendError(RuntimeError):
-    """SQS did not take every message (the caller fails, and its input is retried)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +52,12 @@ class DeliveryMessage:
 
 
 class WebhookQueues:
-    """Sends to and adjusts the webhook queues (one boto3 SQS client; thread-safe)."""
+    """Sends to and adjusts the webhook queues (one boto3 SQS client, from ``sqs``; thread-safe)."""
 
-    def __init__(self, sqs: Any, *, events_url: str, deliveries_url: str, dead_letter_url: str) -> None:
+    def __init__(
+        self, sqs: Callable[[], SQSClient], *, events_url: str, deliveries_url: str, dead_letter_url: str
+    ) -> None:
+        # A factory: a request that sends nothing (a read of the endpoints API) never builds the client.
         self._sqs = sqs
         self.events_url = events_url
         self.deliveries_url = deliveries_url
@@ -62,8 +67,10 @@ class WebhookQueues:
         """Queue deliveries, 10 per request; raises :class:`QueueSendError` if any was not taken."""
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]
-            entries = [{"Id": str(i), "MessageBody": m.body()} for i, m in enumerate(chunk)]
-            response = self._sqs.send_message_batch(QueueUrl=self.deliveries_url, Entries=entries)
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(i), "MessageBody": m.body()} for i, m in enumerate(chunk)
+            ]
+            response = self._sqs().send_message_batch(QueueUrl=self.deliveries_url, Entries=entries)
             if response.get("Failed"):
                 msg = f"{len(response['Failed'])} delivery message(s) not queued"
                 raise QueueSendError(msg)
@@ -72,11 +79,11 @@ class WebhookQueues:
         """Park a delivery that failed for good in the DLQ, marked (``request_id``: one per failure, so copies of
         the same failure reopen it once) so that a redrive retries it."""
         retry = DeliveryMessage(message.endpoint_id, message.delivery_id, message.event_id, request_id)
-        self._sqs.send_message(QueueUrl=self.dead_letter_url, MessageBody=retry.body())
+        self._sqs().send_message(QueueUrl=self.dead_letter_url, MessageBody=retry.body())
 
     def delay(self, receipt_handle: str, seconds: int) -> None:
         """Make a received delivery message visible again in ``seconds`` (its next attempt)."""
-        self._sqs.change_message_visibility(
+        self._sqs().change_message_visibility(
             QueueUrl=self.deliveries_url,
             ReceiptHandle=receipt_handle,
             VisibilityTimeout=max(0, min(int(seconds), MAX_VISIBILITY_SECONDS)),
@@ -84,4 +91,4 @@ class WebhookQueues:
 
     def send_event(self, event: Mapping[str, Any]) -> None:
         """Put an EventBridge-shaped event straight on the events queue (the ping of ``POST …/test``)."""
-        self._sqs.send_message(QueueUrl=self.events_url, MessageBody=json.dumps(event, separators=(",", ":")))
+        self._sqs().send_message(QueueUrl=self.events_url, MessageBody=json.dumps(event, separators=(",", ":")))

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from shiptrack.data.trackings import UNREAD, Unread
 from shiptrack.errors import BadRequestError, UnauthorizedError
 from shiptrack.models import TrackingRef
 from shiptrack.observability import logger
-from shiptrack.store import UNREAD, TrackingItem, Unread
 
 if TYPE_CHECKING:
-    from shiptrack.store import TrackingStore
+    from shiptrack.data.codec import TrackingItem
+    from shiptrack.data.trackings import TrackingsRepository
     from trackingmore import TrackingMoreClient
     from trackingmore.models import WebhookPush
 
@@ -124,13 +125,13 @@ def receive_push(
     raw_body: bytes,
     path_token: str,
     *,
-    store: TrackingStore,
+    store: TrackingsRepository,
+    client: Callable[[], TrackingMoreClient],
     expected_token: str,
     account_email: str,
     now: datetime,
     tolerance_seconds: int,
     confirm: bool = False,
-    client: Callable[[], TrackingMoreClient] | None = None,
 ) -> WebhookOutcome:
     """Authenticate a push and apply the tracking it carries (or, with ``confirm``, TrackingMore's current copy).
 
@@ -155,9 +156,6 @@ def receive_push(
             # Not ours: do not spend an upstream call on a tracking the body merely names.
             logger.info("push for an unknown tracking ignored", extra={"tracking": str(ref)})
             return WebhookOutcome("unknown", ref.carrier_code, ref.tracking_number, confirmed=False)
-        if client is None:
-            msg = "confirm mode needs a TrackingMore client"
-            raise ValueError(msg)
         upstream = client().get_tracking(ref.carrier_code, ref.tracking_number)
     outcome = store.apply_upstream_update(upstream, observed_at=now, source="webhook", ref=ref, current=stored)
     reason: Literal["applied", "unchanged", "stale", "unknown"]

@@ -17,7 +17,8 @@ Expiry: ``expires_at`` (epoch seconds) is the table's TTL attribute, but DynamoD
 
 The cache is an optimisation: a DynamoDB failure while reading degrades to misses and while writing to nothing
 stored, each with a warning, instead of failing a request whose upstream answer is already paid for.
-Job state of other features shares the table under the ``JOB#`` prefix; this module only touches ``CACHE#``.
+Other item families share the table under their own prefixes (``shiptrack.data``); this module only touches
+``CACHE#``.
 """
 
 from __future__ import annotations
@@ -26,20 +27,25 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shiptrack.data.dynamodb import batch_get
+from shiptrack.errors import StorageBusyError
 from shiptrack.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
 
 __all__ = ["CACHE_PREFIX", "CacheEntry", "CachedError", "TtlCache"]
 
 CACHE_PREFIX: Final = "CACHE#"
 
-# DynamoDB batch limits: BatchGetItem takes at most 100 keys, BatchWriteItem at most 25 requests.
-_GET_BATCH: Final = 100
+# BatchWriteItem takes at most 25 requests.
 _WRITE_BATCH: Final = 25
-# Unprocessed keys/items (throttling) are retried this many times with a short backoff, then given up on.
+# Unprocessed keys/items (throttling) are retried this many times with a short backoff, then given up on: the
+# cache is an optimisation, not worth keeping a request waiting for.
 _MAX_BATCH_RETRIES: Final = 3
 _RETRY_BACKOFF_SECONDS: Final = 0.05
 
@@ -87,15 +93,14 @@ class TtlCache(Generic[M]):
 
     def __init__(
         self,
-        table: Any,
+        table: Table,
         namespace: str,
         model: type[M],
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._table_name: str = table.name
-        self._client: Any = table.meta.client
+        self._table = table
         self._namespace = namespace
         self._model = model
         self._clock = clock
@@ -112,32 +117,26 @@ class TtlCache(Generic[M]):
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CacheEntry[M]]:
         """The live entries among ``keys`` (BatchGetItem); missing, expired and unreadable ones are left out."""
-        wanted = list(dict.fromkeys(keys))
         now = self.now()
         found: dict[str, CacheEntry[M]] = {}
-        for start in range(0, len(wanted), _GET_BATCH):
-            for item in self._batch_get(wanted[start : start + _GET_BATCH]):
-                entry = self._entry_from_item(item)
-                if entry is not None and entry.expires_at > now:
-                    found[entry.key] = entry
+        for item in self._batch_get(list(dict.fromkeys(keys))):
+            entry = self._entry_from_item(item)
+            if entry is not None and entry.expires_at > now:
+                found[entry.key] = entry
         return found
 
     def _batch_get(self, keys: list[str]) -> list[dict[str, Any]]:
-        request: dict[str, Any] = {self._table_name: {"Keys": [{"pk": key} for key in keys]}}
         items: list[dict[str, Any]] = []
-        for attempt in range(_MAX_BATCH_RETRIES + 1):
-            try:
-                response = self._client.batch_get_item(RequestItems=request)
-            except Exception as exc:  # any DynamoDB failure is a miss, not a failed request
-                logger.warning("cache read failed", extra={"namespace": self._namespace, "error": repr(exc)})
-                return items
-            items.extend(response.get("Responses", {}).get(self._table_name, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            if attempt < _MAX_BATCH_RETRIES:
-                self._sleep(_RETRY_BACKOFF_SECONDS * 2**attempt)
-        logger.warning("cache read left keys unprocessed", extra={"namespace": self._namespace})
+        requests = [{"pk": key} for key in keys]
+        try:
+            # Eventually consistent: an answer cached a moment ago and not yet visible costs one more lookup.
+            attempts = _MAX_BATCH_RETRIES + 1
+            for item in batch_get(self._table, requests, consistent=False, sleep=self._sleep, max_attempts=attempts):
+                items.append(item)
+        except StorageBusyError:
+            logger.warning("cache read left keys unprocessed", extra={"namespace": self._namespace})
+        except Exception as exc:  # any DynamoDB failure is a miss, not a failed request
+            logger.warning("cache read failed", extra={"namespace": self._namespace, "error": repr(exc)})
         return items
 
     def _entry_from_item(self, item: Mapping[str, Any]) -> CacheEntry[M] | None:
@@ -200,14 +199,15 @@ class TtlCache(Generic[M]):
         return stored
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> int:
-        pending = requests
+        # WriteRequest shapes as the resource's client takes them (plain Python values, not typed attribute maps).
+        pending: list[Any] = requests
         for attempt in range(_MAX_BATCH_RETRIES + 1):
             try:
-                response = self._client.batch_write_item(RequestItems={self._table_name: pending})
+                response = self._table.meta.client.batch_write_item(RequestItems={self._table.name: pending})
             except Exception as exc:  # a failed cache write must not fail a paid-for answer
                 logger.warning("cache write failed", extra={"namespace": self._namespace, "error": repr(exc)})
                 return len(requests) - len(pending)
-            pending = (response.get("UnprocessedItems") or {}).get(self._table_name, [])
+            pending = list((response.get("UnprocessedItems") or {}).get(self._table.name, []))
             if not pending:
                 return len(requests)
             if attempt < _MAX_BATCH_RETRIES:

@@ -1,0 +1,332 @@
+"""The composition root: each Lambda function's dependencies, built in one place.
+
+Services take what they need as arguments and never build it themselves; routes and handlers ask this module,
+once per request or invocation, for their function's bundle. Everything comes from the warm-environment
+singletons of :mod:`shiptrack.runtime` and the settings, so a new dependency (a rate gate on the client, keys
+from a secret) is wired here and in ``runtime`` only.
+
+TrackingMore clients are passed as *factories*: building one reads the secret, and a request that never calls
+upstream (a read, a create of a tracking we hold, a cache hit) must not pay for it.
+
+| Function | Bundle | Used by |
+|---|---|---|
+| TrackingsFunction | :func:`trackings` | ``shiptrack.routes.trackings`` |
+| RealtimeFunction | :func:`realtime` | ``shiptrack.routes.realtime`` |
+| WebhookFunction | :func:`webhook` | ``shiptrack.routes.webhooks`` |
+| AircargoFunction | :func:`aircargo` | ``shiptrack.routes.aircargo`` |
+| RemoteChecksFunction | :func:`remote_checks` | ``shiptrack.routes.remote_checks`` |
+| OrderEventsFunction | :func:`order_events` | ``functions/order_events/app.py`` |
+| PublisherFunction | :func:`publisher` | ``functions/publisher/app.py`` |
+| RefreshFunction | :func:`refresh` | ``functions/refresh/app.py`` |
+| ArchiveFunction | :func:`archive` | ``functions/archive/app.py`` |
+| WebhookEndpointsFunction | :func:`webhook_endpoints` | ``shiptrack.routes.webhook_endpoints`` |
+| WebhookFanoutFunction | :func:`webhook_fanout` | ``functions/webhook_fanout/app.py`` |
+| WebhookDeliveryFunction | :func:`webhook_delivery` | ``functions/webhook_delivery/app.py`` |
+| WebhookEndpointEventsFunction | :func:`webhook_endpoint_events` | ``functions/webhook_endpoint_events/app.py`` |
+
+The delivery function's bundle is the service's own :class:`~shiptrack.services.webhook_delivery.DeliveryContext`:
+every attempt of a batch takes all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from shiptrack import runtime
+from shiptrack.settings import get_secrets, get_settings
+
+if TYPE_CHECKING:
+    from shiptrack.data.cache import TtlCache
+    from shiptrack.data.claims import CreateClaims
+    from shiptrack.data.jobs import JobStateStore
+    from shiptrack.data.order_markers import OrderMarkers
+    from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
+    from shiptrack.deadline import Deadline
+    from shiptrack.services.aircargo import AirWaybill
+    from shiptrack.services.orders import CreateTrackings
+    from shiptrack.services.refresh import RefreshConfig
+    from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
+    from shiptrack.services.webhook_delivery import DeliveryContext
+    from shiptrack.services.webhook_queue import WebhookQueues
+    from trackingmore import TrackingMoreClient
+
+__all__ = [
+    "Aircargo",
+    "Archive",
+    "OrderEvents",
+    "Publisher",
+    "Realtime",
+    "Refresh",
+    "RemoteChecks",
+    "Trackings",
+    "Webhook",
+    "WebhookEndpointEvents",
+    "WebhookEndpoints",
+    "WebhookFanout",
+    "aircargo",
+    "archive",
+    "order_events",
+    "publisher",
+    "realtime",
+    "refresh",
+    "remote_checks",
+    "trackings",
+    "webhook",
+    "webhook_delivery",
+    "webhook_endpoint_events",
+    "webhook_endpoints",
+    "webhook_fanout",
+]
+
+ClientFactory = Callable[[], "TrackingMoreClient"]
+
+# The bundles are NamedTuples, not dataclasses: every function imports this module at cold start, and a
+# NamedTuple class costs a tenth of a dataclass to create.
+
+
+class Trackings(NamedTuple):
+    store: TrackingsRepository
+    client: ClientFactory
+    claims: CreateClaims
+    retention_days: int
+
+
+def trackings() -> Trackings:
+    """TrackingsFunction: create (one / batch), list, get, update, delete."""
+    return Trackings(
+        store=runtime.trackings_repository(),
+        client=runtime.trackingmore_client,
+        claims=runtime.create_claims(),
+        retention_days=get_settings().retention_days,
+    )
+
+
+class Realtime(NamedTuple):
+    store: TrackingsRepository
+    client: ClientFactory
+    default_max_age_seconds: int
+
+
+def realtime() -> Realtime:
+    """RealtimeFunction: the client never retries (``shiptrack.services.realtime`` says why)."""
+    return Realtime(
+        store=runtime.trackings_repository(),
+        client=partial(runtime.trackingmore_client, max_retries=0),
+        default_max_age_seconds=get_settings().realtime_max_age_seconds,
+    )
+
+
+class Webhook(NamedTuple):
+    store: TrackingsRepository
+    client: ClientFactory
+    expected_token: str
+    account_email: str
+    tolerance_seconds: int
+    confirm: bool
+
+
+def webhook() -> Webhook:
+    """WebhookFunction: the secret's token and e-mail authenticate pushes."""
+    settings, secrets = get_settings(), get_secrets()
+    return Webhook(
+        store=runtime.trackings_repository(),
+        client=runtime.trackingmore_client,
+        expected_token=secrets.webhook_token,
+        account_email=secrets.account_email,
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+        confirm=settings.webhook_confirm_mode,
+    )
+
+
+class Aircargo(NamedTuple):
+    client: ClientFactory
+    cache: TtlCache[AirWaybill]
+    ttl_seconds: int
+
+
+def aircargo() -> Aircargo:
+    """AircargoFunction: answers cached per waybill (``CACHE#AWB#``)."""
+    from shiptrack.data.cache import TtlCache
+    from shiptrack.services.aircargo import AirWaybill
+
+    cache = TtlCache(runtime.cache_table(), "AWB", AirWaybill)
+    return Aircargo(client=runtime.trackingmore_client, cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds)
+
+
+class RemoteChecks(NamedTuple):
+    client: ClientFactory
+    remote_cache: TtlCache[RemoteAnswer]
+    remote_ttl_seconds: int
+    transit_cache: TtlCache[TransitTimeStats]
+    transit_ttl_seconds: int
+
+
+def remote_checks() -> RemoteChecks:
+    """RemoteChecksFunction: remote areas (``CACHE#REMOTE#``) and transit times (``CACHE#TRANSIT#``)."""
+    from shiptrack.data.cache import TtlCache
+    from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
+
+    settings, table = get_settings(), runtime.cache_table()
+    return RemoteChecks(
+        client=runtime.trackingmore_client,
+        remote_cache=TtlCache(table, "REMOTE", RemoteAnswer),
+        remote_ttl_seconds=settings.remote_cache_seconds,
+        transit_cache=TtlCache(table, "TRANSIT", TransitTimeStats),
+        transit_ttl_seconds=settings.transit_cache_seconds,
+    )
+
+
+class OrderEvents(NamedTuple):
+    markers: OrderMarkers
+    create_trackings: CreateTrackings
+
+
+def order_events() -> OrderEvents:
+    """OrderEventsFunction: shipments become trackings through the batch route's service."""
+    from shiptrack.services.create import create_trackings
+
+    create = partial(create_trackings, store=runtime.trackings_repository(), client=runtime.trackingmore_client)
+    return OrderEvents(markers=runtime.order_markers(), create_trackings=create)
+
+
+class Publisher(NamedTuple):
+    events_client: Any
+    bus_name: str
+    include_customer_data: bool
+
+
+def publisher() -> Publisher:
+    """PublisherFunction: the bus every event goes to, and whether events carry customer contact data."""
+    settings = get_settings()
+    return Publisher(
+        events_client=runtime.events_client(),
+        bus_name=settings.event_bus_name,
+        include_customer_data=settings.events_include_customer_data,
+    )
+
+
+def _scheduled_job(remaining_ms: Callable[[], int], *, reserve_ms: int) -> dict[str, Any]:
+    """What both scheduled jobs work with: the trackings, their job state, the client and the time budget."""
+    from shiptrack.deadline import Deadline
+
+    return {
+        "store": runtime.trackings_repository(),
+        "jobs": runtime.job_states(),
+        "client": runtime.trackingmore_client(),
+        "deadline": Deadline(remaining_ms, reserve_ms=reserve_ms),
+    }
+
+
+class Refresh(NamedTuple):
+    store: TrackingsRepository
+    jobs: JobStateStore
+    client: TrackingMoreClient
+    deadline: Deadline
+    config: RefreshConfig
+
+
+def refresh(remaining_ms: Callable[[], int]) -> Refresh:
+    """RefreshFunction: ``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``."""
+    from shiptrack.services.refresh import RefreshConfig
+
+    settings = get_settings()
+    config = RefreshConfig(
+        stale_after_hours=settings.stale_after_hours, delivered_grace_days=settings.delivered_grace_days
+    )
+    return Refresh(**_scheduled_job(remaining_ms, reserve_ms=config.reserve_ms), config=config)
+
+
+class Archive(NamedTuple):
+    store: TrackingsRepository
+    jobs: JobStateStore
+    client: TrackingMoreClient
+    deadline: Deadline
+    archive_after_days: int
+    retention_days: int
+
+
+def archive(remaining_ms: Callable[[], int]) -> Archive:
+    """ArchiveFunction: ``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``."""
+    from shiptrack.services.archive import RESERVE_MS
+
+    settings = get_settings()
+    job = _scheduled_job(remaining_ms, reserve_ms=RESERVE_MS)
+    return Archive(**job, archive_after_days=settings.archive_after_days, retention_days=settings.retention_days)
+
+
+def _webhook_queues() -> WebhookQueues:
+    from shiptrack.services.webhook_queue import WebhookQueues
+
+    settings = get_settings()
+    return WebhookQueues(
+        runtime.sqs_client,
+        events_url=settings.webhook_events_queue_url,
+        deliveries_url=settings.webhook_deliveries_queue_url,
+        dead_letter_url=settings.webhook_deliveries_dlq_url,
+    )
+
+
+class WebhookEndpoints(NamedTuple):
+    endpoints: WebhookEndpointRepository
+    deliveries: WebhookDeliveryRepository
+    queues: WebhookQueues
+    allow_loopback: bool
+
+
+def webhook_endpoints() -> WebhookEndpoints:
+    """WebhookEndpointsFunction: endpoints, the delivery log, and the queues pings and manual retries go to."""
+    return WebhookEndpoints(
+        endpoints=runtime.webhook_endpoints(),
+        deliveries=runtime.webhook_deliveries(),
+        queues=_webhook_queues(),
+        allow_loopback=get_settings().webhook_allow_loopback,
+    )
+
+
+class WebhookFanout(NamedTuple):
+    endpoints: WebhookEndpointRepository
+    deliveries: WebhookDeliveryRepository
+    queues: WebhookQueues
+    retention_days: int
+
+
+def webhook_fanout() -> WebhookFanout:
+    """WebhookFanoutFunction: one stored, queued delivery per subscribed endpoint, kept ``retention_days``."""
+    return WebhookFanout(
+        endpoints=runtime.webhook_endpoints(),
+        deliveries=runtime.webhook_deliveries(),
+        queues=_webhook_queues(),
+        retention_days=get_settings().webhook_delivery_retention_days,
+    )
+
+
+def webhook_delivery() -> DeliveryContext:
+    """WebhookDeliveryFunction: the repositories, queues, retry schedule, URL rules and time limit of attempts."""
+    from datetime import timedelta
+
+    from shiptrack.services.webhook_delivery import DeliveryContext, RetryPolicy
+
+    settings = get_settings()
+    return DeliveryContext(
+        deliveries=runtime.webhook_deliveries(),
+        endpoints=runtime.webhook_endpoints(),
+        queues=_webhook_queues(),
+        retry=RetryPolicy(scale=settings.webhook_retry_scale),
+        allow_loopback=settings.webhook_allow_loopback,
+        disable_after=timedelta(days=settings.webhook_disable_after_days),
+        attempt_timeout=settings.webhook_attempt_timeout_seconds,
+    )
+
+
+class WebhookEndpointEvents(NamedTuple):
+    events_client: Any
+    bus_name: str
+
+
+def webhook_endpoint_events() -> WebhookEndpointEvents:
+    """WebhookEndpointEventsFunction: the bus ``Webhook Endpoint Disabled`` goes to."""
+    return WebhookEndpointEvents(events_client=runtime.events_client(), bus_name=get_settings().event_bus_name)

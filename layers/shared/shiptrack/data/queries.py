@@ -1,0 +1,191 @@
+"""Queries on TrackingsTable's indexes (Query only, never Scan): the listing planner and the index pagers.
+
+**Listing** (``GET /trackings``) picks the most selective index for the filters — ``order_id`` → ByOrder,
+``status`` → ByStatus, ``carrier_code`` → ByCarrier, otherwise ByCreated — and applies the remaining filters as a
+``FilterExpression`` (docs/data-model.md "Indexes"). **Pagers** read the sparse KEYS_ONLY indexes the jobs walk
+(ActiveByChecked, TerminalByTime) a page at a time, as the caller iterates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from shiptrack.data.codec import ACTIVE, INDEX_KEYS, LIST_ALL, LIST_ARCHIVED, TERMINAL, tracking_from_item
+from shiptrack.data.cursors import CursorSigner, decode_cursor, encode_cursor
+from shiptrack.data.dynamodb import Item
+from shiptrack.data.expressions import Expressions
+from shiptrack.errors import InvalidCursorError
+from shiptrack.models import ListQuery, TrackingList, format_utc
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+__all__ = ["MAX_LIST_PAGES", "ListPlan", "Page", "active_least_recently_checked", "list_trackings", "plan", "terminal"]
+
+# A listing with sparse filters reads at most this many pages before answering with what it has and a cursor,
+# so one request cannot run for the whole Lambda timeout.
+MAX_LIST_PAGES: Final = 10
+#: With a FilterExpression a page reads this many times the items asked for (capped at 1000): fewer round trips
+#: when the filter keeps few of them.
+FILTERED_PAGE_FACTOR: Final = 4
+
+#: One page of an index query's items.
+Page = list[Item]
+Filter = tuple[str, str, str]  # (attribute, operator "="/"<>", value)
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlan:
+    """How one listing is read: which index, which partition, which filters."""
+
+    index: str
+    partition_value: str
+    filters: tuple[Filter, ...]
+
+
+def plan(query: ListQuery) -> ListPlan:
+    """The index, partition and remaining filters for a listing (the most selective index first)."""
+    lifecycle: Filter = (
+        ("lifecycle", "<>", "archived") if query.lifecycle is None else ("lifecycle", "=", query.lifecycle)
+    )
+    status: list[Filter] = [("status", "=", query.status)] if query.status else []
+    carrier: list[Filter] = [("carrier_code", "=", query.carrier_code)] if query.carrier_code else []
+    if query.order_id is not None:
+        return ListPlan("ByOrder", query.order_id, (lifecycle, *status, *carrier))
+    if query.status is not None and query.lifecycle != "archived":
+        # ByStatus holds only non-archived items: the lifecycle filter is needed only to pick active/stopped.
+        return ListPlan("ByStatus", query.status, (*([lifecycle] if query.lifecycle else []), *carrier))
+    if query.carrier_code is not None:
+        return ListPlan("ByCarrier", query.carrier_code, (lifecycle, *status))
+    partition = LIST_ARCHIVED if query.lifecycle == "archived" else LIST_ALL
+    return ListPlan(
+        "ByCreated", partition, (*([lifecycle] if query.lifecycle in ("active", "stopped") else []), *status)
+    )
+
+
+def _key_condition(listing: ListPlan, query: ListQuery, expressions: Expressions) -> str:
+    hash_attr, range_attr = INDEX_KEYS[listing.index]
+    condition = expressions.compare(hash_attr, "=", listing.partition_value)
+    if query.created_after and query.created_before:
+        after, before = format_utc(query.created_after), format_utc(query.created_before)
+        condition += " AND " + expressions.between(range_attr, after, before)
+    elif query.created_after:
+        condition += " AND " + expressions.compare(range_attr, ">=", format_utc(query.created_after))
+    elif query.created_before:
+        condition += " AND " + expressions.compare(range_attr, "<", format_utc(query.created_before))
+    return condition
+
+
+def list_trackings(table: Table, query: ListQuery, cursors: CursorSigner) -> TrackingList:
+    """Trackings newest first, filtered as ``query`` says, at most ``query.limit``, with an opaque cursor.
+
+    The cursor is the key of the last item *returned* (not ``LastEvaluatedKey``), so items inserted meanwhile
+    (all newer, so before it) neither repeat nor shift the next page.
+    """
+    listing = plan(query)
+    expressions = Expressions()
+    request: dict[str, Any] = {
+        "IndexName": listing.index,
+        "KeyConditionExpression": _key_condition(listing, query, expressions),
+        "ScanIndexForward": False,
+    }
+    filters = [expressions.compare(attribute, operator, value) for attribute, operator, value in listing.filters]
+    if filters:
+        request["FilterExpression"] = " AND ".join(filters)
+    # One more than asked tells whether a next page exists without an extra, empty, round trip.
+    request["Limit"] = min(1000, (query.limit + 1) * FILTERED_PAGE_FACTOR) if filters else query.limit + 1
+    request.update(expressions.params())
+
+    def cursor_after(item: Mapping[str, Any]) -> str:
+        return encode_cursor(cursors, _key_of(item, listing.index), index=listing.index, filter_key=query.filter_key())
+
+    start_key: Mapping[str, Any] | None = None
+    if query.cursor:
+        scope = {"index": listing.index, "partition_value": listing.partition_value, "filter_key": query.filter_key()}
+        start_key = decode_cursor(cursors, query.cursor, **scope)
+    collected: list[Item] = []
+    for _ in range(MAX_LIST_PAGES):
+        response = _query(table, {**request, **({"ExclusiveStartKey": start_key} if start_key else {})})
+        items: Page = response.get("Items", [])
+        last_evaluated = response.get("LastEvaluatedKey")
+        for position, item in enumerate(items):
+            collected.append(item)
+            if len(collected) == query.limit:
+                more = position < len(items) - 1 or last_evaluated is not None
+                return _page(collected, cursor_after(item) if more else None)
+        if not last_evaluated:
+            return _page(collected, None)
+        start_key = last_evaluated
+    # Sparse filters: answer with what was found and let the caller continue from where the reading stopped.
+    return _page(collected, cursor_after(start_key) if start_key else None)
+
+
+def _page(items: list[Item], cursor: str | None) -> TrackingList:
+    return TrackingList(items=[tracking_from_item(item) for item in items], next_cursor=cursor)
+
+
+def _query(table: Table, request: dict[str, Any]) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+
+    try:
+        response: dict[str, Any] = dict(table.query(**request))
+    except ClientError as exc:
+        # Only a start key can make a well-formed query invalid: the cursor is at fault, not us.
+        if exc.response.get("Error", {}).get("Code") == "ValidationException" and "ExclusiveStartKey" in request:
+            raise InvalidCursorError("The cursor does not belong to this listing.") from exc
+        raise
+    return response
+
+
+def _key_of(item: Mapping[str, Any], index: str) -> dict[str, str]:
+    hash_attr, range_attr = INDEX_KEYS[index]
+    return {"pk": str(item["pk"]), hash_attr: str(item[hash_attr]), range_attr: str(item[range_attr])}
+
+
+def pages(table: Table, index: str, condition: str, expressions: Expressions, page_size: int) -> Iterator[Page]:
+    """The pages of an index query in ascending key order, read as the caller iterates."""
+    start_key: Mapping[str, Any] | None = None
+    while True:
+        request: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": True,
+            "Limit": page_size,
+            **expressions.params(),
+        }
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        response = table.query(**request)
+        yield list(response.get("Items", []))
+        start_key = response.get("LastEvaluatedKey")
+        if not start_key:
+            return
+
+
+def active_least_recently_checked(table: Table, *, checked_before: datetime | None, page_size: int) -> Iterator[Page]:
+    """ActiveByChecked keys, least recently checked first (never-checked first of all), a page at a time.
+    ``checked_before`` stops at trackings checked at or after that time."""
+    expressions = Expressions()
+    condition = expressions.compare("active_pk", "=", ACTIVE)
+    if checked_before is not None:
+        condition += " AND " + expressions.compare("checked_sk", "<", format_utc(checked_before))
+    return pages(table, "ActiveByChecked", condition, expressions, page_size)
+
+
+def terminal(table: Table, *, before: datetime, after: str | None, page_size: int) -> Iterator[Page]:
+    """TerminalByTime keys (``pk``, ``terminal_sk``) with ``after < terminal_sk < before``, oldest first, a page
+    at a time (empty pages skipped). ``after`` is a ``terminal_sk`` already processed (a cursor)."""
+    expressions = Expressions()
+    upper = format_utc(before)
+    condition = expressions.compare("terminal_pk", "=", TERMINAL) + " AND "
+    if after:
+        condition += expressions.between("terminal_sk", after, upper)
+    else:
+        condition += expressions.compare("terminal_sk", "<", upper)
+    for page in pages(table, "TerminalByTime", condition, expressions, page_size):
+        items = [item for item in page if str(item["terminal_sk"]) != after]
+        if items:
+            yield items

@@ -1,0 +1,1 @@
+"""Tests of the `shiptrack` command-line tool (cli/shiptrack_cli)."""

@@ -1,0 +1,76 @@
+"""The largest response each API route can produce, against Lambda's 6 MB response limit.
+
+Lambda fails an invocation whose result, as the runtime serialises it (`json.dumps` of the proxy result: the body
+string escaped, non-ASCII as `\\uXXXX`), is over 6,291,556 bytes; API Gateway then answers 502 (the local stack
+enforces both: tests/e2e/test_local_stack.py). The worst cases are built from the models' own limits: the most
+checkpoints the store keeps, the longest text it keeps per field, every optional field at its maximum length.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from shiptrack.models import (
+    MAX_BATCH_ITEMS,
+    MAX_LIST_LIMIT,
+    BatchCreateResponse,
+    BatchItemResult,
+    BatchSummary,
+    RealtimeResponse,
+    TrackingList,
+)
+from tests.payloads import LAMBDA_RESPONSE_LIMIT, NOW, TEXTS, lambda_payload_bytes, largest_tracking
+
+pytestmark = pytest.mark.contract
+
+
+def list_page(char: str) -> str:
+    items = [largest_tracking(char, i) for i in range(MAX_LIST_LIMIT)]
+    return TrackingList(items=items, next_cursor="c" * 2048).model_dump_json()
+
+
+def batch_of_existing(char: str) -> str:
+    results = [
+        BatchItemResult(
+            index=i,
+            outcome="existing",
+            carrier_code="c" * 60,
+            tracking_number=f"{i:0100d}",
+            tracking=largest_tracking(char, i),
+        )
+        for i in range(MAX_BATCH_ITEMS)
+    ]
+    return BatchCreateResponse(results=results, summary=BatchSummary(existing=MAX_BATCH_ITEMS)).model_dump_json()
+
+
+ONE_TRACKING = {
+    "GET /trackings/{carrier_code}/{tracking_number}": lambda c: largest_tracking(c).model_dump_json(),
+    "PATCH /trackings/{carrier_code}/{tracking_number}": lambda c: largest_tracking(c).model_dump_json(),
+    "POST /trackings": lambda c: largest_tracking(c).model_dump_json(),
+    "POST /trackings/realtime": lambda c: RealtimeResponse(
+        source="cache", fetched_at=NOW, tracking=largest_tracking(c)
+    ).model_dump_json(),
+}
+MANY_TRACKINGS = {"GET /trackings?limit=100": list_page, "POST /trackings/batch (all existing)": batch_of_existing}
+TOO_LARGE = pytest.mark.xfail(
+    strict=True,
+    reason="a page of trackings with their checkpoints has no byte budget: 100 largest trackings are ~12 MB "
+    "(~62 MB as escaped CJK text), 1000 existing ones in a batch answer ~122 MB (~630 MB); Lambda refuses "
+    "over 6 MB and the client gets a 502. The route needs a byte-bounded page (or a checkpoint-free list view).",
+)
+
+
+@pytest.mark.parametrize("text", sorted(TEXTS))
+@pytest.mark.parametrize("route", sorted(ONE_TRACKING))
+def test_the_largest_single_tracking_response_fits_lambdas_limit(route: str, text: str) -> None:
+    size = lambda_payload_bytes(ONE_TRACKING[route](TEXTS[text]))
+
+    assert size < LAMBDA_RESPONSE_LIMIT // 4, f"{route}: {size} bytes"  # and with room to grow
+
+
+@pytest.mark.parametrize("text", sorted(TEXTS))
+@pytest.mark.parametrize("route", [pytest.param(route, marks=TOO_LARGE) for route in sorted(MANY_TRACKINGS)])
+def test_the_largest_page_of_trackings_fits_lambdas_limit(route: str, text: str) -> None:
+    size = lambda_payload_bytes(MANY_TRACKINGS[route](TEXTS[text]))
+
+    assert size <= LAMBDA_RESPONSE_LIMIT, f"{route}: {size} bytes"
