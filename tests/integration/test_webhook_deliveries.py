@@ -330,3 +330,21 @@ def test_a_delivery_whose_worker_died_mid_attempt_is_taken_over_when_its_lease_e
     assert got.webhook_id == "e" * 32
     [after] = webhooks.deliveries(endpoint["id"])
     assert (after["status"], after["attempt_count"]) == ("succeeded", 2)
+
+
+def test_the_sample_stream_record_of_a_disabled_endpoint_is_one_event_on_the_bus(webhooks: Webhooks) -> None:
+    from tests.integration.events_support import load_event
+
+    tap = BusTap(webhooks.aws)
+    sample = load_event("webhook_endpoint_events/endpoint_disabled.json")
+    for _ in range(2):  # the stream may deliver a record again: the event keeps its id
+        assert webhooks.handlers["webhook_endpoint_events"](sample, LambdaContext()) == {"batchItemFailures": []}
+
+    events = [e for e in tap.events() if e["detail-type"] == "Webhook Endpoint Disabled"]
+    assert len(events) == 2
+    assert events[0]["detail"] == events[1]["detail"]
+    detail = events[0]["detail"]
+    assert (detail["reason"], detail["occurred_at"]) == ("failing", "2026-11-22T14:00:10.500Z")
+    assert detail["endpoint"]["id"] == "ep_01KAQ3Y2J5ZB0M8S3W9X4T6R7Q"
+    assert detail["endpoint"]["status"] == "disabled"
+    assert "whsec_" not in json.dumps(detail)

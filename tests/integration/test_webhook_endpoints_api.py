@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -178,3 +179,20 @@ def test_without_the_loopback_parameter_loopback_urls_are_refused(
     reset_caches()
     answer = webhooks.api("POST", ENDPOINTS, {"url": "http://127.0.0.1:9/h"})
     assert (answer.status, answer.body["code"]) == (422, "webhook_url_not_allowed")
+
+
+def test_the_sample_create_event_registers_its_endpoint(webhooks: Webhooks) -> None:
+    from tests.integration.events_support import load_event
+    from tests.integration.test_trackings_support import api_context
+
+    sample = load_event("webhook_endpoints/create_endpoint.json")
+    response = webhooks.handlers["webhook_endpoints"](sample, api_context())
+
+    assert response["statusCode"] == 201
+    created = json.loads(response["body"])
+    assert (created["url"], created["events"]) == (
+        "https://93.184.216.34/hooks/shiptrack",  # a public address: allowed on AWS, no DNS needed
+        ["tracking.status_changed", "tracking.archived"],
+    )
+    assert created["secret"].startswith("whsec_")
+    assert [e["id"] for e in webhooks.api("GET", ENDPOINTS).body["items"]] == [created["id"]]
