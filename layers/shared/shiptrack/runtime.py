@@ -16,12 +16,15 @@ from shiptrack.settings import get_secrets, get_settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
     from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_sqs.client import SQSClient
 
     from shiptrack.data.claims import CreateClaims
     from shiptrack.data.cursors import CursorSigner
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
     from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
     from trackingmore import TrackingMoreClient
 
 __all__ = [
@@ -33,9 +36,14 @@ __all__ = [
     "events_client",
     "job_states",
     "order_markers",
+    "sqs_client",
     "trackingmore_client",
     "trackings_repository",
     "trackings_table",
+    "webhook_deliveries",
+    "webhook_deliveries_table",
+    "webhook_endpoints",
+    "webhook_endpoints_table",
 ]
 
 _client_lock = threading.Lock()
@@ -60,6 +68,14 @@ def events_client() -> EventBridgeClient:
 
 
 @cache
+def sqs_client() -> SQSClient:
+    """The boto3 SQS client (follows ``AWS_ENDPOINT_URL`` locally)."""
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@cache
 def _table(name: str) -> Table:
     # Building a boto3 Table resource object costs ~3 ms of CPU (resource factory); handlers ask for one per request.
     return dynamodb().Table(name)
@@ -73,6 +89,16 @@ def trackings_table() -> Table:
 def cache_table() -> Table:
     """The CacheTable resource (one object per table name while the environment is warm)."""
     return _table(get_settings().cache_table)
+
+
+def webhook_endpoints_table() -> Table:
+    """The WebhookEndpointsTable resource."""
+    return _table(get_settings().webhook_endpoints_table)
+
+
+def webhook_deliveries_table() -> Table:
+    """The WebhookDeliveriesTable resource."""
+    return _table(get_settings().webhook_deliveries_table)
 
 
 def cursor_signer() -> CursorSigner:
@@ -111,6 +137,20 @@ def job_states() -> JobStateStore:
     return JobStateStore(cache_table())
 
 
+def webhook_endpoints() -> WebhookEndpointRepository:
+    """Storefront webhook endpoints (WebhookEndpointsTable); their listing cursors are signed like the trackings'."""
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
+
+    return WebhookEndpointRepository(webhook_endpoints_table(), cursors=cursor_signer())
+
+
+def webhook_deliveries() -> WebhookDeliveryRepository:
+    """Storefront webhook deliveries and event payloads (WebhookDeliveriesTable)."""
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+
+    return WebhookDeliveryRepository(webhook_deliveries_table(), cursors=cursor_signer())
+
+
 def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
     """A TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation).
 
@@ -131,7 +171,7 @@ def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient
 
 
 # Held here, not looked up by name in clear(): a test may replace the module's functions (monkeypatch).
-_CACHED: tuple[Any, ...] = (dynamodb, events_client, _table)
+_CACHED: tuple[Any, ...] = (dynamodb, events_client, sqs_client, _table)
 
 
 def clear() -> None:

@@ -26,5 +26,21 @@ A new family (rate-limit buckets, a webhook replay cache …) is one more module
 on :mod:`~shiptrack.data.dynamodb` (conditional writes, bounded batch reads), listed in this table and in
 docs/data-model.md.
 
+**WebhookEndpointsTable** and **WebhookDeliveriesTable** — storefront webhooks, keyed by ``pk`` and ``sk``, in
+tables of their own (the endpoints' stream feeds WebhookEndpointEventsFunction; deliveries expire by TTL):
+
+==============================  =========================================  =============================================
+``pk`` / ``sk``                 owner                                      what
+==============================  =========================================  =============================================
+``ENDPOINT`` / ``ep_…``         :mod:`~shiptrack.data.webhook_endpoints`   endpoints: URL, types, secrets, health
+``DELIVERY#{endpoint}`` /       :mod:`~shiptrack.data.webhook_deliveries`  one event for one endpoint, with its
+``dlv_…``                                                                  attempts (``status_pk``: the ByStatus index)
+``PAYLOAD#{event id}`` /        :mod:`~shiptrack.data.webhook_deliveries`  the signed body of one event, shared by its
+``PAYLOAD``                                                                deliveries
+==============================  =========================================  =============================================
+
+Their ids (``ep_…``, ``dlv_…``) sort by time (:mod:`~shiptrack.data.sortable_ids`), so a descending Query lists
+newest first; their listing cursors are signed by the same :class:`~shiptrack.data.cursors.CursorSigner`.
+
 **IdempotencyTable** is Powertools Idempotency's own (``shiptrack.idempotency``); nothing here touches it.
 """

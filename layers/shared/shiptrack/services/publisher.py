@@ -100,8 +100,12 @@ def publish_stream_records(
     bus_name: str,
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int = MAX_PUT_ATTEMPTS,
+    include_customer_data: bool = False,
 ) -> PublishResult:
-    """Publish the events of ``records`` (raw DynamoDB stream records, oldest first) to ``bus_name``."""
+    """Publish the events of ``records`` (raw DynamoDB stream records, oldest first) to ``bus_name``.
+
+    ``include_customer_data``: keep the trackings' customer contact fields in the events (off by default).
+    """
     result = PublishResult()
     pending: list[_Pending] = []
     first_failed: int | None = None
@@ -114,6 +118,7 @@ def publish_stream_records(
                 old_image,
                 new_image,
                 sequence_number=_sequence_number(record) or None,
+                include_customer_data=include_customer_data,
             )
         except ValueError:
             # ValueError covers pydantic's ValidationError: an image that is not a tracking.
