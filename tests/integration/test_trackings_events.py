@@ -29,7 +29,7 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "trackings/create_carrier_not_detected.json": ("trackings", 422),
     "trackings/create_with_idempotency_key.json": ("trackings", 201),
     "trackings/create_invalid.json": ("trackings", 422),
-    "trackings/create_malformed_json.json": ("trackings", 422),  # Powertools: json_invalid
+    "trackings/create_malformed_json.json": ("trackings", 400),  # invalid_json (shiptrack.jsonbody)
     "trackings/batch.json": ("trackings", 200),
     "trackings/batch_empty.json": ("trackings", 422),
     "trackings/list.json": ("trackings", 200),
