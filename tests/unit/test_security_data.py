@@ -123,6 +123,31 @@ def test_leases_are_per_parcel(aws: Any) -> None:
     assert leases.request(TrackingRef("ups", "1Z999AA10123456784"), "b") is not None
 
 
+def test_a_push_that_finds_the_lease_freed_after_counting_itself_reads(aws: Any) -> None:
+    # The holder releases between a push's failed take and its count: nobody else will read for that push, so it
+    # takes the lease itself rather than answering `coalesced`.
+    table = aws.table("CacheTable")
+    holder = FetchLeases(table, clock=Clock())
+    held = holder.request(REF, "a")
+    assert held is not None
+
+    class ReleasedBetweenWrites:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def update_item(self, **request: Any) -> Any:
+            self.calls += 1
+            if self.calls == 2:  # after the failed take, before the count
+                assert holder.finish(held) is None
+            return table.update_item(**request)
+
+    pusher = FetchLeases(ReleasedBetweenWrites(), clock=Clock())  # type: ignore[arg-type]
+    taken = pusher.request(REF, "b")
+
+    assert taken is not None and taken.owner == "b"
+    assert pusher.finish(taken) is None  # its read covers every count so far
+
+
 def test_concurrent_pushes_leave_no_push_unserved(aws_server: Any) -> None:
     # Many pushes race for one parcel while the holders read and finish. Whatever the interleaving, after the last
     # push the parcel has been read after it arrived: the last push's count is covered by a finished read.

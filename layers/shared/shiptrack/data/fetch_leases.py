@@ -37,8 +37,6 @@ FETCH_PREFIX: Final = "FETCH#"
 LEASE_SECONDS: Final = 30
 #: The counter item itself is dropped by DynamoDB's TTL a day after its last push.
 ITEM_TTL_SECONDS: Final = 24 * 3600
-#: How often a push retries taking a lease it found freed between its two writes.
-_TAKE_ATTEMPTS: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +61,15 @@ class FetchLeases:
 
     def request(self, ref: TrackingRef, owner: str) -> FetchLease | None:
         """Count one push for ``ref`` and take the lease if it is free; ``None`` when another holder will serve it."""
-        for _ in range(_TAKE_ATTEMPTS):
-            taken = self._take(ref, owner)
-            if taken is not None:
-                return taken
-            counted = self._update(ref, "SET expires_at = :ttl ADD requested :one", {":one": 1, ":ttl": self._ttl()})
-            if self._held(counted):
-                return None
-            # The holder released between our two writes, after our count: nobody will read for us. Take it.
-        return None
+        taken = self._take(ref, owner)
+        if taken is not None:
+            return taken
+        counted = self._update(ref, "SET expires_at = :ttl ADD requested :one", {":one": 1, ":ttl": self._ttl()})
+        if self._held(counted):
+            return None  # the holder's release check comes after our count: it reads again for us
+        # The holder released between our two writes, after which our count landed: take the lease ourselves. If
+        # someone else takes it first, they took it after our count, so their read serves us too.
+        return self._take(ref, owner)
 
     def finish(self, lease: FetchLease) -> FetchLease | None:
         """Release after a fetch; when more pushes came meanwhile, renew instead and return the renewed lease (the
