@@ -265,7 +265,7 @@ def test_batch_failed_chunk_fails_its_items_retryable_and_stores_nothing_of_them
     client = TrackingMoreClient(
         api.sandbox.api_key, base_url=api.sandbox.base_url, session=LosingSession(), sleep=lambda _s: None
     )
-    monkeypatch.setattr("shiptrack.runtime.trackingmore_client", lambda: client)
+    monkeypatch.setattr("shiptrack.runtime.trackingmore_client", lambda **_: client)
 
     # When 50 are sent
     answer = api.post(

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from shiptrack import compose, errors
+from shiptrack import deadline as deadlines
 from shiptrack.models import (
     BatchCreateRequest,
     BatchCreateResponse,
@@ -89,7 +90,9 @@ def create_tracking(
 ) -> Response[str]:
     def run() -> create.CreateResult:
         deps = compose.trackings()
-        return create.create_tracking(request, store=deps.store, client=deps.client, claims=deps.claims)
+        return create.create_tracking(
+            request, store=deps.store, client=deps.client, claims=deps.claims, deadline=deps.deadline
+        )
 
     if idempotency_key is None:
         result = run()
@@ -102,7 +105,11 @@ def create_tracking(
         return CreateResponse(status_code=201 if result.created else 200, body=result.tracking.model_dump(mode="json"))
 
     answer = run_idempotent(
-        idempotency_key, request.model_dump(mode="json"), run_once, lambda_context=router.lambda_context
+        idempotency_key,
+        request.model_dump(mode="json"),
+        run_once,
+        lambda_context=router.lambda_context,
+        deadline=deadlines.current(),
     )
     return Response(
         status_code=answer.status_code,
