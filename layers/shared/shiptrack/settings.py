@@ -61,6 +61,7 @@ class Settings:
     delivered_grace_days: int = _setting("DELIVERED_GRACE_DAYS")
     archive_after_days: int = _setting("ARCHIVE_AFTER_DAYS")
     retention_days: int = _setting("RETENTION_DAYS")
+    batch_create_rate_limit: int = _setting("BATCH_CREATE_RATE_LIMIT")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
