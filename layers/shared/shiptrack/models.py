@@ -43,6 +43,7 @@ __all__ = [
     "BatchCreateResponse",
     "BatchItemResult",
     "BatchSummary",
+    "CacheReason",
     "Checkpoint",
     "CreateContext",
     "CreateTrackingRequest",
@@ -505,9 +506,23 @@ class BatchCreateResponse(_Model):
     summary: BatchSummary
 
 
+#: Why a live lookup served the stored copy: checked within ``max_age_seconds`` (``fresh``), looked up live less
+#: than 2 hours ago (``realtime_interval``: TrackingMore's once-per-2-hours rule), or no realtime slot of the
+#: account's rate limit within the request's time (``rate_limited``).
+CacheReason = Literal["fresh", "realtime_interval", "rate_limited"]
+
+
 class RealtimeResponse(_Model):
     """A live lookup: ``source`` says whether the carrier was asked now (``carrier``) or the stored copy served."""
 
     source: Literal["carrier", "cache"]
     fetched_at: UtcTimestamp = Field(description="When this copy was last read from TrackingMore")
+    cache_reason: CacheReason | None = Field(
+        default=None,
+        description=(
+            "Why the stored copy was served (`source: cache` only): `fresh` (checked within `max_age_seconds`), "
+            "`realtime_interval` (looked up live less than 2 hours ago: TrackingMore allows one per 2 hours), "
+            "`rate_limited` (TrackingMore's realtime rate limit had no slot in time: the copy may be stale)"
+        ),
+    )
     tracking: Tracking
