@@ -2,13 +2,15 @@
 
 **Listing** (``GET /trackings``) picks the most selective index for the filters — ``order_id`` → ByOrder,
 ``status`` → ByStatus, ``carrier_code`` → ByCarrier, otherwise ByCreated — and applies the remaining filters as a
-``FilterExpression`` (docs/data-model.md "Indexes"). **Pagers** read the sparse KEYS_ONLY indexes the jobs walk
+``FilterExpression`` (docs/data-model.md "Indexes"). A page holds at most ``limit`` trackings and at most
+:data:`~shiptrack.payloads.PAGE_BUDGET_BYTES` of them as Lambda counts bytes: a page that would be larger ends
+early, with a cursor that continues after its last item. **Pagers** read the sparse KEYS_ONLY indexes the jobs walk
 (ActiveByChecked, TerminalByTime) a page at a time, as the caller iterates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -19,11 +21,21 @@ from shiptrack.data.dynamodb import Item
 from shiptrack.data.expressions import Expressions
 from shiptrack.errors import InvalidCursorError
 from shiptrack.models import ListQuery, TrackingList, format_utc
+from shiptrack.payloads import fitting
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-__all__ = ["MAX_LIST_PAGES", "ListPlan", "Page", "active_least_recently_checked", "list_trackings", "plan", "terminal"]
+__all__ = [
+    "MAX_LIST_PAGES",
+    "ListPlan",
+    "Page",
+    "active_least_recently_checked",
+    "fit_page",
+    "list_trackings",
+    "plan",
+    "terminal",
+]
 
 # A listing with sparse filters reads at most this many pages before answering with what it has and a cursor,
 # so one request cannot run for the whole Lambda timeout.
@@ -80,7 +92,8 @@ def _key_condition(listing: ListPlan, query: ListQuery, expressions: Expressions
 
 
 def list_trackings(table: Table, query: ListQuery, cursors: CursorSigner) -> TrackingList:
-    """Trackings newest first, filtered as ``query`` says, at most ``query.limit``, with an opaque cursor.
+    """Trackings newest first, filtered as ``query`` says, at most ``query.limit`` (fewer when they would not fit
+    Lambda's response limit), with an opaque cursor.
 
     The cursor is the key of the last item *returned* (not ``LastEvaluatedKey``), so items inserted meanwhile
     (all newer, so before it) neither repeat nor shift the next page.
@@ -115,16 +128,22 @@ def list_trackings(table: Table, query: ListQuery, cursors: CursorSigner) -> Tra
             collected.append(item)
             if len(collected) == query.limit:
                 more = position < len(items) - 1 or last_evaluated is not None
-                return _page(collected, cursor_after(item) if more else None)
+                return fit_page(collected, cursor_after(item) if more else None, cursor_after)
         if not last_evaluated:
-            return _page(collected, None)
+            return fit_page(collected, None, cursor_after)
         start_key = last_evaluated
     # Sparse filters: answer with what was found and let the caller continue from where the reading stopped.
-    return _page(collected, cursor_after(start_key) if start_key else None)
+    return fit_page(collected, cursor_after(start_key) if start_key else None, cursor_after)
 
 
-def _page(items: list[Item], cursor: str | None) -> TrackingList:
-    return TrackingList(items=[tracking_from_item(item) for item in items], next_cursor=cursor)
+def fit_page(items: list[Item], cursor: str | None, cursor_after: Callable[[Item], str]) -> TrackingList:
+    """The page of ``items`` continuing at ``cursor`` — or, when they would not fit Lambda's response limit, of as
+    many as fit, continuing after the last of them (none is lost: the next page starts with the first left out)."""
+    trackings = [tracking_from_item(item) for item in items]
+    count = fitting(tracking.model_dump_json() for tracking in trackings)
+    if count < len(trackings):
+        return TrackingList(items=trackings[:count], next_cursor=cursor_after(items[count - 1]))
+    return TrackingList(items=trackings, next_cursor=cursor)
 
 
 def _query(table: Table, request: dict[str, Any]) -> dict[str, Any]:
