@@ -87,9 +87,12 @@ def cursor_signer() -> CursorSigner:
 
 def trackings_repository() -> TrackingsRepository:
     """The trackings repository over this deployment's TrackingsTable (cheap: the table object is cached)."""
+    from datetime import timedelta
+
     from shiptrack.data.trackings import TrackingsRepository
 
-    return TrackingsRepository(trackings_table(), cursors=cursor_signer())
+    delay = timedelta(seconds=get_settings().changes_feed_delay_seconds)
+    return TrackingsRepository(trackings_table(), cursors=cursor_signer(), changes_delay=delay)
 
 
 def create_claims() -> CreateClaims:

@@ -62,6 +62,7 @@ class Settings:
     archive_after_days: int = _setting("ARCHIVE_AFTER_DAYS")
     retention_days: int = _setting("RETENTION_DAYS")
     batch_create_rate_limit: int = _setting("BATCH_CREATE_RATE_LIMIT")
+    changes_feed_delay_seconds: int = _setting("CHANGES_FEED_DELAY_SECONDS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
