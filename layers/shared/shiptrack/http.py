@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
+import trackingmore
 from shiptrack.deadline import Deadline, bound
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -94,7 +95,11 @@ def _on_unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[s
 
 def _on_any_error(exc: Exception) -> Response[str]:
     problem, headers = problem_for(exc)
-    if problem.status >= 500 and not isinstance(exc, ShiptrackError):
+    if problem.retryable and problem.status >= 500 and isinstance(exc, trackingmore.TrackingMoreError):
+        # TrackingMore slow or failing: answered, retryable, not a bug of ours (no stack trace, no error log).
+        detail = {"problem_code": problem.code, "error": type(exc).__name__, "debug_detail": exc.debug_detail}
+        logger.warning("upstream failed", extra=detail)
+    elif problem.status >= 500 and not isinstance(exc, ShiptrackError):
         logger.exception("request failed", extra={"problem_code": problem.code})
     return problem_response(problem, headers)
 
