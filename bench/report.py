@@ -21,7 +21,7 @@ from bench import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 MARK = "bench-results"
-ORDER = ("cold_start", "economy", "throughput", "local_stack")
+ORDER = ("cold_start", "economy", "throughput", "local_stack", "latency")
 
 # The function directories are a shell glob, not $(wildcard): make expands a whole recipe before running its first
 # line, so $(wildcard) would see the build output of the previous build (or none).
@@ -549,6 +549,12 @@ def _findings(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _latency(entry: dict[str, Any]) -> list[str]:
+    from bench import latency
+
+    return latency.render(entry, _stamp(entry))
+
+
 def render(results: dict[str, Any]) -> str:
     out = [
         "# Benchmarks",
@@ -570,6 +576,7 @@ def render(results: dict[str, Any]) -> str:
         "economy": _economy,
         "throughput": _throughput,
         "local_stack": _local_stack,
+        "latency": _latency,
     }
     for name in ORDER:
         if name in results:
@@ -624,6 +631,7 @@ def console(name: str, entry: dict[str, Any]) -> str:
         "economy": _economy,
         "throughput": _throughput,
         "local_stack": _local_stack,
+        "latency": _latency,
     }
     lines = renderers[name](entry)
     return "\n".join(line for line in lines if not line.startswith("_Measured"))
