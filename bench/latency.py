@@ -93,9 +93,9 @@ def _awb() -> str:
 def _routes(client: _Client) -> dict[str, tuple[str, Callable[[], float]]]:
     """Each route with the upstream call(s) it makes, as a callable timing one fresh request."""
     held: list[str] = []
-    transit = iter(
-        [(c, d) for c in ("dhl", "ups", "fedex", "usps", "tnt", "dpd") for d in ("FR", "DE", "JP", "BR", "AU")]
-    )
+    carriers = ("dhl", "ups", "fedex", "usps", "tnt", "dpd", "china-post", "china-ems")
+    countries = ("CN", "US", "DE", "FR", "JP", "BR", "AU", "GB", "CA", "IT")
+    transit = iter([(c, o, d) for c in carriers for o in countries[:3] for d in countries if d != o])  # 216 routes
 
     def create() -> float:
         number = _number("LC")
@@ -109,8 +109,8 @@ def _routes(client: _Client) -> dict[str, tuple[str, Callable[[], float]]]:
         return client.timed("DELETE", f"/trackings/china-post/{held.pop(0)}", expect=204)
 
     def transit_times() -> float:
-        carrier, destination = next(transit)
-        body = {"routes": [{"carrier_code": carrier, "origin": "CN", "destination": destination}]}
+        carrier, origin, destination = next(transit)
+        body = {"routes": [{"carrier_code": carrier, "origin": origin, "destination": destination}]}
         return client.timed("POST", "/transit-times", body)
 
     since = "2000-01-01T00:00:00Z"
