@@ -192,7 +192,7 @@ def test_racing_instances_never_exceed_the_limit(aws: Any) -> None:
     assert slots[-1] == pytest.approx(7 * WINDOW)  # and none is wasted: 3 per window, back to back
 
 
-def test_contention_beyond_the_attempts_refuses_with_a_short_retry(table: CountingTable, clock: Clock) -> None:
+def test_contention_beyond_the_attempts_refuses_with_a_short_retry(table: Any, clock: Clock) -> None:
     class AlwaysLate(SharedRateGate):
         def _write(self, route: str, *, expected: RouteState | None, new: RouteState) -> tuple[bool, RouteState]:
             return False, RouteState(revision=(expected.revision if expected else 0) + 1)
