@@ -1,4 +1,4 @@
-"""``python -m bench [cold_start|economy|throughput|local_stack|webhooks ...]``: run the benchmarks (all by
+"""``python -m bench [cold_start|economy|throughput|local_stack|webhooks|latency ...]``: run the benchmarks (all by
 default), print their tables, and rewrite docs/benchmarks.md (the benchmarks not run keep their last figures)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from bench import REPO_ROOT, report
 
-NAMES = ("cold_start", "economy", "throughput", "local_stack", "webhooks")
+NAMES = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -41,6 +41,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stack-runs", type=int, default=3, help="local stack: measured starts")
     parser.add_argument("--webhook-rounds", type=int, default=5, help="webhooks: rounds of delivery blocks")
     parser.add_argument("--webhook-samples", type=int, default=40, help="webhooks: latency samples")
+    parser.add_argument("--latency-rounds", type=int, default=40, help="latency: requests per route (default 40)")
+    parser.add_argument("--latency-scale", type=float, default=1.0, help="latency: scale of the realistic profile")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser.parse_args(argv)
 
@@ -70,6 +72,11 @@ def run_one(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
 
         hooks = webhooks.run(args.webhook_rounds, args.webhook_samples)
         return hooks.to_dict(), {"rounds": args.webhook_rounds, "samples": args.webhook_samples}
+    if name == "latency":
+        from bench import latency
+
+        measured = latency.run(args.latency_rounds, scale=args.latency_scale)
+        return measured.to_dict(), {"rounds": args.latency_rounds, "scale": args.latency_scale}
     from bench import local_stack
 
     stack = local_stack.run(args.stack_runs)

@@ -21,7 +21,7 @@ from bench import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 MARK = "bench-results"
-ORDER = ("cold_start", "economy", "throughput", "local_stack", "webhooks")
+ORDER = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency")
 
 # The function directories are a shell glob, not $(wildcard): make expands a whole recipe before running its first
 # line, so $(wildcard) would see the build output of the previous build (or none).
@@ -612,6 +612,12 @@ def _findings(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _latency(entry: dict[str, Any]) -> list[str]:
+    from bench import latency
+
+    return latency.render(entry, _stamp(entry))
+
+
 def render(results: dict[str, Any]) -> str:
     out = [
         "# Benchmarks",
@@ -634,6 +640,7 @@ def render(results: dict[str, Any]) -> str:
         "throughput": _throughput,
         "local_stack": _local_stack,
         "webhooks": _webhooks,
+        "latency": _latency,
     }
     for name in ORDER:
         if name in results:
@@ -690,6 +697,7 @@ def console(name: str, entry: dict[str, Any]) -> str:
         "throughput": _throughput,
         "local_stack": _local_stack,
         "webhooks": _webhooks,
+        "latency": _latency,
     }
     lines = renderers[name](entry)
     return "\n".join(line for line in lines if not line.startswith("_Measured"))

@@ -146,6 +146,6 @@ def test_the_detail_a_caller_gets_is_what_happened_and_the_log_has_the_rest(
     problem = json.loads(text)
     assert (status, problem["code"], problem["retryable"]) == (504, "upstream_timeout", True)
     assert problem["detail"] == "TrackingMore did not answer within 0.5 s."
-    logged = [r for r in caplog.records if r.getMessage() == "upstream call failed"]
+    logged = [r for r in caplog.records if r.getMessage() == "upstream failed"]
     assert logged, "the failure is logged"
     assert "Timeout" in str(logged[-1].__dict__.get("debug_detail"))

@@ -6,7 +6,10 @@ singletons of :mod:`shiptrack.runtime` and the settings, so a new dependency (a 
 from a secret) is wired here and in ``runtime`` only.
 
 TrackingMore clients are passed as *factories*: building one reads the secret, and a request that never calls
-upstream (a read, a create of a tracking we hold, a cache hit) must not pay for it.
+upstream (a read, a create of a tracking we hold, a cache hit) must not pay for it. Every client is bound to the
+deadline of the invocation the bundle is built for (:func:`shiptrack.deadline.current`, bound by the API resolver
+for every route and by each event handler; the jobs pass theirs): no service can call TrackingMore past it, and
+a factory may be called from any thread.
 
 | Function | Bundle | Used by |
 |---|---|---|
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from shiptrack import deadline as deadlines
 from shiptrack import runtime
 from shiptrack.settings import get_settings, get_webhook_secrets
 
@@ -70,6 +74,7 @@ __all__ = [
     "WebhookFanout",
     "aircargo",
     "archive",
+    "bound_client",
     "order_events",
     "publisher",
     "realtime",
@@ -85,6 +90,26 @@ __all__ = [
 
 ClientFactory = Callable[[], "TrackingMoreClient"]
 
+#: Seconds a client bound to an invocation's deadline keeps for its caller after giving up on TrackingMore: to store
+#: what it got and shape the answer (the deadline's own reserve then covers getting the answer out).
+CLIENT_DEADLINE_MARGIN = 1.0
+
+
+def bound_client(deadline: Deadline | None, *, max_retries: int | None = None) -> TrackingMoreClient:
+    """The process's TrackingMore client (``runtime.trackingmore_client``) as a view bound to ``deadline``
+    (``TrackingMoreClient.with_deadline``: same session, gate and policy), so no call outlives it."""
+    client = runtime.trackingmore_client(max_retries=max_retries)
+    if deadline is None:
+        return client
+    return client.with_deadline(deadline.seconds_left, margin=CLIENT_DEADLINE_MARGIN)
+
+
+def _client(*, max_retries: int | None = None) -> ClientFactory:
+    """A factory of TrackingMore clients bound to the current invocation's deadline (read now, in the request's
+    thread; the factory may then be called from any thread)."""
+    return partial(bound_client, deadlines.current(), max_retries=max_retries)
+
+
 # The bundles are NamedTuples, not dataclasses: every function imports this module at cold start, and a
 # NamedTuple class costs a tenth of a dataclass to create.
 
@@ -94,15 +119,18 @@ class Trackings(NamedTuple):
     client: ClientFactory
     claims: CreateClaims
     retention_days: int
+    deadline: Deadline | None
 
 
 def trackings() -> Trackings:
-    """TrackingsFunction: create (one / batch), list, get, update, delete."""
+    """TrackingsFunction: create (one / batch), list, get, update, delete. ``deadline``: the request's (waits for
+    an identical create in flight end with it)."""
     return Trackings(
         store=runtime.trackings_repository(),
-        client=runtime.trackingmore_client,
+        client=_client(),
         claims=runtime.create_claims(),
         retention_days=get_settings().retention_days,
+        deadline=deadlines.current(),
     )
 
 
@@ -116,7 +144,7 @@ def realtime() -> Realtime:
     """RealtimeFunction: the client never retries (``shiptrack.services.realtime`` says why)."""
     return Realtime(
         store=runtime.trackings_repository(),
-        client=partial(runtime.trackingmore_client, max_retries=0),
+        client=_client(max_retries=0),
         default_max_age_seconds=get_settings().realtime_max_age_seconds,
     )
 
@@ -133,7 +161,7 @@ def webhook() -> PushReceiver:
         store=runtime.trackings_repository(),
         replays=PushReplays(runtime.cache_table()),
         leases=FetchLeases(runtime.cache_table()),
-        client=runtime.trackingmore_client,
+        client=_client(),
         tokens=secrets.tokens,
         account_email=secrets.account_email,
         tolerance_seconds=settings.webhook_tolerance_seconds,
@@ -153,7 +181,7 @@ def aircargo() -> Aircargo:
     from shiptrack.services.aircargo import AirWaybill
 
     cache = TtlCache(runtime.cache_table(), "AWB", AirWaybill)
-    return Aircargo(client=runtime.trackingmore_client, cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds)
+    return Aircargo(client=_client(), cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds)
 
 
 class RemoteChecks(NamedTuple):
@@ -171,7 +199,7 @@ def remote_checks() -> RemoteChecks:
 
     settings, table = get_settings(), runtime.cache_table()
     return RemoteChecks(
-        client=runtime.trackingmore_client,
+        client=_client(),
         remote_cache=TtlCache(table, "REMOTE", RemoteAnswer),
         remote_ttl_seconds=settings.remote_cache_seconds,
         transit_cache=TtlCache(table, "TRANSIT", TransitTimeStats),
@@ -182,41 +210,46 @@ def remote_checks() -> RemoteChecks:
 class OrderEvents(NamedTuple):
     markers: OrderMarkers
     create_trackings: CreateTrackings
+    deadline: Deadline | None
 
 
 def order_events() -> OrderEvents:
-    """OrderEventsFunction: shipments become trackings through the batch route's service."""
+    """OrderEventsFunction: shipments become trackings through the batch route's service, within the invocation's
+    deadline (bound by the handler)."""
     from shiptrack.services.create import create_trackings
 
-    create = partial(create_trackings, store=runtime.trackings_repository(), client=runtime.trackingmore_client)
-    return OrderEvents(markers=runtime.order_markers(), create_trackings=create)
+    create = partial(create_trackings, store=runtime.trackings_repository(), client=_client())
+    return OrderEvents(markers=runtime.order_markers(), create_trackings=create, deadline=deadlines.current())
 
 
 class Publisher(NamedTuple):
     events_client: Any
     bus_name: str
     include_customer_data: bool
+    deadline: Deadline | None
 
 
 def publisher() -> Publisher:
-    """PublisherFunction: the bus every event goes to, and whether events carry customer contact data."""
+    """PublisherFunction: the bus every event goes to, whether events carry customer contact data, and the
+    invocation's deadline (bound by the handler)."""
     settings = get_settings()
     return Publisher(
         events_client=runtime.events_client(),
         bus_name=settings.event_bus_name,
         include_customer_data=settings.events_include_customer_data,
+        deadline=deadlines.current(),
     )
 
 
 def _scheduled_job(remaining_ms: Callable[[], int], *, reserve_ms: int) -> dict[str, Any]:
-    """What both scheduled jobs work with: the trackings, their job state, the client and the time budget."""
-    from shiptrack.deadline import Deadline
-
+    """What both scheduled jobs work with: the trackings, their job state, the time budget and a client bound to
+    it (no upstream call outlives the budget: the job then checkpoints in its reserve)."""
+    deadline = deadlines.Deadline(remaining_ms, reserve_ms=reserve_ms)
     return {
         "store": runtime.trackings_repository(),
         "jobs": runtime.job_states(),
-        "client": runtime.trackingmore_client(),
-        "deadline": Deadline(remaining_ms, reserve_ms=reserve_ms),
+        "client": bound_client(deadline),
+        "deadline": deadline,
     }
 
 

@@ -1,7 +1,9 @@
 """The HTTP edge shared by every API function: one resolver factory, one way to answer an error.
 
 Every API function builds its resolver with :func:`build_resolver`, so validation, the 1 MB body limit,
-problem+json errors (RFC 9457) and the OpenAPI metadata are the same everywhere. No stack trace, and no
+problem+json errors (RFC 9457), the request's deadline (:meth:`shiptrack.deadline.Deadline.for_api`, bound for the
+whole request: every TrackingMore client the routes get is bound to it) and the OpenAPI metadata are the same
+everywhere. No stack trace, and no
 500 for input the client controls, ever leaves this module. Every problem comes from the error map
 (:mod:`shiptrack.errors`); this module only decides which error a framework failure is.
 """
@@ -22,6 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 import trackingmore
+from shiptrack.deadline import Deadline, bound
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
     FieldError,
@@ -110,12 +113,19 @@ def _on_unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[s
 def _on_any_error(exc: Exception) -> Response[str]:
     problem, headers = problem_for(exc)
     if isinstance(exc, trackingmore.TrackingMoreError):
-        # The caller's detail says what failed in its terms; what an operator needs (requests' own text, the
-        # route) goes to the log, which carries the request id (Logger.inject_lambda_context).
-        logger.warning(
-            "upstream call failed",
-            extra={"problem_code": problem.code, "endpoint": exc.endpoint, "debug_detail": exc.debug_detail},
-        )
+        # The caller's detail says what failed in its terms; what an operator needs (the client's own text, the
+        # route) goes to the log, which carries the request id (Logger.inject_lambda_context). TrackingMore slow,
+        # failing or refusing is a warning, not a bug of ours; our credentials or quota refused is an error.
+        detail = {
+            "problem_code": problem.code,
+            "error": type(exc).__name__,
+            "endpoint": exc.endpoint,
+            "debug_detail": exc.debug_detail,
+        }
+        if problem.retryable or problem.status < 500:
+            logger.warning("upstream failed", extra=detail)
+        else:
+            logger.error("upstream failed", extra=detail)
     elif problem.status >= 500 and not isinstance(exc, ShiptrackError):
         logger.exception("request failed", extra={"problem_code": problem.code})
     return problem_response(problem, headers)
@@ -184,12 +194,17 @@ _ERROR_HANDLERS: list[tuple[type[Exception], Callable[[Any], Response[str]]]] = 
 
 
 class ShiptrackResolver(APIGatewayRestResolver):
-    """The REST resolver with the body limit applied before anything parses the body.
+    """The REST resolver with the body limit applied before anything parses the body, and the request's deadline
+    bound around everything a route does.
 
     Powertools runs request validation ahead of global middlewares, so a size check there would come too late.
     """
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        with bound(Deadline.for_api(event, context)):
+            return self._resolve_within_limits(event, context)
+
+    def _resolve_within_limits(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         if _body_size(event.get("body"), bool(event.get("isBase64Encoded"))) > MAX_BODY_BYTES:
             error = PayloadTooLargeError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
             response = problem_response(error.to_problem())

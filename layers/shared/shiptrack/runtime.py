@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from shiptrack.data.cursors import CursorSigner
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
+    from shiptrack.data.rate_limits import SharedRateGate
     from shiptrack.data.trackings import TrackingsRepository
     from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
     from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
@@ -36,6 +37,7 @@ __all__ = [
     "events_client",
     "job_states",
     "order_markers",
+    "rate_gate",
     "sqs_client",
     "trackingmore_client",
     "trackings_repository",
@@ -111,9 +113,12 @@ def cursor_signer() -> CursorSigner:
 
 def trackings_repository() -> TrackingsRepository:
     """The trackings repository over this deployment's TrackingsTable (cheap: the table object is cached)."""
+    from datetime import timedelta
+
     from shiptrack.data.trackings import TrackingsRepository
 
-    return TrackingsRepository(trackings_table(), cursors=cursor_signer())
+    delay = timedelta(seconds=get_settings().changes_feed_delay_seconds)
+    return TrackingsRepository(trackings_table(), cursors=cursor_signer(), changes_delay=delay)
 
 
 def create_claims() -> CreateClaims:
@@ -151,27 +156,51 @@ def webhook_deliveries() -> WebhookDeliveryRepository:
     return WebhookDeliveryRepository(webhook_deliveries_table(), cursors=cursor_signer())
 
 
-def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
-    """A TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation).
+def rate_gate() -> SharedRateGate:
+    """The account-wide rate gate every TrackingMore client of this process uses (``RATE#`` in CacheTable): one per
+    process, so what it last saw of each route is reused."""
+    return _rate_gate(get_settings().cache_table)
 
-    ``max_retries`` overrides the client's retry policy (``None`` keeps its default); one client is kept per
-    policy, so a path that must never retry (realtime behind API Gateway's 29 s) shares nothing it should not.
+
+@cache
+def _rate_gate(table_name: str) -> SharedRateGate:
+    from shiptrack.data.rate_limits import SharedRateGate
+
+    return SharedRateGate(_table(table_name))
+
+
+def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
+    """The process's TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation).
+
+    Every client shares the account-wide rate gate (:func:`rate_gate`) and the batch-create limit
+    (``BatchCreateRateLimit``). ``max_retries`` overrides the client's retry policy (``None`` keeps its default);
+    one client is kept per policy, so a path that must never retry (realtime behind API Gateway's 29 s) shares
+    nothing it should not. ``shiptrack.compose`` binds it to the invocation's deadline.
     """
     from trackingmore.client import DEFAULT_MAX_RETRIES, TrackingMoreClient
+    from trackingmore.ratelimit import RateLimit
 
     api_key = get_api_key()
-    base_url = get_settings().trackingmore_base_url
+    settings = get_settings()
+    base_url = settings.trackingmore_base_url
     with _client_lock:
         cached = _clients.get(max_retries)
         if cached is None or cached[0] != api_key or cached[1] != base_url:
-            retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
-            cached = (api_key, base_url, TrackingMoreClient(api_key, base_url=base_url, max_retries=retries))
+            per_second = settings.batch_create_rate_limit
+            client = TrackingMoreClient(
+                api_key,
+                base_url=base_url,
+                max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+                rate_gate=rate_gate(),
+                batch_create_rate_limit=RateLimit(per_second, 1.0) if per_second > 0 else None,
+            )
+            cached = (api_key, base_url, client)
             _clients[max_retries] = cached
         return cached[2]
 
 
 # Held here, not looked up by name in clear(): a test may replace the module's functions (monkeypatch).
-_CACHED: tuple[Any, ...] = (dynamodb, events_client, sqs_client, _table)
+_CACHED: tuple[Any, ...] = (dynamodb, events_client, sqs_client, _table, _rate_gate)
 
 
 def clear() -> None:

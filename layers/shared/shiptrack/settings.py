@@ -85,6 +85,8 @@ class Settings:
     webhook_disable_after_days: int = _setting("WEBHOOK_DISABLE_AFTER_DAYS")
     webhook_delivery_retention_days: int = _setting("WEBHOOK_DELIVERY_RETENTION_DAYS")
     webhook_attempt_timeout_seconds: float = _setting("WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
+    batch_create_rate_limit: int = _setting("BATCH_CREATE_RATE_LIMIT")
+    changes_feed_delay_seconds: int = _setting("CHANGES_FEED_DELAY_SECONDS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
