@@ -12,7 +12,7 @@ import pytest
 
 from shiptrack import runtime
 from shiptrack.data.cursors import CursorSigner
-from shiptrack.data.fetch_leases import LEASE_SECONDS, FetchLeases
+from shiptrack.data.fetch_leases import LEASE_SECONDS, FetchLease, FetchLeases
 from shiptrack.data.monotonic import FUTURE_SKEW, clamp_version
 from shiptrack.data.push_replays import PushReplays
 from shiptrack.data.trackings import TrackingsRepository
@@ -128,8 +128,9 @@ def test_a_push_that_finds_the_lease_freed_after_counting_itself_reads(aws: Any)
     # takes the lease itself rather than answering `coalesced`.
     table = aws.table("CacheTable")
     holder = FetchLeases(table, clock=Clock())
-    held = holder.request(REF, "a")
-    assert held is not None
+    first = holder.request(REF, "a")
+    assert first is not None
+    held: FetchLease = first
 
     class ReleasedBetweenWrites:
         def __init__(self) -> None:
@@ -144,7 +145,8 @@ def test_a_push_that_finds_the_lease_freed_after_counting_itself_reads(aws: Any)
     pusher = FetchLeases(ReleasedBetweenWrites(), clock=Clock())  # type: ignore[arg-type]
     taken = pusher.request(REF, "b")
 
-    assert taken is not None and taken.owner == "b"
+    assert taken is not None
+    assert taken.owner == "b"
     assert pusher.finish(taken) is None  # its read covers every count so far
 
 
