@@ -266,5 +266,5 @@ def test_the_gateway_responses_of_the_template_are_the_error_maps() -> None:
 def test_errors_the_client_raised_itself_read_as_its_own_words() -> None:
     body = _problem(_call("GET", "/boom/deadline"))
 
-    assert body["detail"] == "no time left to call TrackingMore"
+    assert body["detail"] == "No time left to call TrackingMore."  # a sentence, like every problem detail
     assert body["retryable"] is True
