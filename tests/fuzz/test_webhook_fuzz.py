@@ -5,8 +5,8 @@ Three kinds of input, from least to most trusted:
 1. anything at all (bytes, text, JSON values, mangled pushes) on the right token: 400 or 401, nothing changes;
 2. correctly signed, fresh pushes whose ``data`` is hostile (wrong types, huge or odd text, out-of-range times,
    broken events) naming trackings we do not hold: 200 ``unknown`` or 400, nothing is created or changed;
-3. the same for the one tracking we hold: 200 or 400, never a 5xx, and what is stored stays a valid tracking
-   that ``GET`` serves (a signed push may legitimately change it: the signature is TrackingMore's).
+3. the same for the one tracking we hold: 200 or 400, never a 5xx, and what is stored stays as it was: the push
+   only names the tracking, and TrackingMore's copy (read at most once per push) is what would be applied.
 
 "Nothing changes" compares both tables and the sandbox's account before and after each example.
 DynamoDB's key-size limit on reads is enforced (moto only checks it on writes; see ``dynamodb_key_limits``).
@@ -229,6 +229,7 @@ def test_signed_hostile_pushes_for_a_tracking_we_hold_never_fail_and_leave_a_val
 ) -> None:
     previous = held.store.get(TrackingRef(*HELD))
     assert previous is not None
+    reads = held.calls("GET /trackings/{carrier_code}/{tracking_number}")
 
     reply = held.webhook_raw(signed(data))
 
@@ -238,4 +239,8 @@ def test_signed_hostile_pushes_for_a_tracking_we_hold_never_fail_and_leave_a_val
     Tracking.model_validate(served.body)
     if previous.status == "delivered":
         assert served.body["status"] == "delivered"
-    assert held.upstream() == []  # a push never calls TrackingMore (confirm mode is off)
+    # A signed push reads the tracking from TrackingMore (once at most) and never writes there; the sandbox does not
+    # hold this one (4031), so nothing the body says reaches the store.
+    assert held.upstream() == []
+    assert held.calls("GET /trackings/{carrier_code}/{tracking_number}") - reads <= 1
+    assert held.store.get(TrackingRef(*HELD)) == previous

@@ -168,9 +168,9 @@ def test_a_malformed_waybill_is_refused_with_422(invoke: Any, sandbox: Any) -> N
 def test_a_body_that_is_not_json_is_a_problem_not_a_crash(invoke: Any, sandbox: Any) -> None:
     status, headers, body = invoke(load_event("malformed_json"))
 
-    assert status == 422
+    assert status == 400
     assert headers["Content-Type"] == "application/problem+json"
-    assert body["errors"][0]["type"] == "json_invalid"
+    assert body["code"] == "invalid_json"
     assert upstream_calls(sandbox) == 0
 
 

@@ -29,7 +29,8 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "trackings/create_carrier_not_detected.json": ("trackings", 422),
     "trackings/create_with_idempotency_key.json": ("trackings", 201),
     "trackings/create_invalid.json": ("trackings", 422),
-    "trackings/create_malformed_json.json": ("trackings", 422),  # Powertools: json_invalid
+    "trackings/create_malformed_json.json": ("trackings", 400),  # invalid_json (shiptrack.jsonbody)
+    "trackings/create_deep_json.json": ("trackings", 400),  # nested 1000 deep: invalid_json, not a RecursionError
     "trackings/batch.json": ("trackings", 200),
     "trackings/batch_empty.json": ("trackings", 422),
     "trackings/list.json": ("trackings", 200),
@@ -37,6 +38,8 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "trackings/list_by_order.json": ("trackings", 200),
     "trackings/list_forged_cursor.json": ("trackings", 400),
     "trackings/list_limit_too_large.json": ("trackings", 422),
+    "trackings/list_non_ascii_cursor.json": ("trackings", 400),  # invalid_cursor, not a TypeError
+    "trackings/list_unknown_parameter.json": ("trackings", 400),  # unknown_query_parameter
     "trackings/get.json": ("trackings", 200),
     "trackings/get_unknown.json": ("trackings", 404),
     "trackings/update_metadata.json": ("trackings", 200),
@@ -44,11 +47,15 @@ EXPECTED: dict[str, tuple[str, int]] = {
     "trackings/update_archive.json": ("trackings", 200),
     "trackings/update_carrier.json": ("trackings", 200),
     "trackings/update_empty.json": ("trackings", 422),
+    "trackings/update_archived_not_boolean.json": ("trackings", 422),
+    "trackings/resync.json": ("trackings", 200),
+    "trackings/resync_unknown.json": ("trackings", 404),
     "trackings/delete.json": ("trackings", 204),
     "trackings/delete_unknown.json": ("trackings", 404),
     "realtime/lookup.json": ("realtime", 200),
     "realtime/lookup_fresh_copy.json": ("realtime", 200),
     "realtime/lookup_invalid.json": ("realtime", 422),
+    "realtime/lookup_max_age_as_text.json": ("realtime", 422),
 }
 
 

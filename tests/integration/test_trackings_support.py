@@ -63,8 +63,8 @@ def event(
     parts = path.strip("/").split("/")
     resource = path
     path_params = None
-    if len(parts) == 3 and parts[0] == "trackings":
-        resource = "/trackings/{carrier_code}/{tracking_number}"
+    if len(parts) in (3, 4) and parts[0] == "trackings" and parts[1] not in ("batch", "realtime"):
+        resource = "/trackings/{carrier_code}/{tracking_number}" + "".join(f"/{part}" for part in parts[3:])
         path_params = {"carrier_code": parts[1], "tracking_number": parts[2]}
     evt.update(
         resource=resource,

@@ -28,14 +28,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from local.stack import StackProcess
+from shiptrack.data.fetch_leases import FetchLeases
 from shiptrack.data.jobs import JobStateStore
+from shiptrack.data.push_replays import PushReplays
 from shiptrack.data.trackings import TrackingsRepository
 from shiptrack.deadline import Deadline
 from shiptrack.errors import problem_for
 from shiptrack.models import RealtimeRequest, Tracking, TrackingRef, utc_now
 from shiptrack.services.realtime import realtime_lookup
 from shiptrack.services.refresh import RefreshConfig, run_refresh
-from shiptrack.services.webhooks import receive_push
+from shiptrack.services.webhooks import PushReceiver, receive_push
 from tests.reliability.harness import CREATE, EMAIL, TOKEN, System, _image
 from trackingmore.models import Tracking as UpstreamTracking
 from trackingmore.models import TrackingPage
@@ -192,7 +194,7 @@ def history(number: str, length: int, returned: str | None) -> list[Copy]:
 
 
 class OneParcelUpstream:
-    """A TrackingMore stand-in that answers every read with one given copy (refresh and realtime use it)."""
+    """A TrackingMore stand-in that answers every read with one given copy (webhook, refresh and realtime use it)."""
 
     def __init__(self, copy: Copy) -> None:
         self.data = copy.data
@@ -202,6 +204,9 @@ class OneParcelUpstream:
         return TrackingPage.model_validate({"page": 1, "limit": 2000, "total": 1, "items": [self.data]})
 
     def realtime_tracking(self, _request: Any) -> UpstreamTracking:
+        return self.tracking
+
+    def get_tracking(self, _carrier_code: str, _tracking_number: str) -> UpstreamTracking:
         return self.tracking
 
     def stop_updating(self, refs: Any) -> Any:  # retirement never applies to these fresh parcels
@@ -214,26 +219,37 @@ class Paths:
     def __init__(self, system: System) -> None:
         self.store = TrackingsRepository(system.aws.table())
         self.jobs = JobStateStore(system.aws.table("CacheTable"))
+        self.cache = system.aws.table("CacheTable")
         self.realtime_calls = itertools.count(1)
+        self.first_push = int(utc_now().timestamp())
+        self.push_seconds = itertools.count()
 
     # Each path returns whether the copy reached the store's monotonic rule (a refresh that lost the job-state race
     # to another run, or a realtime lookup served from the stored copy, hands nothing to the store).
 
     def webhook(self, copy: Copy) -> bool:
-        time_str = str(int(utc_now().timestamp()))
+        # Each push has its own timeStr (one push of a second per parcel: the replay cache would drop a repeat).
+        time_str = str(self.first_push - next(self.push_seconds))
         verify = {"timeStr": time_str, "signature": sign(time_str, EMAIL)}
-        body = json.dumps({"meta": {"code": 200}, "data": copy.data, "verifyInfo": verify})
-        receive_push(
-            body.encode(),
-            TOKEN,
+        body = json.dumps(
+            {
+                "meta": {"code": 200},
+                "data": {"tracking_number": copy.data["tracking_number"], "carrier_code": "china-post"},
+                "verifyInfo": verify,
+            }
+        )
+        receiver = PushReceiver(
             store=self.store,
+            replays=PushReplays(self.cache),
+            leases=FetchLeases(self.cache),
             client=lambda: OneParcelUpstream(copy),  # type: ignore[arg-type,return-value]
-            expected_token=TOKEN,
+            tokens=(TOKEN,),
             account_email=EMAIL,
-            now=utc_now(),
             tolerance_seconds=300,
         )
-        return True
+        # The push only names the parcel: the copy TrackingMore serves when asked is what reaches the store.
+        outcome = receive_push(body.encode(), TOKEN, receiver=receiver, now=utc_now())
+        return outcome.confirmed
 
     def refresh(self, copy: Copy) -> bool:
         report = run_refresh(

@@ -174,8 +174,7 @@ def test_a_refresh_under_faults_keeps_what_it_applied_and_a_rerun_completes(syst
 
 
 def test_a_stream_of_pushes_under_faults_is_applied_or_redelivered_and_nothing_is_lost(system: System) -> None:
-    # Given 60 parcels and confirm mode (each push re-reads the tracking from TrackingMore: the path faults reach)
-    system.set_env("WEBHOOK_CONFIRM_MODE", "true")
+    # Given 60 parcels (each push reads the tracking from TrackingMore: the path faults reach)
     refs = create_quietly(system, batch_items(60, detected=0))
     assert system.ledger is not None
     system.ledger.publish()

@@ -105,11 +105,34 @@ def test_validation_errors_name_the_field_with_a_message() -> None:
     assert body["errors"][0]["type"] == "string_too_long"
 
 
-def test_malformed_json_is_a_client_error() -> None:
-    response = _call("POST", "/echo", '{"name": ')
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ('{"name": ', "line 1, column 10"),
+        ("[" * 1000 + "]" * 1000, "nested deeper than 32 levels"),  # a 2 KB body that was a RecursionError (500)
+        ('{"name": ' + "[" * 40 + "]" * 40 + "}", "nested deeper than 32 levels"),
+        ('{"name": "ann", "name": "bob"}', "repeats a member name"),
+        ('{"name": NaN}', "NaN is not a JSON value"),
+        ('{"name": 1e999}', "too large"),
+        ('{"name": "\\ud800"}', "unpaired surrogate"),
+        ('{"name": ' + "9" * 5000 + "}", "a number is too long to read"),
+        ("   ", "line 1, column 4"),
+    ],
+    ids=["truncated", "1000-deep", "40-deep", "duplicate", "nan", "overflow", "surrogate", "huge-int", "blank"],
+)
+def test_a_body_that_cannot_be_read_safely_is_400_invalid_json(body: str, why: str) -> None:
+    response = _call("POST", "/echo", body)
 
-    assert response["statusCode"] in (400, 422)
-    _problem(response)
+    problem = _problem(response)
+    assert (response["statusCode"], problem["code"]) == (400, "invalid_json")
+    assert why in problem["detail"]
+
+
+def test_nesting_within_the_bound_is_read() -> None:
+    # 32 levels is far beyond any request we take, and is still parsed (here: refused by the model, a 422).
+    response = _call("POST", "/echo", '{"name": ' + "[" * 30 + "]" * 30 + "}")
+
+    assert response["statusCode"] == 422
 
 
 def test_multipart_without_boundary_is_a_400_not_a_crash() -> None:
@@ -165,6 +188,19 @@ def test_upstream_auth_failure_never_echoes_the_key() -> None:
     assert _problem(response)["retryable"] is False
 
 
+def test_an_unknown_query_parameter_is_a_400_naming_it() -> None:
+    event = _event("GET", "/boom/missing")
+    event["queryStringParameters"] = {"stauts": "transit", "x\u0000y": "1"}
+    event["multiValueQueryStringParameters"] = {"stauts": ["transit"], "x\u0000y": ["1"]}
+
+    response = app.resolve(event, None)
+
+    problem = _problem(response)
+    assert (response["statusCode"], problem["code"]) == (400, "unknown_query_parameter")
+    assert problem["detail"] == "Unknown query parameter: stauts, x?y."
+    assert [error["loc"] for error in problem["errors"]] == [["query", "stauts"], ["query", "x?y"]]
+
+
 def test_unknown_route_is_a_problem_404() -> None:
     response = _call("GET", "/nope")
 
@@ -187,7 +223,7 @@ def test_a_body_the_framework_cannot_decode_is_a_400(body: str, headers: dict[st
 
     assert response["statusCode"] == 400
     problem = _problem(response)
-    assert (problem["code"], problem["detail"]) == ("bad_request", "The request body could not be read.")
+    assert (problem["code"], problem["detail"]) == ("invalid_json", "The request body could not be read.")
 
 
 def test_framework_problems_come_from_the_error_map() -> None:
@@ -230,5 +266,5 @@ def test_the_gateway_responses_of_the_template_are_the_error_maps() -> None:
 def test_errors_the_client_raised_itself_read_as_its_own_words() -> None:
     body = _problem(_call("GET", "/boom/deadline"))
 
-    assert body["detail"] == "no time left to call TrackingMore"
+    assert body["detail"] == "No time left to call TrackingMore."  # a sentence, like every problem detail
     assert body["retryable"] is True

@@ -11,7 +11,7 @@ import pytest
 
 from local.template import Template
 from shiptrack.errors import MissingSettingError
-from shiptrack.settings import Settings, TrackingMoreSecrets, get_settings
+from shiptrack.settings import Settings, WebhookSecrets, get_settings
 from tests.template_yaml import template
 
 pytestmark = pytest.mark.unit
@@ -35,7 +35,7 @@ def test_defaults_match_the_template_parameters(env: pytest.MonkeyPatch) -> None
     assert settings.realtime_max_age_seconds == 900
     assert settings.remote_cache_seconds == 7 * 24 * 3600
     assert settings.webhook_tolerance_seconds == 300
-    assert settings.webhook_confirm_mode is False
+    assert settings.webhook_trust_push_body is False  # pushes are notifications: docs/security.md
     assert settings.tracing_enabled is False
     # Storefront webhooks: AWS's schedule, no loopback receivers, no customer data in events.
     assert (settings.webhook_retry_scale, settings.webhook_attempt_timeout_seconds) == (1.0, 10.0)
@@ -45,13 +45,13 @@ def test_defaults_match_the_template_parameters(env: pytest.MonkeyPatch) -> None
 
 
 def test_parameters_override_defaults(env: pytest.MonkeyPatch) -> None:
-    env.setenv("WEBHOOK_CONFIRM_MODE", "true")
+    env.setenv("WEBHOOK_TRUST_PUSH_BODY", "true")
     env.setenv("ARCHIVE_AFTER_DAYS", "45")
     env.setenv("SHIPTRACK_TRACING", "TRUE")
 
     settings = Settings.from_env()
 
-    assert settings.webhook_confirm_mode is True
+    assert settings.webhook_trust_push_body is True
     assert settings.archive_after_days == 45
     assert settings.tracing_enabled is True
 
@@ -105,11 +105,21 @@ def test_fractions_are_read_where_a_setting_takes_them(env: pytest.MonkeyPatch) 
 
 
 def test_secret_values_never_appear_in_repr() -> None:
-    secrets = TrackingMoreSecrets.from_json(
-        '{"api_key": "k-123456", "account_email": "ops@shop.example", "webhook_token": "tok-abcdef"}'
+    secrets = WebhookSecrets.from_json(
+        {"account_email": "ops@shop.example", "webhook_token": "tok-abcdef", "previous_webhook_token": "tok-old"}
     )
 
-    assert secrets.api_key == "k-123456"
-    assert "k-123456" not in repr(secrets)
+    assert secrets.account_email == "ops@shop.example"
+    assert secrets.tokens == ("tok-abcdef", "tok-old")
     assert "ops@shop.example" not in repr(secrets)
     assert "tok-abcdef" not in repr(secrets)
+    assert "tok-old" not in repr(secrets)
+
+
+def test_empty_webhook_tokens_are_never_accepted() -> None:
+    # An unset token must not make an empty path segment (or whitespace) authenticate.
+    unset = {"account_email": "a@b.example", "webhook_token": " ", "previous_webhook_token": ""}
+
+    secrets = WebhookSecrets.from_json(unset)
+
+    assert secrets.tokens == ()

@@ -41,3 +41,17 @@ def test_the_swagger_page_is_still_the_page_without_the_parameter() -> None:
 
     assert (page["statusCode"], page["headers"]["Content-Type"]) == (200, "text/html")
     assert "SwaggerUIBundle" in page["body"]
+
+
+def test_an_unknown_query_parameter_on_the_docs_routes_is_a_400_naming_it() -> None:
+    app = importlib.import_module("functions.docs.app")
+    for name in ("swagger_ui", "openapi_json"):
+        event = json.loads((DOCS_EVENTS / f"{name}.json").read_text())
+        event["queryStringParameters"] = {"format": "json", "debug": "1"}
+        event["multiValueQueryStringParameters"] = {"format": ["json"], "debug": ["1"]}
+
+        response = app.lambda_handler(event, LambdaContext("DocsFunction"))
+        problem = json.loads(response["body"])
+
+        assert (response["statusCode"], problem["code"]) == (400, "unknown_query_parameter"), name
+        assert "debug" in problem["detail"]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shiptrack.errors import BadRequestError, UnauthorizedError
+from shiptrack.errors import BadRequestError, InvalidJsonError, UnauthorizedError
 from shiptrack.services.webhooks import authenticate_push, parse_time_str
 from trackingmore.webhooks import sign
 
@@ -29,10 +29,10 @@ def body(time_str: str | int, signature: str | None = None, data: object = None)
     ).encode()
 
 
-def authenticate(raw: bytes, token: str = TOKEN, *, now: datetime = NOW, expected: str = TOKEN) -> object:
-    return authenticate_push(
-        raw, token, expected_token=expected, account_email=EMAIL, now=now, tolerance_seconds=TOLERANCE
-    )
+def authenticate(
+    raw: bytes, token: str = TOKEN, *, now: datetime = NOW, expected: tuple[str, ...] = (TOKEN,)
+) -> object:
+    return authenticate_push(raw, token, tokens=expected, account_email=EMAIL, now=now, tolerance_seconds=TOLERANCE)
 
 
 def at(offset_seconds: float) -> str:
@@ -51,7 +51,16 @@ def test_wrong_token_is_401_before_the_body_is_read() -> None:
 
 def test_an_unconfigured_token_never_matches_an_empty_path_segment() -> None:
     with pytest.raises(UnauthorizedError):
-        authenticate(body(at(0)), token="", expected="")
+        authenticate(body(at(0)), token="", expected=("",))
+
+
+def test_the_previous_token_is_accepted_during_a_rotation_and_no_other() -> None:
+    rotating = ("new-token-after-rotation", TOKEN)
+
+    assert authenticate(body(at(0)), token=TOKEN, expected=rotating)
+    assert authenticate(body(at(0)), token="new-token-after-rotation", expected=rotating)
+    with pytest.raises(UnauthorizedError):
+        authenticate(body(at(0)), token="some-other-token", expected=rotating)
 
 
 def test_a_signature_made_with_another_key_is_401() -> None:
@@ -124,3 +133,25 @@ def test_an_unparseable_time_is_401_even_when_signed() -> None:
 def test_a_body_that_is_not_a_push_is_400(raw: bytes) -> None:
     with pytest.raises(BadRequestError):
         authenticate(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 1000 + b"]" * 1000,  # a 2 KB body that used to be a RecursionError (500)
+        b'{"data": ' + b'{"a": ' * 40 + b"1" + b"}" * 40 + b"}",
+        b'{"verifyInfo": {}, "verifyInfo": {}}',
+        b'{"data": NaN}',
+        b'{"data": "\\ud800"}',
+    ],
+    ids=["1000-deep", "40-deep", "duplicate-member", "nan", "lone-surrogate"],
+)
+def test_a_body_that_cannot_be_read_safely_is_400_invalid_json(raw: bytes) -> None:
+    with pytest.raises(InvalidJsonError):
+        authenticate(raw)
+
+
+def test_a_hostile_body_with_a_wrong_token_is_still_401() -> None:
+    # The token is checked before the body is read: a scanner learns nothing about what the body may hold.
+    with pytest.raises(UnauthorizedError):
+        authenticate(b"[" * 1000 + b"]" * 1000, token="guessed-token")

@@ -27,7 +27,8 @@ a factory may be called from any thread.
 | WebhookDeliveryFunction | :func:`webhook_delivery` | ``functions/webhook_delivery/app.py`` |
 | WebhookEndpointEventsFunction | :func:`webhook_endpoint_events` | ``functions/webhook_endpoint_events/app.py`` |
 
-The delivery function's bundle is the service's own :class:`~shiptrack.services.webhook_delivery.DeliveryContext`:
+The webhook's bundle is the service's own :class:`~shiptrack.services.webhooks.PushReceiver`, the delivery
+function's the service's own :class:`~shiptrack.services.webhook_delivery.DeliveryContext`:
 every attempt of a batch takes all of it.
 """
 
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shiptrack import deadline as deadlines
 from shiptrack import runtime
-from shiptrack.settings import get_secrets, get_settings
+from shiptrack.settings import get_settings, get_webhook_secrets
 
 if TYPE_CHECKING:
     from shiptrack.data.cache import TtlCache
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
     from shiptrack.services.webhook_delivery import DeliveryContext
     from shiptrack.services.webhook_queue import WebhookQueues
+    from shiptrack.services.webhooks import PushReceiver
     from trackingmore import TrackingMoreClient
 
 __all__ = [
@@ -67,7 +69,6 @@ __all__ = [
     "Refresh",
     "RemoteChecks",
     "Trackings",
-    "Webhook",
     "WebhookEndpointEvents",
     "WebhookEndpoints",
     "WebhookFanout",
@@ -148,25 +149,23 @@ def realtime() -> Realtime:
     )
 
 
-class Webhook(NamedTuple):
-    store: TrackingsRepository
-    client: ClientFactory
-    expected_token: str
-    account_email: str
-    tolerance_seconds: int
-    confirm: bool
+def webhook() -> PushReceiver:
+    """WebhookFunction: the push receiver — the webhook secret's tokens and e-mail, the replay cache and fetch leases
+    in CacheTable, and the client that reads TrackingMore's copy of a pushed tracking."""
+    from shiptrack.data.fetch_leases import FetchLeases
+    from shiptrack.data.push_replays import PushReplays
+    from shiptrack.services.webhooks import PushReceiver
 
-
-def webhook() -> Webhook:
-    """WebhookFunction: the secret's token and e-mail authenticate pushes."""
-    settings, secrets = get_settings(), get_secrets()
-    return Webhook(
+    settings, secrets = get_settings(), get_webhook_secrets()
+    return PushReceiver(
         store=runtime.trackings_repository(),
+        replays=PushReplays(runtime.cache_table()),
+        leases=FetchLeases(runtime.cache_table()),
         client=_client(),
-        expected_token=secrets.webhook_token,
+        tokens=secrets.tokens,
         account_email=secrets.account_email,
         tolerance_seconds=settings.webhook_tolerance_seconds,
-        confirm=settings.webhook_confirm_mode,
+        trust_body=settings.webhook_trust_push_body,
     )
 
 

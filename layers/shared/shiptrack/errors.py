@@ -14,6 +14,7 @@ storefront webhooks' queues (:class:`QueueSendError`) and the settings' (:class:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final, Literal, NamedTuple
@@ -34,6 +35,7 @@ __all__ = [
     "HttpStatusError",
     "IdempotencyKeyReusedError",
     "InvalidCursorError",
+    "InvalidJsonError",
     "InvalidOrderEventError",
     "JobConflictError",
     "JobInterruptedError",
@@ -48,8 +50,10 @@ __all__ = [
     "ShiptrackError",
     "StorageBusyError",
     "TrackingExistsError",
+    "TrackingMissingUpstreamError",
     "TrackingNotFoundError",
     "UnauthorizedError",
+    "UnknownQueryParameterError",
     "UnreadableBodyError",
     "UnsupportedFiltersError",
     "UnsupportedMediaTypeError",
@@ -63,9 +67,11 @@ __all__ = [
     "WebhookEndpointNotFoundError",
     "WebhookUrlNotAllowedError",
     "field_errors",
+    "printable",
     "problem_for",
     "responses",
     "retry_after_seconds",
+    "upstream_detail",
     "upstream_outcome",
 ]
 
@@ -169,13 +175,26 @@ class InvalidCursorError(BadRequestError):
     code, title = "invalid_cursor", "Invalid cursor"
 
 
+class UnknownQueryParameterError(BadRequestError):
+    """A query parameter the route does not take (a typo would otherwise be silently ignored)."""
+
+    code, title = "unknown_query_parameter", "Unknown query parameter"
+
+
+class InvalidJsonError(BadRequestError):
+    """A request body that cannot be read safely as JSON (``shiptrack.jsonbody``): malformed, too deep, ``NaN``,
+    repeated member names, unpaired surrogates."""
+
+    code, title = "invalid_json", "Invalid JSON body"
+
+
 class UnsupportedFiltersError(BadRequestError):
     """Filters that cannot be served together efficiently (``errors`` names each one)."""
 
     code, title = "unsupported_filters", "Unsupported combination of filters"
 
 
-class UnreadableBodyError(BadRequestError):
+class UnreadableBodyError(InvalidJsonError):
     """The framework could not decode the request body (bad base64, bad text, multipart without a boundary)."""
 
 
@@ -205,6 +224,12 @@ class ConflictError(ShiptrackError):
 
 class TrackingExistsError(ConflictError):
     code, title = "tracking_exists", "Tracking already exists"
+
+
+class TrackingMissingUpstreamError(ConflictError):
+    """We hold the tracking but TrackingMore does not (deleted there): a resync has nothing to copy."""
+
+    code, title = "tracking_missing_upstream", "Tracking missing at TrackingMore"
 
 
 class RequestInProgressError(ConflictError):
@@ -384,6 +409,39 @@ def retry_after_seconds(exc: BaseException) -> int:
     return UPSTREAM_RETRY_AFTER_SECONDS
 
 
+#: Longest piece of TrackingMore's own text a problem quotes (its messages are short phrases, reference §4.1).
+MAX_QUOTED_UPSTREAM_CHARS = 200
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]+")
+
+
+def printable(text: str, limit: int = 60) -> str:
+    """``text`` from a caller or upstream, fit to quote in a problem: control characters replaced, cut to ``limit``."""
+    cleaned = _UNPRINTABLE.sub("?", text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def upstream_detail(exc: trackingmore.TrackingMoreError) -> str:
+    """What TrackingMore did, in the caller's terms: "TrackingMore did not answer within 20 s.",
+    "TrackingMore refused the request: Tracking No. does not exist (code 4031)."
+
+    Never a host, port, URL or exception class: for failures without an answer the client's own ``message`` (our
+    words, by construction); for answers, TrackingMore's message (API key already redacted by the client), cut
+    short and without control characters. What a log needs is ``debug_detail`` (logged by the HTTP edge).
+    """
+    quoted = printable(exc.message or "", MAX_QUOTED_UPSTREAM_CHARS).strip().rstrip(". ")
+    if isinstance(exc, trackingmore.TransportError) or (exc.code is None and quoted):
+        return f"{quoted[:1].upper()}{quoted[1:]}." if quoted else "TrackingMore could not be reached."
+    if exc.code is None:
+        return "TrackingMore failed."
+    if isinstance(exc, trackingmore.ServerError):
+        what = "TrackingMore failed"
+    elif isinstance(exc, trackingmore.RateLimitError):
+        what = "TrackingMore rate-limited the request"
+    else:
+        what = "TrackingMore refused the request"
+    return f"{what}: {quoted} (code {exc.code})." if quoted else f"{what} (code {exc.code})."
+
+
 def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
     """The problem document and extra headers for any exception. Unknown exceptions become an opaque 500."""
     headers: dict[str, str] = {}
@@ -398,15 +456,8 @@ def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
         )
         if retryable:
             headers["Retry-After"] = str(retry_after_seconds(exc))
-        # The upstream message is safe to show (the client never puts the API key in it) and helps callers. Errors
-        # without a code (no answer, the deadline, the rate gate) are the client's own words.
-        if exc.code is None:
-            detail = exc.message or "TrackingMore could not be asked."
-        elif exc.message:
-            detail = f"TrackingMore answered {exc.code}: {exc.message}"
-        else:
-            detail = f"TrackingMore error {exc.code}"
-        return Problem.build(status=status, code=code, title=title, detail=detail, retryable=retryable), headers
+        problem = Problem.build(status=status, code=code, title=title, detail=upstream_detail(exc), retryable=retryable)
+        return problem, headers
     unexpected = Problem.build(
         status=500, code="internal_error", title="Internal error", detail="An unexpected error occurred."
     )

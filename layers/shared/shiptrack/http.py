@@ -27,17 +27,21 @@ import trackingmore
 from shiptrack.deadline import Deadline, bound
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
+    FieldError,
     HttpStatusError,
     PayloadTooLargeError,
     Problem,
     RouteNotFoundError,
     ShiptrackError,
+    UnknownQueryParameterError,
     UnreadableBodyError,
     UnsupportedMediaTypeError,
     ValidationFailedError,
     field_errors,
+    printable,
     problem_for,
 )
+from shiptrack.jsonbody import loads_bounded
 from shiptrack.observability import logger
 
 if TYPE_CHECKING:
@@ -108,10 +112,20 @@ def _on_unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[s
 
 def _on_any_error(exc: Exception) -> Response[str]:
     problem, headers = problem_for(exc)
-    if problem.retryable and problem.status >= 500 and isinstance(exc, trackingmore.TrackingMoreError):
-        # TrackingMore slow or failing: answered, retryable, not a bug of ours (no stack trace, no error log).
-        detail = {"problem_code": problem.code, "error": type(exc).__name__, "debug_detail": exc.debug_detail}
-        logger.warning("upstream failed", extra=detail)
+    if isinstance(exc, trackingmore.TrackingMoreError):
+        # The caller's detail says what failed in its terms; what an operator needs (the client's own text, the
+        # route) goes to the log, which carries the request id (Logger.inject_lambda_context). TrackingMore slow,
+        # failing or refusing is a warning, not a bug of ours; our credentials or quota refused is an error.
+        detail = {
+            "problem_code": problem.code,
+            "error": type(exc).__name__,
+            "endpoint": exc.endpoint,
+            "debug_detail": exc.debug_detail,
+        }
+        if problem.retryable or problem.status < 500:
+            logger.warning("upstream failed", extra=detail)
+        else:
+            logger.error("upstream failed", extra=detail)
     elif problem.status >= 500 and not isinstance(exc, ShiptrackError):
         logger.exception("request failed", extra={"problem_code": problem.code})
     return problem_response(problem, headers)
@@ -143,6 +157,30 @@ def _on_value_error(app: APIGatewayRestResolver) -> Callable[[ValueError], Respo
 def _mark_request_read(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
     # A global middleware: Powertools runs it after request validation (the body is read) and before the route.
     app.context[REQUEST_READ] = True
+    return next_middleware(app)
+
+
+def _declared_query_parameters(route: Any) -> frozenset[str]:
+    """The query parameters a route takes: its validated arguments and any it documents by hand (``/docs``)."""
+    names = {param.alias or param.name for param in route.dependant.query_params}
+    extra = (getattr(route, "openapi_extensions", None) or {}).get("parameters", [])
+    names.update(param["name"] for param in extra if param.get("in") == "query")
+    return frozenset(names)
+
+
+def _refuse_unknown_query(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[Any]]) -> Response[Any]:
+    # A misspelt filter (?stauts=transit) silently ignored answers a different question than the caller asked.
+    given = {
+        *(app.current_event.query_string_parameters or {}),
+        *(app.current_event.multi_value_query_string_parameters or {}),
+    }
+    unknown = sorted(given - _declared_query_parameters(app.context["_route"]))
+    if unknown:
+        shown = [printable(name) for name in unknown]
+        errors = [
+            FieldError(loc=["query", name], msg="unknown query parameter", type="unknown_parameter") for name in shown
+        ]
+        raise UnknownQueryParameterError(f"Unknown query parameter: {', '.join(shown)}.", errors=errors)
     return next_middleware(app)
 
 
@@ -182,11 +220,12 @@ class ShiptrackResolver(APIGatewayRestResolver):
 
 def build_resolver(*routers: Router, configure: Callable[[APIGatewayRestResolver], None] | None = None) -> Any:
     """A REST API resolver with validation, the body limit and problem+json errors, serving ``routers``."""
-    app = ShiptrackResolver(enable_validation=True)
+    # Every JSON body Powertools reads goes through the bounded reader: a body it refuses is a 400 invalid_json.
+    app = ShiptrackResolver(enable_validation=True, json_body_deserializer=loads_bounded)
     for exc_class, handler in _ERROR_HANDLERS:
         app.exception_handler(exc_class)(handler)
     app.exception_handler(ValueError)(_on_value_error(app))
-    app.use([_mark_request_read])
+    app.use([_mark_request_read, _refuse_unknown_query])
     app.not_found(_on_route_not_found)
     for router in routers:
         app.include_router(router)

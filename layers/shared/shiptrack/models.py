@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, get_args
@@ -24,11 +25,14 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from shiptrack.errors import Problem
 
@@ -49,8 +53,11 @@ __all__ = [
     "CreateTrackingRequest",
     "Customer",
     "CustomerInput",
+    "JsonBool",
     "Lifecycle",
     "ListQuery",
+    "MultiLine",
+    "OneLine",
     "RealtimeRequest",
     "RealtimeResponse",
     "Status",
@@ -59,11 +66,14 @@ __all__ = [
     "TrackingList",
     "TrackingRef",
     "UpdateTrackingRequest",
+    "UtcTimestampInput",
     "content_fingerprint",
     "format_utc",
+    "multi_line_text",
     "normalize_carrier_code",
     "normalize_tracking_number",
     "parse_utc",
+    "single_line_text",
     "to_millis",
     "utc_now",
 ]
@@ -137,6 +147,17 @@ UtcTimestamp = Annotated[
     AfterValidator(_utc_millis),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
 ]
+
+
+def _timestamp_text(value: object) -> object:
+    # JSON has no time type: a timestamp is written as ISO-8601 text. A number is not read as epoch seconds.
+    if isinstance(value, int | float):
+        raise PydanticCustomError("timestamp_type", "give an ISO-8601 date-time with an offset, as a string")
+    return value
+
+
+#: A timestamp a caller sends: ISO-8601 text with an offset (a JSON number is a 422, not epoch seconds).
+UtcTimestampInput = Annotated[UtcTimestamp, BeforeValidator(_timestamp_text)]
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Identity
@@ -215,13 +236,52 @@ CarrierCodeInput = Annotated[
 CountryCode = Annotated[
     str, Field(min_length=2, max_length=2, pattern=COUNTRY_CODE_PATTERN, examples=["US"]), AfterValidator(_upper)
 ]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-OrderId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^,]+$")]
-LogisticsChannel = Annotated[str, Field(min_length=1, max_length=100)]
-Comment = Annotated[str, Field(min_length=1, max_length=500)]
-CustomerName = Annotated[str, Field(min_length=1, max_length=100)]
+# Text we store and show others (dashboards, e-mails, storefront webhooks) must not carry characters that change how
+# it reads or breaks what reads it (docs/security.md, "Strict input"): C0/C1 controls (NUL, ESC …), DEL, the bidi
+# embeddings, overrides and isolates that reorder text on screen ("Trojan Source"), and lone surrogates (not Unicode).
+# Such input is refused with a 422 naming the field, never silently cleaned: the caller learns what was wrong.
+# Right-to-left *letters* (Arabic, Hebrew) and the invisible LRM/RLM marks are ordinary text and pass.
+_BIDI_AND_BROKEN = "\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+_NOT_ONE_LINE = re.compile(f"[\x00-\x1f{_BIDI_AND_BROKEN}]")
+_NOT_MULTI_LINE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{_BIDI_AND_BROKEN}]")
+
+
+def _refuse(pattern: re.Pattern[str], value: str) -> str:
+    found = pattern.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "forbidden_character",
+            "control, bidi-override and unpaired surrogate characters are not allowed (U+{code} at {position})",
+            {"code": f"{ord(found.group()):04X}", "position": found.start()},
+        )
+    return value
+
+
+def single_line_text(value: str) -> str:
+    """A validator: ``value`` unless it holds a control character (tab and newlines included), a bidi override or
+    isolate, or an unpaired surrogate."""
+    return _refuse(_NOT_ONE_LINE, value)
+
+
+def multi_line_text(value: str) -> str:
+    """A validator: as :func:`single_line_text`, but tab, line feed and carriage return are allowed."""
+    return _refuse(_NOT_MULTI_LINE, value)
+
+
+#: One line of text from a caller (titles, names, identifiers): see :func:`single_line_text`.
+OneLine = AfterValidator(single_line_text)
+#: Free text that may span lines (comments, descriptions): see :func:`multi_line_text`.
+MultiLine = AfterValidator(multi_line_text)
+#: A boolean that only a JSON boolean satisfies (``"yes"``, ``1`` and ``"true"`` are 422, not ``True``).
+JsonBool = Annotated[bool, Strict()]
+
+Title = Annotated[str, Field(min_length=1, max_length=200), OneLine]
+OrderId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^,]+$"), OneLine]
+LogisticsChannel = Annotated[str, Field(min_length=1, max_length=100), OneLine]
+Comment = Annotated[str, Field(min_length=1, max_length=500), MultiLine]
+CustomerName = Annotated[str, Field(min_length=1, max_length=100), OneLine]
 # Deliberately loose (no e-mail-validator dependency): one @, no spaces, a dot in the domain, RFC 5321 length.
-Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), OneLine]
 Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]{1,30}[0-9]$")]
 
 
@@ -341,7 +401,7 @@ class CreateContext(_Request):
     """Defaults for every item of a batch (the Order Shipped consumer passes the order's)."""
 
     order_id: OrderId | None = None
-    order_created_at: UtcTimestamp | None = None
+    order_created_at: UtcTimestampInput | None = None
     customer: CustomerInput | None = None
     destination_code: CountryCode | None = None
 
@@ -355,7 +415,7 @@ class CreateTrackingRequest(_Request):
     tracking_number: TrackingNumberInput
     carrier_code: CarrierCodeInput | None = None
     order_id: OrderId | None = None
-    order_created_at: UtcTimestamp | None = None
+    order_created_at: UtcTimestampInput | None = None
     title: Title | None = None
     logistics_channel: LogisticsChannel | None = None
     comment: Comment | None = None
@@ -413,7 +473,7 @@ class UpdateTrackingRequest(_Request):
     customer: CustomerInput | None = None
     destination_code: CountryCode | None = None
     status_override: StatusOverride | None = None
-    archived: bool | None = None
+    archived: JsonBool | None = None
     carrier_code: CarrierCodeInput | None = None
 
     @model_validator(mode="after")
@@ -442,9 +502,9 @@ class ListQuery(_Request):
     carrier_code: CarrierCodeInput | None = None
     order_id: OrderId | None = None
     lifecycle: Lifecycle | None = None
-    created_after: UtcTimestamp | None = None
-    created_before: UtcTimestamp | None = None
-    updated_after: UtcTimestamp | None = None
+    created_after: UtcTimestampInput | None = None
+    created_before: UtcTimestampInput | None = None
+    updated_after: UtcTimestampInput | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT
     cursor: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
 
@@ -473,7 +533,7 @@ class RealtimeRequest(_Request):
     carrier_code: CarrierCodeInput
     tracking_number: TrackingNumberInput
     destination_code: CountryCode | None = None
-    max_age_seconds: Annotated[int, Field(ge=0, le=7 * 24 * 3600)] | None = None
+    max_age_seconds: Annotated[int, Strict(), Field(ge=0, le=7 * 24 * 3600)] | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

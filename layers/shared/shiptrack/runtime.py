@@ -11,7 +11,7 @@ import threading
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from shiptrack.settings import get_secrets, get_settings
+from shiptrack.settings import get_api_key, get_cursor_keys, get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
@@ -104,11 +104,11 @@ def webhook_deliveries_table() -> Table:
 
 
 def cursor_signer() -> CursorSigner:
-    """The signer of listing cursors: today one key derived from the table name (the place to load rotated keys
-    from a secret: the first signs, all verify)."""
+    """The signer of listing cursors, with the keys of the cursor secret (``current`` signs, ``previous`` still
+    verifies). The secret is read only when a cursor is signed or checked (cached five minutes)."""
     from shiptrack.data.cursors import CursorSigner
 
-    return CursorSigner.for_table(get_settings().trackings_table)
+    return CursorSigner(get_cursor_keys)
 
 
 def trackings_repository() -> TrackingsRepository:
@@ -180,7 +180,7 @@ def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient
     from trackingmore.client import DEFAULT_MAX_RETRIES, TrackingMoreClient
     from trackingmore.ratelimit import RateLimit
 
-    api_key = get_secrets().api_key
+    api_key = get_api_key()
     settings = get_settings()
     base_url = settings.trackingmore_base_url
     with _client_lock:

@@ -3,8 +3,10 @@
 Template Parameters reach the functions as environment variables (template.yaml ``Globals``), and the template is
 the one place their defaults are written: every variable is required here, and a missing one fails the first
 :func:`get_settings` with :class:`~shiptrack.errors.MissingSettingError` naming it. Each setting is declared once,
-as a field of :class:`Settings` with its variable name. Secrets (TrackingMore API key, account e-mail, webhook
-token) are not here: they come from Secrets Manager through :func:`get_secrets`, cached, and never logged.
+as a field of :class:`Settings` with its variable name. Secrets are not here: they come from Secrets Manager, cached
+and never logged, one secret per purpose so each function may read only what it uses (template.yaml): the TrackingMore
+API key (:func:`get_api_key`), what authenticates pushes (:func:`get_webhook_secrets`) and the listing-cursor keys
+(:func:`get_cursor_keys`).
 
 Tests and the local stack take the environment from the template (``local.template``), so they set every
 variable; a test that builds :class:`Settings` by hand passes every value. Tests that change the environment
@@ -22,7 +24,16 @@ from typing import Any
 
 from shiptrack.errors import MissingSettingError
 
-__all__ = ["Settings", "TrackingMoreSecrets", "clear_caches", "env_bool", "get_secrets", "get_settings"]
+__all__ = [
+    "Settings",
+    "WebhookSecrets",
+    "clear_caches",
+    "env_bool",
+    "get_api_key",
+    "get_cursor_keys",
+    "get_settings",
+    "get_webhook_secrets",
+]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -49,6 +60,8 @@ class Settings:
     idempotency_table: str = _setting("IDEMPOTENCY_TABLE")
     event_bus_name: str = _setting("EVENT_BUS_NAME")
     trackingmore_secret_id: str = _setting("TRACKINGMORE_SECRET_ID")
+    webhook_secret_id: str = _setting("WEBHOOK_SECRET_ID")
+    cursor_keys_secret_id: str = _setting("CURSOR_KEYS_SECRET_ID")
     trackingmore_base_url: str = _setting("TRACKINGMORE_BASE_URL")
     tracing_enabled: bool = _setting("SHIPTRACK_TRACING")
     realtime_max_age_seconds: int = _setting("REALTIME_MAX_AGE_SECONDS")
@@ -56,7 +69,7 @@ class Settings:
     remote_cache_seconds: int = _setting("REMOTE_CACHE_SECONDS")
     transit_cache_seconds: int = _setting("TRANSIT_CACHE_SECONDS")
     webhook_tolerance_seconds: int = _setting("WEBHOOK_TOLERANCE_SECONDS")
-    webhook_confirm_mode: bool = _setting("WEBHOOK_CONFIRM_MODE")
+    webhook_trust_push_body: bool = _setting("WEBHOOK_TRUST_PUSH_BODY")
     stale_after_hours: int = _setting("STALE_AFTER_HOURS")
     delivered_grace_days: int = _setting("DELIVERED_GRACE_DAYS")
     archive_after_days: int = _setting("ARCHIVE_AFTER_DAYS")
@@ -118,36 +131,65 @@ def get_settings() -> Settings:
     return Settings.from_env()
 
 
-@dataclass(frozen=True, slots=True)
-class TrackingMoreSecrets:
-    """The contents of the TrackingMore secret. ``repr`` never shows the values."""
-
-    api_key: str = field(repr=False)
-    account_email: str = field(repr=False)
-    webhook_token: str = field(repr=False)
-
-    @classmethod
-    def from_json(cls, raw: str | dict[str, str]) -> TrackingMoreSecrets:
-        data = json.loads(raw) if isinstance(raw, str) else raw
-        return cls(
-            api_key=str(data["api_key"]),
-            account_email=str(data["account_email"]),
-            webhook_token=str(data["webhook_token"]),
-        )
-
-
 # Secrets rotate (docs/operations.md): re-read at most every five minutes, so a rotation takes effect
 # without a redeploy, while a warm function does not call Secrets Manager on every request.
 SECRETS_MAX_AGE_SECONDS = 300
 
 
-def get_secrets() -> TrackingMoreSecrets:
-    """The TrackingMore secret, fetched with Powertools Parameters and cached for ``SECRETS_MAX_AGE_SECONDS``."""
-    # Imported here: Parameters pulls in boto3 clients, which a function that never needs the secret should not pay.
+def _secret_json(secret_id: str) -> dict[str, Any]:
+    """A JSON secret, fetched with Powertools Parameters and cached for ``SECRETS_MAX_AGE_SECONDS``."""
+    # Imported here: Parameters pulls in boto3 clients, which a function that never needs a secret should not pay.
     from aws_lambda_powertools.utilities import parameters
 
-    raw = parameters.get_secret(get_settings().trackingmore_secret_id, max_age=SECRETS_MAX_AGE_SECONDS)
-    return TrackingMoreSecrets.from_json(raw if isinstance(raw, str) else raw.decode())
+    raw = parameters.get_secret(secret_id, max_age=SECRETS_MAX_AGE_SECONDS)
+    data = json.loads(raw if isinstance(raw, str) else raw.decode())
+    if not isinstance(data, dict):
+        msg = "a shiptrack secret holds a JSON object"
+        raise MissingSettingError(msg)
+    return data
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def get_api_key() -> str:
+    """The TrackingMore API key (``api_key`` of ``TrackingMoreSecret``): only functions that call TrackingMore."""
+    return _text(_secret_json(get_settings().trackingmore_secret_id), "api_key")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecrets:
+    """What authenticates TrackingMore pushes (``WebhookSecret``). ``repr`` never shows the values.
+
+    ``tokens``: the path tokens accepted — ``webhook_token``, and ``previous_webhook_token`` while a rotation is in
+    progress (docs/operations.md); empty ones are left out, so an unset token never matches an empty path segment.
+    """
+
+    account_email: str = field(repr=False)
+    tokens: tuple[str, ...] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WebhookSecrets:
+        tokens = tuple(t for t in (_text(data, "webhook_token"), _text(data, "previous_webhook_token")) if t)
+        return cls(account_email=_text(data, "account_email"), tokens=tokens)
+
+
+def get_webhook_secrets() -> WebhookSecrets:
+    """The account e-mail and path tokens that authenticate pushes: WebhookFunction only."""
+    return WebhookSecrets.from_json(_secret_json(get_settings().webhook_secret_id))
+
+
+def get_cursor_keys() -> tuple[bytes, ...]:
+    """The keys listing cursors are signed with (``CursorKeysSecret``): ``current`` signs, ``current`` and
+    ``previous`` verify, so a rotation keeps the cursors callers hold working (docs/operations.md)."""
+    data = _secret_json(get_settings().cursor_keys_secret_id)
+    keys = tuple(key.encode() for key in (_text(data, "current"), _text(data, "previous")) if key)
+    if not keys:
+        msg = "the cursor keys secret has no current key"
+        raise MissingSettingError(msg)
+    return keys
 
 
 def clear_caches() -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from shiptrack.events import TRACKING_ARCHIVED, TRACKING_CREATED, TRACKING_STATUS_CHANGED, TRACKING_UPDATED
-from shiptrack.models import UtcTimestamp
+from shiptrack.models import MultiLine, OneLine, UtcTimestamp
 
 __all__ = [
     "MAX_DELIVERY_LIST_LIMIT",
@@ -69,8 +69,10 @@ EventType = Annotated[
     AfterValidator(_known_event_type),
     WithJsonSchema({"type": "string", "enum": list(WEBHOOK_EVENT_TYPES.values())}),
 ]
-EndpointUrl = Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH, description="https URL to POST to")]
-Description = Annotated[str, Field(max_length=500)]
+EndpointUrl = Annotated[
+    str, Field(min_length=1, max_length=MAX_URL_LENGTH, description="https URL to POST to"), OneLine
+]
+Description = Annotated[str, Field(max_length=500), MultiLine]
 EventTypes = Annotated[
     list[EventType],
     Field(

@@ -12,11 +12,13 @@ import hmac
 import json
 from collections.abc import Mapping
 
+from pydantic import ValidationError
+
 from trackingmore.errors import WebhookPayloadError
 from trackingmore.models import Tracking, WebhookMeta, WebhookPush
 from trackingmore.models.trackings import find_tracking
 
-__all__ = ["WebhookPayloadError", "WebhookPush", "parse_push", "sign", "verify_signature"]
+__all__ = ["WebhookPayloadError", "WebhookPush", "parse_push", "push_from_body", "sign", "verify_signature"]
 
 
 def sign(time_str: str | int, email: str) -> str:
@@ -44,8 +46,16 @@ def parse_push(raw_body: bytes) -> WebhookPush:
     """
     try:
         body = json.loads(bytes(raw_body).decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+    except (UnicodeDecodeError, ValueError, TypeError, RecursionError) as exc:
         raise WebhookPayloadError("webhook body is not UTF-8 JSON") from exc
+    return push_from_body(body)
+
+
+def push_from_body(body: object) -> WebhookPush:
+    """The push in an already parsed body (a receiver that reads JSON its own way, within its own bounds).
+
+    Raises ``WebhookPayloadError`` as :func:`parse_push` does for everything after the JSON itself.
+    """
     if not isinstance(body, Mapping):
         raise WebhookPayloadError("webhook body is not a JSON object")
 
@@ -64,14 +74,12 @@ def parse_push(raw_body: bytes) -> WebhookPush:
     data = find_tracking(body.get("data"))
     if data is None:
         raise WebhookPayloadError("webhook data is not a tracking object")
-    tracking = Tracking.model_validate(data)
+    meta = body.get("meta")
+    try:
+        tracking = Tracking.model_validate(data)
+        parsed_meta = WebhookMeta.model_validate(meta) if isinstance(meta, Mapping) else None
+    except ValidationError as exc:  # the models are tolerant; what still fails is not a push
+        raise WebhookPayloadError("webhook data is not a tracking object") from exc
     if not tracking.tracking_number or not tracking.carrier_code:
         raise WebhookPayloadError("webhook data has no tracking_number and carrier_code")
-
-    meta = body.get("meta")
-    return WebhookPush(
-        tracking=tracking,
-        time_str=time_str.strip(),
-        signature=signature.strip(),
-        meta=WebhookMeta.model_validate(meta) if isinstance(meta, Mapping) else None,
-    )
+    return WebhookPush(tracking=tracking, time_str=time_str.strip(), signature=signature.strip(), meta=parsed_meta)

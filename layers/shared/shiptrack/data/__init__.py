@@ -20,10 +20,12 @@ prefix                        owner                                what
 ``ORDER#{order}#{number}``    :mod:`~shiptrack.data.order_markers` shipments of an Order Shipped event already done
 ``JOB#{name}``                :mod:`~shiptrack.data.jobs`          refresh / archive checkpoints
 ``CACHE#{namespace}#…``       :mod:`~shiptrack.data.cache`         cached lookup answers (AWB, REMOTE, TRANSIT)
+``PUSH#{digest}``             :mod:`~shiptrack.data.push_replays`  TrackingMore pushes already acted on (replays)
+``FETCH#{pk}``                :mod:`~shiptrack.data.fetch_leases`  one read of a pushed tracking at a time
 ``RATE#{route}``              :mod:`~shiptrack.data.rate_limits`   TrackingMore's account-wide rate limits, shared
 ============================  ===================================  ==================================================
 
-A new family (a webhook replay cache …) is one more module here with its own prefix, built
+A new family is one more module here with its own prefix, built
 on :mod:`~shiptrack.data.dynamodb` (conditional writes, bounded batch reads), listed in this table and in
 docs/data-model.md.
 

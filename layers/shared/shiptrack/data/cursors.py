@@ -18,7 +18,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from shiptrack.data.codec import INDEX_KEYS
@@ -44,26 +44,46 @@ def _unb64(text: str) -> bytes:
 
 
 class CursorSigner:
-    """Signs payloads with ``keys[0]`` and accepts a signature made with any of ``keys`` (rotation)."""
+    """Signs payloads with the first key and accepts a signature made with any of the keys (rotation).
 
-    def __init__(self, keys: Sequence[bytes]) -> None:
-        if not keys or not all(keys):
-            msg = "a cursor signer needs at least one non-empty key"
-            raise ValueError(msg)
-        self._keys = tuple(keys)
+    ``keys`` is the list itself or a callable returning it (``shiptrack.runtime`` passes one that reads the cursor
+    secret): then nothing is read until a cursor is first signed or checked, so a function that never lists never
+    reads the secret (and needs no permission to).
+    """
+
+    def __init__(self, keys: Sequence[bytes] | Callable[[], Sequence[bytes]]) -> None:
+        self._source = keys
+        if not callable(keys):
+            self._checked(keys)
 
     @classmethod
     def for_table(cls, table_name: str) -> CursorSigner:
-        """The signer whose one key is derived from the table name (a deployment's cursors work on it alone)."""
+        """A signer whose one key is derived from the table name: for tests and tools only. Anyone who knows the
+        table name can forge its cursors; deployed functions take their keys from a secret (``runtime``)."""
         return cls([hashlib.sha256(f"shiptrack-cursor:{table_name}".encode()).digest()])
 
     def sign(self, payload: bytes) -> str:
-        return self._signature(self._keys[0], payload)
+        return self._signature(self._keys()[0], payload)
 
     def verify(self, payload: bytes, signature: str) -> bool:
+        # A signature is URL-safe base64: anything else (non-ASCII from a percent-decoded query) cannot match,
+        # and compare_digest refuses non-ASCII text with a TypeError.
+        if not signature.isascii():
+            return False
         # Every key is tried (no early exit), so the time taken does not say which key matched.
-        matches = [hmac.compare_digest(signature, self._signature(key, payload)) for key in self._keys]
+        matches = [hmac.compare_digest(signature, self._signature(key, payload)) for key in self._keys()]
         return any(matches)
+
+    def _keys(self) -> tuple[bytes, ...]:
+        source = self._source
+        return self._checked(source() if callable(source) else source)
+
+    @staticmethod
+    def _checked(keys: Sequence[bytes]) -> tuple[bytes, ...]:
+        if not keys or not all(keys):
+            msg = "a cursor signer needs at least one non-empty key"
+            raise ValueError(msg)
+        return tuple(keys)
 
     @staticmethod
     def _signature(key: bytes, payload: bytes) -> str:

@@ -7,8 +7,8 @@ writes conditionally, so the rule is decided here and enforced again by DynamoDB
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
 
 from shiptrack.data.codec import TrackingItem
 from shiptrack.models import SHIPMENT_FIELDS, TERMINAL_STATUSES, Tracking, TrackingRef, content_fingerprint
@@ -17,7 +17,33 @@ from shiptrack.upstream import tracking_from_upstream
 if TYPE_CHECKING:
     from trackingmore.models import Tracking as UpstreamTracking
 
-__all__ = ["finalize", "is_stale", "moved_to_carrier", "propose"]
+__all__ = ["FUTURE_SKEW", "clamp_version", "finalize", "is_stale", "moved_to_carrier", "propose"]
+
+#: How far ahead of our clock an upstream time may be and still be believed: TrackingMore stamps ``updated_at`` on
+#: its own hosts, whose clocks are not ours. Anything later is not an observation, it is a claim about the future.
+FUTURE_SKEW: Final = timedelta(seconds=60)
+#: Carrier-local event times (no zone, reference §1) run at most 14 hours ahead of UTC (UTC+14).
+_LOCAL_AHEAD: Final = timedelta(hours=14)
+
+
+def clamp_version(version: str, *, now: datetime) -> str:
+    """``version`` with no part later than ``now`` allows: ``updated_at`` at most ``now`` + :data:`FUTURE_SKEW`,
+    the newest carrier-local checkpoint time at most 14 hours more.
+
+    A stored version is the floor every later copy must reach (:func:`is_stale`). Without the clamp, one copy
+    claiming ``updated_at: 2099-12-31`` (a forged push, a broken clock) would freeze the parcel: every genuine copy
+    after it would be refused as older. Clamped, such a copy outranks genuine ones only until the clock passes
+    ``now`` + the skew. Every write of the repository stores a clamped version, whatever the source.
+    """
+    parts = version.split("|")
+    if len(parts) != 3:  # not a version we made: leave it to the comparison (it sorts as it is)
+        return version
+    updated, latest, count = parts
+    now = now.astimezone(UTC)
+    ceiling = now + FUTURE_SKEW
+    updated_ceiling = f"{ceiling:%Y-%m-%dT%H:%M:%S}.{ceiling.microsecond:06d}Z"
+    latest_ceiling = f"{ceiling + _LOCAL_AHEAD:%Y-%m-%dT%H:%M:%S}"
+    return f"{min(updated, updated_ceiling)}|{min(latest, latest_ceiling)}|{count}"
 
 
 def is_stale(version: str, current: TrackingItem) -> bool:

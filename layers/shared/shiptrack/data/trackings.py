@@ -21,7 +21,7 @@ from shiptrack.data import queries
 from shiptrack.data.codec import TrackingItem, item_from_tracking, tracking_from_item, tracking_item_from_item
 from shiptrack.data.cursors import CursorSigner
 from shiptrack.data.dynamodb import batch_get, cancellation_reasons, conditional, storable
-from shiptrack.data.monotonic import finalize, is_stale, moved_to_carrier, propose
+from shiptrack.data.monotonic import clamp_version, finalize, is_stale, moved_to_carrier, propose
 from shiptrack.errors import RequestInProgressError, TrackingExistsError, TrackingNotFoundError
 from shiptrack.models import (
     Lifecycle,
@@ -174,6 +174,7 @@ class TrackingsRepository:
         When it already exists nothing is written and the stored copy is returned (``created=False``).
         """
         terminal_at = (tracking.last_changed_at or tracking.created_at) if tracking.is_terminal else None
+        version = clamp_version(version, now=self._clock()) if version else version
         record = TrackingItem(
             tracking=tracking, version=version, revision=1, last_realtime_at=last_realtime_at, terminal_at=terminal_at
         )
@@ -212,7 +213,7 @@ class TrackingsRepository:
         does not read it again; every write is conditional, so a stale one only costs a retry from a fresh read.
         """
         ref = ref or TrackingRef.of(upstream.carrier_code or "", upstream.tracking_number or "")
-        version = upstream_version(upstream)
+        version = clamp_version(upstream_version(upstream), now=self._clock())
         observed_at = to_millis(observed_at)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             if attempt or isinstance(current, Unread):
@@ -270,6 +271,34 @@ class TrackingsRepository:
             return None
         return ApplyOutcome(changed=True, tracking=final.tracking, reason="applied", previous=before)
 
+    def replace_from_upstream(
+        self, ref: TrackingRef, upstream: UpstreamTracking, *, observed_at: datetime
+    ) -> ApplyOutcome:
+        """Replace the carrier data of a stored tracking with ``upstream`` — *without* the monotonic rule (repair).
+
+        ``POST …/resync``: the operator says TrackingMore's copy is the truth, so it is taken even when its version
+        is older than the stored one (a version from a forged push, say) and even when it moves a delivered parcel
+        back. Our metadata stays (:func:`~shiptrack.upstream.tracking_from_upstream` with the stored copy as base);
+        the write is conditional on the revision read, like every write, and the stream publishes the change.
+        ``reason``: ``applied`` (something a subscriber sees changed), ``unchanged``, or ``unknown`` (not stored).
+        """
+        version = clamp_version(upstream_version(upstream), now=self._clock())
+        observed_at = to_millis(observed_at)
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            current = self.load(ref)
+            if current is None:
+                return ApplyOutcome(changed=False, tracking=None, reason="unknown")
+            before = current.tracking
+            proposed = tracking_from_upstream(upstream, now=observed_at, base=before)
+            changed = content_fingerprint(proposed) != content_fingerprint(before)
+            updated = replace(current, tracking=proposed, version=version)
+            final = finalize(current, updated, now=observed_at, changed=changed)
+            if self._write(current, final):
+                reason: Literal["applied", "unchanged"] = "applied" if changed else "unchanged"
+                return ApplyOutcome(changed=changed, tracking=final.tracking, reason=reason, previous=before)
+            self._backoff(attempt)
+        raise RequestInProgressError(f"Tracking {ref} is being changed concurrently; try again.")
+
     def update_fields(
         self,
         ref: TrackingRef,
@@ -295,7 +324,7 @@ class TrackingsRepository:
             updated = replace(
                 current,
                 tracking=current.tracking.model_copy(update=dict(changes)),
-                version=max(current.version, version or ""),
+                version=max(current.version, clamp_version(version or "", now=self._clock())),
                 expires_at=expires_at if expires_at is not None else current.expires_at,
             )
             final = finalize(current, updated, now=now)

@@ -13,13 +13,19 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
+from shiptrack.errors import PROBLEM_RESPONSES
+
 __all__ = ["router"]
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]
+
+# Any query parameter a route does not take is a 400 (shiptrack.http), here as everywhere.
+_UNKNOWN_QUERY: Any = PROBLEM_RESPONSES[400]
 
 
 def _base_path() -> str:
@@ -64,7 +70,8 @@ def _swagger_page(base_path: str) -> str:
     tags=["Docs"],
     operation_id="getOpenApiDocument",
     responses={
-        200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}}
+        200: {"description": "OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}},
+        400: _UNKNOWN_QUERY,
     },
 )
 def openapi_document() -> Response[str]:
@@ -87,10 +94,11 @@ def openapi_document() -> Response[str]:
                 "text/html": {"schema": {"type": "string"}},
                 "application/json": {"schema": {"type": "object"}},
             },
-        }
+        },
+        400: _UNKNOWN_QUERY,
     },
-    # Declared here, not as a validated argument: the page must answer whatever query it gets (a repeated or odd
-    # `format` is the page), never a 422.
+    # Declared here, not as a validated argument: the page must answer whatever `format` it gets (a repeated or odd
+    # one is the page), never a 422. Any other query parameter is a 400 (shiptrack.http), as on every route.
     openapi_extensions={
         "parameters": [
             {

@@ -1,4 +1,4 @@
-"""Routes of TrackingsFunction: create (one / batch), list, get, update, delete (docs/design.md §3).
+"""Routes of TrackingsFunction: create (one / batch), list, get, update, resync, delete (docs/design.md §3).
 
 Thin: validate (Powertools + pydantic), call one service function with the function's dependencies
 (:func:`shiptrack.compose.trackings`), shape the response. Errors are raised as domain errors and answered as
@@ -28,7 +28,7 @@ from shiptrack.models import (
     TrackingRef,
     UpdateTrackingRequest,
 )
-from shiptrack.services import create, delete, reads, update
+from shiptrack.services import create, delete, reads, resync, update
 
 __all__ = ["router"]
 
@@ -222,6 +222,27 @@ def update_tracking(
         retention_days=deps.retention_days,
     )
     return json_response(updated)
+
+
+@router.post(
+    "/trackings/<carrier_code>/<tracking_number>/resync",
+    summary="Replace our copy with TrackingMore's",
+    description=(
+        "Reads the tracking from TrackingMore and stores that copy, even when it is older than ours or moves a "
+        "delivered parcel back: the repair for a copy that should never have been stored (docs/security.md). Our "
+        "metadata (order, title, customer …) stays. The change is published like any other. 404 when we do not hold "
+        "the tracking; 409 `tracking_missing_upstream` when TrackingMore does not."
+    ),
+    tags=TAGS,
+    operation_id="resyncTracking",
+    responses=_responses(
+        {200: model_response("The tracking as TrackingMore has it", Tracking)}, 404, 409, upstream=True
+    ),
+)
+def resync_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
+    deps = compose.trackings()
+    ref = TrackingRef.of(carrier_code, tracking_number)
+    return json_response(resync.resync_tracking(ref, store=deps.store, client=deps.client))
 
 
 @router.delete(

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from shiptrack import compose
-from shiptrack.errors import PROBLEM_RESPONSES, ShiptrackError
+from shiptrack.errors import PROBLEM_RESPONSES, InvalidJsonError, ShiptrackError
 from shiptrack.models import utc_now
 from shiptrack.observability import logger, metrics
 from shiptrack.services.webhooks import receive_push
@@ -28,13 +28,14 @@ router = Router()  # type: ignore[no-untyped-call]
 class WebhookAck(BaseModel):
     """The answer to an accepted push (TrackingMore only needs the 200)."""
 
-    outcome: Literal["applied", "unchanged", "stale", "unknown"] = Field(
+    outcome: Literal["applied", "unchanged", "stale", "unknown", "coalesced", "duplicate"] = Field(
         description="`applied`: stored; `unchanged`: nothing new; `stale`: older than the stored copy (ignored); "
-        "`unknown`: not a tracking of ours (ignored)"
+        "`unknown`: not a tracking of ours, or gone at TrackingMore (ignored); `coalesced`: a read of the same "
+        "tracking in flight serves this push; `duplicate`: this push was received before (ignored)"
     )
     carrier_code: str
     tracking_number: str
-    confirmed: bool = Field(description="True when the tracking was re-read from TrackingMore (confirm mode)")
+    confirmed: bool = Field(description="True when this push read the tracking from TrackingMore")
 
 
 _PUSH_SCHEMA: dict[str, Any] = {
@@ -56,7 +57,7 @@ _PUSH_SCHEMA: dict[str, Any] = {
 
 _RESPONSES: dict[int, Any] = {
     200: {"description": "Push accepted"},
-    **{status: PROBLEM_RESPONSES[status] for status in (400, 413, 500, 502, 503, 504)},
+    **{status: PROBLEM_RESPONSES[status] for status in (400, 413, 429, 500, 502, 503, 504)},
     # The same problem+json shape; PROBLEM_RESPONSES has no 401 because API-key routes answer 403 instead.
     401: {**PROBLEM_RESPONSES[400], "description": "Wrong token, wrong signature, or timeStr outside tolerance"},
 }
@@ -67,16 +68,22 @@ _DESCRIPTION = """Receives TrackingMore v2 webhook pushes. Configure
 No API key. A push is accepted only when the path token matches, `verifyInfo.signature` is the HMAC-SHA256 of
 `verifyInfo.timeStr` keyed with the account e-mail, and `timeStr` is within `WebhookToleranceSeconds` (default
 300) of the server's clock either way; otherwise 401 and nothing changes. A body that is not a v2 push is a 400.
-The pushed tracking is applied only if it is not older than the stored copy, so duplicates and late pushes are
-harmless. With `WebhookConfirmMode` on, the tracking is re-read from TrackingMore and that copy is applied."""
+
+The push is a notification: the tracking it names is read from TrackingMore and that copy is applied (only if it is
+not older than the stored one). A push received before is `duplicate`; pushes for one tracking arriving while its
+read is in flight are `coalesced` into it. If TrackingMore cannot be read, the answer is a retryable 429/502/503/504
+and nothing changes. (`WebhookTrustPushBody=true` applies the body instead: unsafe, docs/security.md.)"""
 
 
 def _raw_body() -> bytes:
     event = router.current_event
     body = event.body or ""
     if event.is_base64_encoded:
-        return base64.b64decode(body)
-    return body.encode("utf-8")
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError as exc:  # binascii.Error: a body we cannot even decode is unreadable input
+            raise InvalidJsonError("The request body could not be read.") from exc
+    return body.encode("utf-8", "surrogatepass")
 
 
 @router.post(
@@ -93,19 +100,9 @@ def _raw_body() -> bytes:
     },
 )
 def receive_trackingmore_push(token: str) -> WebhookAck:
-    deps = compose.webhook()
+    receiver = compose.webhook()
     try:
-        outcome = receive_push(
-            _raw_body(),
-            token,
-            store=deps.store,
-            client=deps.client,
-            expected_token=deps.expected_token,
-            account_email=deps.account_email,
-            now=utc_now(),
-            tolerance_seconds=deps.tolerance_seconds,
-            confirm=deps.confirm,
-        )
+        outcome = receive_push(_raw_body(), token, receiver=receiver, now=utc_now())
     except ShiptrackError as exc:
         if exc.status in (400, 401):
             metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
