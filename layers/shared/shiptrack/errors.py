@@ -32,7 +32,10 @@ __all__ = [
     "GatewayProblem",
     "HttpStatusError",
     "IdempotencyKeyReusedError",
+    "ImportNotFoundError",
     "InvalidCursorError",
+    "InvalidEncodingError",
+    "InvalidImportError",
     "InvalidOrderEventError",
     "JobConflictError",
     "JobInterruptedError",
@@ -45,6 +48,7 @@ __all__ = [
     "RouteNotFoundError",
     "ShiptrackError",
     "StorageBusyError",
+    "TooManyItemsError",
     "TrackingExistsError",
     "TrackingNotFoundError",
     "UnauthorizedError",
@@ -166,6 +170,12 @@ class UnsupportedMediaTypeError(BadRequestError):
     code, title = "unsupported_media_type", "Unsupported media type"
 
 
+class InvalidEncodingError(BadRequestError):
+    """A text body (an import's CSV or JSON) that is not UTF-8."""
+
+    code, title = "invalid_encoding", "Body is not UTF-8"
+
+
 class UnauthorizedError(ShiptrackError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
@@ -180,6 +190,10 @@ class TrackingNotFoundError(NotFoundError):
 
 class RouteNotFoundError(NotFoundError):
     code = "route_not_found"
+
+
+class ImportNotFoundError(NotFoundError):
+    code, title = "import_not_found", "Import not found"
 
 
 class ConflictError(ShiptrackError):
@@ -200,8 +214,21 @@ class PayloadTooLargeError(ShiptrackError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 
 
+class TooManyItemsError(PayloadTooLargeError):
+    """More items than a route takes in one request (the problem says the most, ``max_items``, and where to go)."""
+
+    code, title = "too_many_items", "Too many items"
+
+
 class ValidationFailedError(ShiptrackError):
     status, code, title = 422, "validation_failed", "Request validation failed"
+
+
+class InvalidImportError(ValidationFailedError):
+    """A body that is not an import as a whole (no items, a CSV without ``tracking_number`` …): nothing is created.
+    One invalid item is not this: it fails alone, in the import's results."""
+
+    code, title = "invalid_import", "Not an import"
 
 
 class IdempotencyKeyReusedError(ShiptrackError):
@@ -276,6 +303,8 @@ class MissingSettingError(RuntimeError):
 # Upstream auth and quota failures are *our* configuration problems, not the caller's: 502/503, never 401/402.
 _UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, bool]] = [
     (trackingmore.RateLimitError, 429, "upstream_rate_limited", "Upstream rate limit", True),
+    # Our own deadline, not TrackingMore's failure: before TimeoutError, which it subclasses.
+    (trackingmore.DeadlineExceededError, 503, "deadline_exceeded", "Deadline exceeded", True),
     (trackingmore.TimeoutError, 504, "upstream_timeout", "Upstream timeout", True),
     (trackingmore.TransportError, 502, "upstream_unreachable", "Upstream unreachable", True),
     (trackingmore.ServerError, 503, "upstream_unavailable", "Upstream unavailable", True),
@@ -288,9 +317,12 @@ _UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, b
 ]
 
 #: The ``outcome`` dimension of the ``UpstreamCalls`` metric, one vocabulary for every caller.
-UpstreamOutcome = Literal["ok", "rate_limited", "timeout", "unreachable", "server_error", "rejected", "error"]
+UpstreamOutcome = Literal[
+    "ok", "rate_limited", "deadline", "timeout", "unreachable", "server_error", "rejected", "error"
+]
 _OUTCOMES: list[tuple[type[trackingmore.TrackingMoreError], UpstreamOutcome]] = [
     (trackingmore.RateLimitError, "rate_limited"),
+    (trackingmore.DeadlineExceededError, "deadline"),
     (trackingmore.TimeoutError, "timeout"),
     (trackingmore.TransportError, "unreachable"),
     (trackingmore.ServerError, "server_error"),
@@ -307,6 +339,8 @@ def upstream_outcome(exc: BaseException | None) -> UpstreamOutcome:
 
 # Retry-After we advertise when TrackingMore gives none: its documented pause after a 429 (reference §8).
 DEFAULT_RETRY_AFTER_SECONDS = 120
+# Retry-After we advertise when our own deadline stopped the work: nothing upstream is limiting, a retry can go soon.
+DEADLINE_RETRY_AFTER_SECONDS = 5
 
 
 def retry_after_seconds(exc: BaseException) -> int:
@@ -329,6 +363,11 @@ def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
         )
         if status == 429:
             headers["Retry-After"] = str(retry_after_seconds(exc))
+        if isinstance(exc, trackingmore.DeadlineExceededError):
+            # Not an upstream answer: the request ran out of time (the batch route's unsent chunks, a job's budget).
+            headers["Retry-After"] = str(DEADLINE_RETRY_AFTER_SECONDS)
+            detail = "The request ran out of time before this could be done; retry it."
+            return Problem.build(status=status, code=code, title=title, detail=detail, retryable=retryable), headers
         # The upstream message is safe to show (the client never puts the API key in it) and helps callers.
         detail = f"TrackingMore answered {exc.code}: {exc.message}" if exc.message else f"TrackingMore error {exc.code}"
         return Problem.build(status=status, code=code, title=title, detail=detail, retryable=retryable), headers
@@ -348,7 +387,7 @@ PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
     403: _problem_response("Missing or invalid API key (answered by API Gateway)"),
     404: _problem_response("Not found"),
     409: _problem_response("Conflict"),
-    413: _problem_response("Body larger than 1 MB"),
+    413: _problem_response("Body or number of items over the route's limit"),
     422: _problem_response("Invalid input"),
     429: _problem_response("TrackingMore rate limit; see Retry-After"),
     500: _problem_response("Unexpected error"),
