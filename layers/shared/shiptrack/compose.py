@@ -38,12 +38,14 @@ if TYPE_CHECKING:
     from shiptrack.data.trackings import TrackingsRepository
     from shiptrack.deadline import Deadline
     from shiptrack.services.aircargo import AirWaybill
+    from shiptrack.services.detection import DetectedCarrier
     from shiptrack.services.orders import CreateTrackings
     from shiptrack.services.refresh import RefreshConfig
     from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
     from trackingmore import TrackingMoreClient
 
 __all__ = [
+    "API_ANSWER_MARGIN_SECONDS",
     "Aircargo",
     "Archive",
     "OrderEvents",
@@ -55,6 +57,8 @@ __all__ = [
     "Webhook",
     "aircargo",
     "archive",
+    "deadline_client",
+    "detection_cache",
     "order_events",
     "publisher",
     "realtime",
@@ -66,6 +70,32 @@ __all__ = [
 
 ClientFactory = Callable[[], "TrackingMoreClient"]
 
+#: Seconds an API function keeps, after its last upstream call may end, to store what came back and answer before
+#: API Gateway's 29 s (the batch route stores the chunks still in flight when its deadline nears).
+API_ANSWER_MARGIN_SECONDS = 4.0
+
+
+def deadline_client(remaining_ms: Callable[[], int], *, margin: float = API_ANSWER_MARGIN_SECONDS) -> ClientFactory:
+    """A client factory whose clients fit every call before the invocation's deadline (``remaining_ms`` is the
+    Lambda context's ``get_remaining_time_in_millis``), keeping ``margin`` seconds to answer.
+
+    The one place a function's client is bound to its deadline; account-wide limits come with the client
+    (``runtime.trackingmore_client``).
+    """
+    from trackingmore import Deadline
+
+    deadline = Deadline.from_remaining_millis(remaining_ms)
+    return lambda: runtime.trackingmore_client().with_deadline(deadline, margin=margin)
+
+
+def detection_cache() -> TtlCache[DetectedCarrier]:
+    """Carrier detections in CacheTable (``CACHE#DETECT#``), shared by every path that creates trackings."""
+    from shiptrack.data.cache import TtlCache
+    from shiptrack.services.detection import DETECTION_NAMESPACE, DetectedCarrier
+
+    return TtlCache(runtime.cache_table(), DETECTION_NAMESPACE, DetectedCarrier)
+
+
 # The bundles are NamedTuples, not dataclasses: every function imports this module at cold start, and a
 # NamedTuple class costs a tenth of a dataclass to create.
 
@@ -75,15 +105,18 @@ class Trackings(NamedTuple):
     client: ClientFactory
     claims: CreateClaims
     retention_days: int
+    detections: TtlCache[DetectedCarrier]
 
 
-def trackings() -> Trackings:
-    """TrackingsFunction: create (one / batch), list, get, update, delete."""
+def trackings(remaining_ms: Callable[[], int] | None = None) -> Trackings:
+    """TrackingsFunction: create (one / batch), list, get, update, delete. With ``remaining_ms`` (the Lambda
+    context's), the client works within the invocation's deadline (:func:`deadline_client`)."""
     return Trackings(
         store=runtime.trackings_repository(),
-        client=runtime.trackingmore_client,
+        client=runtime.trackingmore_client if remaining_ms is None else deadline_client(remaining_ms),
         claims=runtime.create_claims(),
         retention_days=get_settings().retention_days,
+        detections=detection_cache(),
     )
 
 
@@ -171,7 +204,12 @@ def order_events() -> OrderEvents:
     """OrderEventsFunction: shipments become trackings through the batch route's service."""
     from shiptrack.services.create import create_trackings
 
-    create = partial(create_trackings, store=runtime.trackings_repository(), client=runtime.trackingmore_client)
+    create = partial(
+        create_trackings,
+        store=runtime.trackings_repository(),
+        client=runtime.trackingmore_client,
+        detections=detection_cache(),
+    )
     return OrderEvents(markers=runtime.order_markers(), create_trackings=create)
 
 

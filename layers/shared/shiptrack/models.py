@@ -57,6 +57,7 @@ __all__ = [
     "Tracking",
     "TrackingList",
     "TrackingRef",
+    "TrackingSummary",
     "UpdateTrackingRequest",
     "content_fingerprint",
     "format_utc",
@@ -83,6 +84,9 @@ TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"delivered", "expired", "e
 #: 400 KB item limit and the write cost of the four ALL-projection indexes (docs/data-model.md).
 MAX_STORED_CHECKPOINTS: Final = 100
 MAX_CHECKPOINT_TEXT: Final = 500
+#: The most items ``POST /trackings/batch`` takes: the largest size whose p99 under the realistic upstream profile
+#: stays under 20 s (docs/benchmarks.md, "The batch route's size"), and whose largest answer fits Lambda's 6 MB
+#: (tests/contract/test_payload_limits.py). More is a 413 that points to ``POST /imports``.
 MAX_BATCH_ITEMS: Final = 1000
 MAX_LIST_LIMIT: Final = 100
 DEFAULT_LIST_LIMIT: Final = 25
@@ -292,6 +296,31 @@ class Tracking(_Model):
         return self.status in TERMINAL_STATUSES
 
 
+class TrackingSummary(_Model):
+    """A tracking without its checkpoints, contact details and free text but its title and last event: what each
+    result of a batch create or an import carries. A page of whole trackings cannot fit Lambda's 6 MB answer
+    (100 checkpoints each); ``GET /trackings/{carrier_code}/{tracking_number}`` has the rest."""
+
+    carrier_code: str
+    tracking_number: str
+    status: Status = "pending"
+    substatus: str | None = None
+    lifecycle: Lifecycle = "active"
+    order_id: str | None = None
+    title: str | None = None
+    last_event: str | None = None
+    upstream_id: str | None = None
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    last_checked_at: UtcTimestamp | None = None
+    last_changed_at: UtcTimestamp | None = None
+
+    @classmethod
+    def of(cls, tracking: Tracking) -> TrackingSummary:
+        """The summary of a whole tracking."""
+        return cls.model_validate(tracking.model_dump(include=set(cls.model_fields)))
+
+
 #: Resource fields that do not describe the parcel: they change on every look upstream or every write.
 VOLATILE_FIELDS: Final = frozenset({"updated_at", "last_checked_at", "last_changed_at"})
 #: Resource fields that come from the carrier (everything else is our metadata, or our bookkeeping).
@@ -380,19 +409,26 @@ class CreateTrackingRequest(_Request):
 
 
 class BatchCreateRequest(_Request):
-    """Body of ``POST /trackings/batch``: 1..1000 items.
+    """Body of ``POST /trackings/batch``: 1 to :data:`MAX_BATCH_ITEMS` items.
 
     Items are deliberately not validated here: one invalid item fails alone, with its own problem, in the
-    result list (the service validates each as a :class:`CreateTrackingRequest`).
+    result list (the service validates each as a :class:`CreateTrackingRequest`). The upper bound is in the schema
+    (``maxItems``) but checked by the route, so that more items are a 413 pointing to ``POST /imports`` rather than
+    a validation error.
     """
 
     items: Annotated[
         list[Any],
         Field(
             min_length=1,
-            max_length=MAX_BATCH_ITEMS,
-            description="Up to 1000 trackings; each has the shape of `CreateTrackingRequest`",
-            json_schema_extra={"items": {"$ref": "#/components/schemas/CreateTrackingRequest"}},
+            description=(
+                f"Up to {MAX_BATCH_ITEMS} trackings; each has the shape of `CreateTrackingRequest`. Larger sets: "
+                "`POST /imports`"
+            ),
+            json_schema_extra={
+                "items": {"$ref": "#/components/schemas/CreateTrackingRequest"},
+                "maxItems": MAX_BATCH_ITEMS,
+            },
         ),
     ]
 
@@ -488,7 +524,7 @@ class BatchItemResult(_Model):
     outcome: Literal["created", "existing", "failed"]
     carrier_code: str | None = None
     tracking_number: str | None = None
-    tracking: Tracking | None = None
+    tracking: TrackingSummary | None = Field(default=None, description="The tracking when created or existing")
     problem: Problem | None = Field(default=None, description="A problem object (RFC 9457) when failed")
 
 

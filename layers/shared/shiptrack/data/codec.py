@@ -17,7 +17,8 @@ Bookkeeping attributes (not part of the resource): ``revision`` (optimistic lock
 ``upstream_version`` (:func:`~shiptrack.upstream.upstream_version` of the last applied upstream copy),
 ``fingerprint`` (:func:`~shiptrack.models.content_fingerprint`: equal fingerprints = nothing a subscriber sees
 changed), ``last_realtime_at`` (the last upstream realtime call, for TrackingMore's 2-hour rule),
-``terminal_at``, ``expires_at``.
+``terminal_at``, ``expires_at``, ``created_by`` (who stored it first, when that writer needs to recognise its own
+work after a crash: an import chunk, ``shiptrack.services.import_worker``).
 
 :func:`item_from_tracking` and the index partition values here are the only places that know how items are laid
 out in the indexes, so sharding a hot partition (docs/data-model.md) starts in this module.
@@ -83,6 +84,7 @@ class TrackingItem:
     last_realtime_at: datetime | None = None
     terminal_at: datetime | None = None
     expires_at: int | None = None
+    created_by: str | None = None
 
     @property
     def ref(self) -> TrackingRef:
@@ -163,6 +165,7 @@ def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | No
         "last_realtime_at": format_utc(item_record.last_realtime_at) if item_record.last_realtime_at else None,
         "terminal_at": format_utc(item_record.terminal_at) if item_record.terminal_at else None,
         "expires_at": item_record.expires_at if archived else None,
+        "created_by": item_record.created_by,
         # index keys
         "list_pk": LIST_ARCHIVED if archived else LIST_ALL,
         "created_sk": f"{created}#{pk}",
@@ -228,6 +231,7 @@ def tracking_item_from_item(item: Mapping[str, Any]) -> TrackingItem:
         last_realtime_at=_time(item, "last_realtime_at"),
         terminal_at=_time(item, "terminal_at"),
         expires_at=_int(item, "expires_at"),
+        created_by=_text(item, "created_by"),
     )
 
 

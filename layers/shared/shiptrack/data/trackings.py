@@ -163,21 +163,34 @@ class TrackingsRepository:
 
     # ----------------------------------------------------------------------------------------------- writes
 
-    def put_new(self, tracking: Tracking, *, version: str = "", last_realtime_at: datetime | None = None) -> PutOutcome:
+    def put_new(
+        self,
+        tracking: Tracking,
+        *,
+        version: str = "",
+        last_realtime_at: datetime | None = None,
+        created_by: str | None = None,
+    ) -> PutOutcome:
         """Store a tracking we did not hold (conditional on the identity being absent).
 
         When it already exists nothing is written and the stored copy is returned (``created=False``).
+        ``created_by`` is kept with the item (bookkeeping) so that its writer recognises its own work on a retry.
         """
         terminal_at = (tracking.last_changed_at or tracking.created_at) if tracking.is_terminal else None
         record = TrackingItem(
-            tracking=tracking, version=version, revision=1, last_realtime_at=last_realtime_at, terminal_at=terminal_at
+            tracking=tracking,
+            version=version,
+            revision=1,
+            last_realtime_at=last_realtime_at,
+            terminal_at=terminal_at,
+            created_by=created_by,
         )
         item = item_from_tracking(record)
         if conditional(lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")):
             return PutOutcome(created=True, tracking=tracking)
         existing = self.get(tracking.ref)
         if existing is None:  # deleted in between: a rare race, and storing it now is right
-            return self.put_new(tracking, version=version, last_realtime_at=last_realtime_at)
+            return self.put_new(tracking, version=version, last_realtime_at=last_realtime_at, created_by=created_by)
         return PutOutcome(created=False, tracking=existing)
 
     def apply_upstream_update(

@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 
 from shiptrack import compose, errors
 from shiptrack.models import (
+    MAX_BATCH_ITEMS,
     BatchCreateRequest,
     BatchCreateResponse,
     CreateTrackingRequest,
@@ -113,19 +114,31 @@ def create_tracking(
 
 @router.post(
     "/trackings/batch",
-    summary="Track up to 1000 parcels",
+    summary=f"Track up to {MAX_BATCH_ITEMS} parcels",
     description=(
-        "One result per input item, in input order: `created`, `existing` (already tracked; not sent upstream) or "
-        "`failed` with a problem object. Invalid items fail alone; duplicates collapse onto one tracking; the rest "
-        "go to TrackingMore 40 per call. A failed upstream call fails only its items, with `retryable: true`."
+        "One result per input item, in input order: `created`, `existing` (already tracked, or a repeat of an "
+        "earlier item: not sent upstream) or `failed` with a problem object; `summary` counts trackings. Invalid "
+        "items fail alone; the rest go to TrackingMore 40 per call, several calls at once within the account's "
+        "limits. A failed upstream call fails only its items, with `retryable: true`. Each result carries the "
+        "tracking without its checkpoints (`GET /trackings/{carrier_code}/{tracking_number}` has them). When the "
+        "request's time runs short, no more calls are sent: what was created is stored and answered, the rest "
+        f"fails with a retryable `deadline_exceeded` problem. More than {MAX_BATCH_ITEMS} items: 413, use "
+        "`POST /imports`."
     ),
     tags=TAGS,
     operation_id="createTrackingsBatch",
-    responses=_responses({200: _model("Per-item results", BatchCreateResponse)}, upstream=True),
+    responses=_responses({200: _model("Per-item results", BatchCreateResponse)}, 413, upstream=True),
 )
 def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Response[str]:
-    deps = compose.trackings()
-    return _json(create.create_trackings(request.items, store=deps.store, client=deps.client))
+    if len(request.items) > MAX_BATCH_ITEMS:
+        raise errors.TooManyItemsError(
+            f"This batch has {len(request.items)} items; POST /trackings/batch takes at most {MAX_BATCH_ITEMS}. "
+            "Send larger sets to POST /imports (up to 50,000 items, created in the background).",
+            max_items=MAX_BATCH_ITEMS,
+        )
+    deps = compose.trackings(router.lambda_context.get_remaining_time_in_millis)
+    response = create.create_trackings(request.items, store=deps.store, client=deps.client, detections=deps.detections)
+    return _json(response)
 
 
 @router.get(
