@@ -26,5 +26,11 @@ A new family (rate-limit buckets, a webhook replay cache …) is one more module
 on :mod:`~shiptrack.data.dynamodb` (conditional writes, bounded batch reads), listed in this table and in
 docs/data-model.md.
 
+``CACHE#DETECT#{number}`` is the carrier detections' namespace of :mod:`~shiptrack.data.cache`
+(``shiptrack.services.detection``).
+
+**ImportsTable** — bulk imports, ``pk = IMPORT#{id}``: a header (``sk = IMPORT``) and its chunks
+(``sk = CHUNK#{n}``), all in :mod:`~shiptrack.data.imports`.
+
 **IdempotencyTable** is Powertools Idempotency's own (``shiptrack.idempotency``); nothing here touches it.
 """

@@ -38,6 +38,7 @@ from shiptrack.models import (
     Customer,
     Tracking,
     TrackingRef,
+    TrackingSummary,
     content_fingerprint,
     format_utc,
     parse_utc,
@@ -48,10 +49,12 @@ __all__ = [
     "INDEX_KEYS",
     "LIST_ALL",
     "LIST_ARCHIVED",
+    "SUMMARY_ATTRIBUTES",
     "TERMINAL",
     "TrackingItem",
     "is_visible_change",
     "item_from_tracking",
+    "summary_from_item",
     "tracking_from_item",
     "tracking_item_from_item",
 ]
@@ -180,6 +183,29 @@ def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | No
     return _without_none(item)
 
 
+def _summary_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a tracking and its summary share, from an item."""
+    created_at = _time(item, "created_at")
+    if created_at is None:
+        msg = f"item {item.get('pk')!r} has no created_at"
+        raise ValueError(msg)
+    return {
+        "carrier_code": str(item["carrier_code"]),
+        "tracking_number": str(item["tracking_number"]),
+        "status": item.get("status", "pending"),
+        "substatus": _text(item, "substatus"),
+        "lifecycle": item.get("lifecycle", "active"),
+        "order_id": _text(item, "order_id"),
+        "title": _text(item, "title"),
+        "last_event": _text(item, "last_event"),
+        "upstream_id": _text(item, "upstream_id"),
+        "created_at": created_at,
+        "updated_at": _time(item, "updated_at") or created_at,
+        "last_checked_at": _time(item, "last_checked_at"),
+        "last_changed_at": _time(item, "last_changed_at"),
+    }
+
+
 def tracking_from_item(item: Mapping[str, Any]) -> Tracking:
     """The resource for a TrackingsTable item or a deserialised stream image (numbers may be ``Decimal``)."""
     raw_checkpoints = item.get("checkpoints") or []
@@ -188,19 +214,9 @@ def tracking_from_item(item: Mapping[str, Any]) -> Tracking:
         for entry in raw_checkpoints
         if isinstance(entry, Mapping)
     ]
-    created_at = _time(item, "created_at")
-    if created_at is None:
-        msg = f"item {item.get('pk')!r} has no created_at"
-        raise ValueError(msg)
     return Tracking(
-        carrier_code=str(item["carrier_code"]),
-        tracking_number=str(item["tracking_number"]),
-        status=item.get("status", "pending"),
-        substatus=_text(item, "substatus"),
-        lifecycle=item.get("lifecycle", "active"),
-        order_id=_text(item, "order_id"),
+        **_summary_fields(item),
         order_created_at=_time(item, "order_created_at"),
-        title=_text(item, "title"),
         logistics_channel=_text(item, "logistics_channel"),
         comment=_text(item, "comment"),
         customer=Customer(
@@ -212,14 +228,17 @@ def tracking_from_item(item: Mapping[str, Any]) -> Tracking:
         origin_country=_text(item, "origin_country"),
         destination_country=_text(item, "destination_country"),
         transit_days=_int(item, "transit_days"),
-        last_event=_text(item, "last_event"),
         checkpoints=checkpoints,
-        upstream_id=_text(item, "upstream_id"),
-        created_at=created_at,
-        updated_at=_time(item, "updated_at") or created_at,
-        last_checked_at=_time(item, "last_checked_at"),
-        last_changed_at=_time(item, "last_changed_at"),
     )
+
+
+#: The item attributes a :class:`~shiptrack.models.TrackingSummary` is read from (each a resource field as is).
+SUMMARY_ATTRIBUTES: Final = tuple(TrackingSummary.model_fields)
+
+
+def summary_from_item(item: Mapping[str, Any]) -> TrackingSummary:
+    """The summary of a tracking from its item, or from the :data:`SUMMARY_ATTRIBUTES` of it."""
+    return TrackingSummary(**_summary_fields(item))
 
 
 def tracking_item_from_item(item: Mapping[str, Any]) -> TrackingItem:

@@ -18,7 +18,14 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from shiptrack.data import queries
-from shiptrack.data.codec import TrackingItem, item_from_tracking, tracking_from_item, tracking_item_from_item
+from shiptrack.data.codec import (
+    SUMMARY_ATTRIBUTES,
+    TrackingItem,
+    item_from_tracking,
+    summary_from_item,
+    tracking_from_item,
+    tracking_item_from_item,
+)
 from shiptrack.data.cursors import CursorSigner
 from shiptrack.data.dynamodb import batch_get, cancellation_reasons, conditional, storable
 from shiptrack.data.monotonic import finalize, is_stale, moved_to_carrier, propose
@@ -29,6 +36,7 @@ from shiptrack.models import (
     Tracking,
     TrackingList,
     TrackingRef,
+    TrackingSummary,
     content_fingerprint,
     format_utc,
     to_millis,
@@ -133,6 +141,15 @@ class TrackingsRepository:
             record = tracking_item_from_item(item)
             found[record.ref] = record
         return found
+
+    def batch_get_summaries(self, refs: Iterable[TrackingRef]) -> dict[TrackingRef, TrackingSummary]:
+        """The stored trackings among ``refs`` as summaries: only the summary's attributes are read (no
+        checkpoints), eventually consistent — for pages that show many trackings at once."""
+        wanted = sorted({ref.key for ref in refs if storable(ref.key)})
+        keys = [{"pk": key} for key in wanted]
+        items = batch_get(self._table, keys, consistent=False, sleep=self._sleep, attributes=SUMMARY_ATTRIBUTES)
+        summaries = (summary_from_item(item) for item in items)
+        return {TrackingRef(s.carrier_code, s.tracking_number): s for s in summaries}
 
     def list(self, query: ListQuery) -> TrackingList:
         """One page of trackings, newest first, as ``query`` filters them (see :func:`queries.list_trackings`)."""
