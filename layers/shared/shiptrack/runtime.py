@@ -16,31 +16,37 @@ from shiptrack.settings import get_secrets, get_settings
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import DynamoDBServiceResource, Table
     from mypy_boto3_events.client import EventBridgeClient
+    from mypy_boto3_sqs.client import SQSClient
 
     from shiptrack.data.claims import CreateClaims
     from shiptrack.data.cursors import CursorSigner
+    from shiptrack.data.imports import ImportsRepository
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
     from shiptrack.data.trackings import TrackingsRepository
-    from trackingmore import TrackingMoreClient
+    from trackingmore import RateLimit, TrackingMoreClient
 
 __all__ = [
+    "batch_create_rate_limit",
     "cache_table",
     "clear",
     "create_claims",
     "cursor_signer",
     "dynamodb",
     "events_client",
+    "imports_repository",
+    "imports_table",
     "job_states",
     "order_markers",
+    "sqs_client",
     "trackingmore_client",
     "trackings_repository",
     "trackings_table",
 ]
 
 _client_lock = threading.Lock()
-# Clients by retry policy, each for the (api_key, base_url) it was built with.
-_clients: dict[int | None, tuple[str, str, TrackingMoreClient]] = {}
+# Clients by (retry policy, rate share), each for the (api_key, base_url) it was built with.
+_clients: dict[tuple[int | None, int], tuple[str, str, TrackingMoreClient]] = {}
 
 
 @cache
@@ -60,6 +66,14 @@ def events_client() -> EventBridgeClient:
 
 
 @cache
+def sqs_client() -> SQSClient:
+    """The boto3 SQS client (follows ``AWS_ENDPOINT_URL`` locally)."""
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@cache
 def _table(name: str) -> Table:
     # Building a boto3 Table resource object costs ~3 ms of CPU (resource factory); handlers ask for one per request.
     return dynamodb().Table(name)
@@ -73,6 +87,18 @@ def trackings_table() -> Table:
 def cache_table() -> Table:
     """The CacheTable resource (one object per table name while the environment is warm)."""
     return _table(get_settings().cache_table)
+
+
+def imports_table() -> Table:
+    """The ImportsTable resource."""
+    return _table(get_settings().imports_table)
+
+
+def imports_repository() -> ImportsRepository:
+    """Bulk imports and their chunks (ImportsTable)."""
+    from shiptrack.data.imports import ImportsRepository
+
+    return ImportsRepository(imports_table())
 
 
 def cursor_signer() -> CursorSigner:
@@ -111,27 +137,52 @@ def job_states() -> JobStateStore:
     return JobStateStore(cache_table())
 
 
-def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
+def batch_create_rate_limit(share: int = 1) -> RateLimit | None:
+    """This process's part of the account's batch-create rate (``BatchCreateRatePerSecond``; ``None``: no limit).
+
+    ``share`` is how many instances divide the rate between them (the import workers: ``ImportWorkerConcurrency``).
+    Each paces itself at ⌊rate / share⌋ calls a second (at least one call every ``share / rate`` seconds), so
+    together they never exceed the rate. The client's default gate keeps windows per process; a gate shared by
+    every instance (DynamoDB) would let them use the whole rate between them.
+    """
+    from trackingmore import RateLimit
+
+    rate = get_settings().batch_create_rate_per_second
+    if rate <= 0:
+        return None
+    if rate >= share:
+        return RateLimit(rate // max(share, 1), 1.0)
+    return RateLimit(1, share / rate)
+
+
+def trackingmore_client(*, max_retries: int | None = None, rate_share: int = 1) -> TrackingMoreClient:
     """A TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation).
 
     ``max_retries`` overrides the client's retry policy (``None`` keeps its default); one client is kept per
     policy, so a path that must never retry (realtime behind API Gateway's 29 s) shares nothing it should not.
+    Batch creates keep to :func:`batch_create_rate_limit` (``rate_share``: how many instances share the rate).
     """
     from trackingmore.client import DEFAULT_MAX_RETRIES, TrackingMoreClient
 
     api_key = get_secrets().api_key
     base_url = get_settings().trackingmore_base_url
     with _client_lock:
-        cached = _clients.get(max_retries)
+        cached = _clients.get((max_retries, rate_share))
         if cached is None or cached[0] != api_key or cached[1] != base_url:
             retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
-            cached = (api_key, base_url, TrackingMoreClient(api_key, base_url=base_url, max_retries=retries))
-            _clients[max_retries] = cached
+            client = TrackingMoreClient(
+                api_key,
+                base_url=base_url,
+                max_retries=retries,
+                batch_create_rate_limit=batch_create_rate_limit(rate_share),
+            )
+            cached = (api_key, base_url, client)
+            _clients[(max_retries, rate_share)] = cached
         return cached[2]
 
 
 # Held here, not looked up by name in clear(): a test may replace the module's functions (monkeypatch).
-_CACHED: tuple[Any, ...] = (dynamodb, events_client, _table)
+_CACHED: tuple[Any, ...] = (dynamodb, events_client, sqs_client, _table)
 
 
 def clear() -> None:

@@ -61,6 +61,12 @@ class Settings:
     delivered_grace_days: int = _setting("DELIVERED_GRACE_DAYS")
     archive_after_days: int = _setting("ARCHIVE_AFTER_DAYS")
     retention_days: int = _setting("RETENTION_DAYS")
+    imports_table: str = _setting("IMPORTS_TABLE")
+    import_queue_url: str = _setting("IMPORT_QUEUE_URL")
+    import_retention_days: int = _setting("IMPORT_RETENTION_DAYS")
+    import_worker_concurrency: int = _setting("IMPORT_WORKER_CONCURRENCY")
+    import_retry_seconds: int = _setting("IMPORT_RETRY_SECONDS")
+    batch_create_rate_per_second: int = _setting("BATCH_CREATE_RATE_PER_SECOND")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
