@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from shiptrack.errors import FieldError, Problem
+from shiptrack.import_models import MAX_RESULTS_LIMIT, ImportItemResult, ImportResults
 from shiptrack.models import (
     MAX_BATCH_ITEMS,
     MAX_LIST_LIMIT,
@@ -20,6 +22,7 @@ from shiptrack.models import (
     TrackingList,
     TrackingSummary,
 )
+from shiptrack.services import imports as limits
 from tests.payloads import LAMBDA_RESPONSE_LIMIT, NOW, TEXTS, lambda_payload_bytes, largest_tracking
 
 pytestmark = pytest.mark.contract
@@ -44,6 +47,44 @@ def batch_of_existing(char: str) -> str:
     return BatchCreateResponse(results=results, summary=BatchSummary(existing=MAX_BATCH_ITEMS)).model_dump_json()
 
 
+def import_results_existing(char: str) -> str:
+    results = [
+        ImportItemResult(
+            index=i,
+            outcome="existing",
+            carrier_code="c" * 60,
+            tracking_number=f"{i:0100d}",
+            tracking=TrackingSummary.of(largest_tracking(char, i)),
+            duplicate_of=i,
+        )
+        for i in range(MAX_RESULTS_LIMIT)
+    ]
+    return ImportResults(items=results, next_cursor="c" * 2048).model_dump_json()
+
+
+def import_results_failed(char: str) -> str:
+    # An invalid item's result as bounded when it is stored (shiptrack.services.imports): every text at its longest.
+    error = FieldError(
+        loc=[char * limits.PROBLEM_LOC_CHARS] * limits.PROBLEM_LOC_PARTS,
+        msg=char * limits.PROBLEM_MSG_CHARS,
+        type=char * limits.PROBLEM_TYPE_CHARS,
+    )
+    detail = "This item is not valid; see errors (the first 5 of 99999)."
+    problem = Problem.build(
+        status=422,
+        code="validation_failed",
+        title="Request validation failed",
+        detail=detail,
+        errors=[error] * limits.PROBLEM_FIELD_ERRORS,
+    )
+    text = char * limits.ITEM_TEXT_CHARS
+    results = [
+        ImportItemResult(index=i, outcome="failed", carrier_code=text, tracking_number=text, problem=problem)
+        for i in range(MAX_RESULTS_LIMIT)
+    ]
+    return ImportResults(items=results, next_cursor="c" * 2048).model_dump_json()
+
+
 ONE_TRACKING = {
     "GET /trackings/{carrier_code}/{tracking_number}": lambda c: largest_tracking(c).model_dump_json(),
     "PATCH /trackings/{carrier_code}/{tracking_number}": lambda c: largest_tracking(c).model_dump_json(),
@@ -52,14 +93,23 @@ ONE_TRACKING = {
         source="cache", fetched_at=NOW, tracking=largest_tracking(c)
     ).model_dump_json(),
 }
-MANY_TRACKINGS = {"GET /trackings?limit=100": list_page, "POST /trackings/batch (all existing)": batch_of_existing}
+MANY_TRACKINGS = {
+    "GET /trackings?limit=100": list_page,
+    "POST /trackings/batch (all existing)": batch_of_existing,
+    "GET /imports/{id}/results?limit=500 (all existing)": import_results_existing,
+    "GET /imports/{id}/results?limit=500 (all failed)": import_results_failed,
+}
 TOO_LARGE = pytest.mark.xfail(
     strict=True,
     reason="a page of trackings with their checkpoints has no byte budget: 100 largest trackings are ~12 MB "
     "(~62 MB as escaped CJK text); Lambda refuses over 6 MB and the client gets a 502. The route needs a "
     "byte-bounded page (or a checkpoint-free list view).",
 )
-FITS = {"POST /trackings/batch (all existing)"}
+FITS = {
+    "POST /trackings/batch (all existing)",
+    "GET /imports/{id}/results?limit=500 (all existing)",
+    "GET /imports/{id}/results?limit=500 (all failed)",
+}
 
 
 @pytest.mark.parametrize("text", sorted(TEXTS))

@@ -16,6 +16,9 @@ upstream (a read, a create of a tracking we hold, a cache hit) must not pay for 
 | AircargoFunction | :func:`aircargo` | ``shiptrack.routes.aircargo`` |
 | RemoteChecksFunction | :func:`remote_checks` | ``shiptrack.routes.remote_checks`` |
 | OrderEventsFunction | :func:`order_events` | ``functions/order_events/app.py`` |
+| ImportsFunction | :func:`imports` | ``shiptrack.routes.imports`` |
+| ImportDispatchFunction | :func:`import_dispatch` | ``functions/import_dispatch/app.py`` |
+| ImportWorkerFunction | :func:`import_worker` | ``functions/import_worker/app.py`` |
 | PublisherFunction | :func:`publisher` | ``functions/publisher/app.py`` |
 | RefreshFunction | :func:`refresh` | ``functions/refresh/app.py`` |
 | ArchiveFunction | :func:`archive` | ``functions/archive/app.py`` |
@@ -33,12 +36,15 @@ from shiptrack.settings import get_secrets, get_settings
 if TYPE_CHECKING:
     from shiptrack.data.cache import TtlCache
     from shiptrack.data.claims import CreateClaims
+    from shiptrack.data.cursors import CursorSigner
+    from shiptrack.data.imports import ImportsRepository
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
     from shiptrack.data.trackings import TrackingsRepository
     from shiptrack.deadline import Deadline
     from shiptrack.services.aircargo import AirWaybill
     from shiptrack.services.detection import DetectedCarrier
+    from shiptrack.services.import_dispatch import ChunkQueue
     from shiptrack.services.orders import CreateTrackings
     from shiptrack.services.refresh import RefreshConfig
     from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
@@ -48,6 +54,9 @@ __all__ = [
     "API_ANSWER_MARGIN_SECONDS",
     "Aircargo",
     "Archive",
+    "ImportDispatch",
+    "ImportWorker",
+    "Imports",
     "OrderEvents",
     "Publisher",
     "Realtime",
@@ -59,6 +68,9 @@ __all__ = [
     "archive",
     "deadline_client",
     "detection_cache",
+    "import_dispatch",
+    "import_worker",
+    "imports",
     "order_events",
     "publisher",
     "realtime",
@@ -75,17 +87,20 @@ ClientFactory = Callable[[], "TrackingMoreClient"]
 API_ANSWER_MARGIN_SECONDS = 4.0
 
 
-def deadline_client(remaining_ms: Callable[[], int], *, margin: float = API_ANSWER_MARGIN_SECONDS) -> ClientFactory:
+def deadline_client(
+    remaining_ms: Callable[[], int], *, margin: float = API_ANSWER_MARGIN_SECONDS, rate_share: int = 1
+) -> ClientFactory:
     """A client factory whose clients fit every call before the invocation's deadline (``remaining_ms`` is the
     Lambda context's ``get_remaining_time_in_millis``), keeping ``margin`` seconds to answer.
 
     The one place a function's client is bound to its deadline; account-wide limits come with the client
-    (``runtime.trackingmore_client``).
+    (``runtime.trackingmore_client``; ``rate_share``: how many instances share the batch-create rate).
     """
     from trackingmore import Deadline
 
     deadline = Deadline.from_remaining_millis(remaining_ms)
-    return lambda: runtime.trackingmore_client().with_deadline(deadline, margin=margin)
+    options = {"rate_share": rate_share} if rate_share != 1 else {}
+    return lambda: runtime.trackingmore_client(**options).with_deadline(deadline, margin=margin)
 
 
 def detection_cache() -> TtlCache[DetectedCarrier]:
@@ -211,6 +226,69 @@ def order_events() -> OrderEvents:
         detections=detection_cache(),
     )
     return OrderEvents(markers=runtime.order_markers(), create_trackings=create)
+
+
+class Imports(NamedTuple):
+    imports: ImportsRepository
+    store: TrackingsRepository
+    signer: CursorSigner
+    retention_days: int
+
+
+def imports() -> Imports:
+    """ImportsFunction: accept imports, read them and their results (no upstream call: no client)."""
+    return Imports(
+        imports=runtime.imports_repository(),
+        store=runtime.trackings_repository(),
+        signer=runtime.cursor_signer(),
+        retention_days=get_settings().import_retention_days,
+    )
+
+
+#: Seconds the import worker keeps after its last upstream call may end, to store a chunk and complete it.
+WORKER_MARGIN_SECONDS = 10.0
+
+
+def _chunk_queue() -> ChunkQueue:
+    from shiptrack.services.import_dispatch import ChunkQueue
+
+    return ChunkQueue(runtime.sqs_client(), get_settings().import_queue_url)
+
+
+class ImportDispatch(NamedTuple):
+    imports: ImportsRepository
+    queue: ChunkQueue
+
+
+def import_dispatch() -> ImportDispatch:
+    """ImportDispatchFunction: new imports' chunks onto ImportChunksQueue."""
+    return ImportDispatch(imports=runtime.imports_repository(), queue=_chunk_queue())
+
+
+class ImportWorker(NamedTuple):
+    imports: ImportsRepository
+    store: TrackingsRepository
+    client: ClientFactory
+    detections: TtlCache[DetectedCarrier]
+    queue: ChunkQueue
+    retry_seconds: int
+
+
+def import_worker(remaining_ms: Callable[[], int]) -> ImportWorker:
+    """ImportWorkerFunction: the client works within the invocation's deadline and the workers' share of the
+    account's batch-create rate (``ImportWorkerConcurrency`` instances share ``BatchCreateRatePerSecond``)."""
+    settings = get_settings()
+    client = deadline_client(
+        remaining_ms, margin=WORKER_MARGIN_SECONDS, rate_share=max(1, settings.import_worker_concurrency)
+    )
+    return ImportWorker(
+        imports=runtime.imports_repository(),
+        store=runtime.trackings_repository(),
+        client=client,
+        detections=detection_cache(),
+        queue=_chunk_queue(),
+        retry_seconds=settings.import_retry_seconds,
+    )
 
 
 class Publisher(NamedTuple):

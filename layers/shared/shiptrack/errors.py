@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import trackingmore
 
 __all__ = [
+    "DEADLINE_RETRY_AFTER_SECONDS",
     "GATEWAY_PROBLEMS",
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_RESPONSES",

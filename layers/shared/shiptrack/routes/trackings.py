@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from shiptrack import compose, errors
+from shiptrack.http import IdempotencyKeyHeader
 from shiptrack.models import (
     MAX_BATCH_ITEMS,
     BatchCreateRequest,
@@ -41,16 +42,6 @@ CarrierCodePath = Annotated[
 ]
 TrackingNumberPath = Annotated[
     str, Path(min_length=1, max_length=60, pattern=r"^[0-9A-Za-z_-]+$", description="Tracking number")
-]
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Any client-chosen key (printable ASCII): a repeat with the same body replays the first answer",
-    ),
 ]
 
 
