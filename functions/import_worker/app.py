@@ -51,7 +51,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             except Exception:
                 logger.exception("import chunk message failed", extra={"message_id": record.get("messageId")})
                 failures.append({"itemIdentifier": str(record.get("messageId"))})
-    for outcome, count in outcomes.items():
-        metrics.add_metric(name=f"ImportChunks{outcome.capitalize()}", unit=MetricUnit.Count, value=count)
+    for outcome, number in outcomes.items():
+        metrics.add_metric(name=f"ImportChunks{outcome.capitalize()}", unit=MetricUnit.Count, value=number)
     logger.info("import chunk messages", extra={"messages": len(records), "failed": len(failures), **outcomes})
     return {"batchItemFailures": failures}

@@ -41,7 +41,6 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from shiptrack.errors import (
@@ -65,7 +64,7 @@ from shiptrack.models import (
     to_millis,
     utc_now,
 )
-from shiptrack.observability import counted_call, logger, metrics, record_upstream_call
+from shiptrack.observability import count, counted_call, logger, record_upstream_call
 from shiptrack.services.detection import detect_carrier, detect_carriers
 from shiptrack.upstream import tracking_from_upstream, upstream_version
 
@@ -277,7 +276,7 @@ def _store_created(
     tracking = tracking_from_upstream(upstream, now=now, base=_base_tracking(request, ref, now))
     put = store.put_new(tracking, version=upstream_version(upstream), created_by=created_by)
     if put.created:
-        metrics.add_metric(name="TrackingsCreated", unit=MetricUnit.Count, value=1)
+        count("TrackingsCreated")
     return CreateResult(created=put.created, tracking=put.tracking)
 
 
