@@ -40,7 +40,7 @@ from tests.lambda_context import LambdaContext
 
 VISIBILITY_SECONDS = 720  # ImportChunksQueue's VisibilityTimeout
 MAX_RECEIVES = 5  # its redrive policy
-BATCH_SIZE = 5  # ImportWorkerFunction's SQS BatchSize
+BATCH_SIZE = 10  # ImportWorkerFunction's SQS BatchSize
 BATCH = "POST /trackings/batch"
 DETECT = "POST /carriers/detect"
 
