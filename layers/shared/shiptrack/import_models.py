@@ -24,7 +24,6 @@ from shiptrack.models import CreateContext, TrackingSummary, UtcTimestamp
 
 __all__ = [
     "DEFAULT_RESULTS_LIMIT",
-    "IMPORT_ID_PATTERN",
     "MAX_IMPORTS_LIMIT",
     "MAX_IMPORT_ITEMS",
     "MAX_RESULTS_LIMIT",
@@ -45,8 +44,6 @@ MAX_IMPORT_ITEMS: Final = 50_000
 MAX_RESULTS_LIMIT: Final = 500
 DEFAULT_RESULTS_LIMIT: Final = 100
 MAX_IMPORTS_LIMIT: Final = 100
-#: Import ids: ``imp-`` then the creation time and randomness, in lower-case hex (sortable by time).
-IMPORT_ID_PATTERN: Final = r"^imp-[0-9a-f]{24}$"
 
 ImportStatus = Literal["queued", "running", "completed", "failed"]
 ImportOutcome = Literal["created", "existing", "failed", "pending"]

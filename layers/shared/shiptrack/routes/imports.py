@@ -83,9 +83,13 @@ def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
         "`GET /imports/{id}`. JSON (`{items, context}`, each item a `CreateTrackingRequest`) or CSV "
         "(`Content-Type: text/csv`). Each item is validated alone: an invalid one fails in the results, never the "
         "import. A repeat of an earlier item's tracking is not sent again: it is `existing` once the first is done. "
-        "A body that is not an import creates nothing: 4xx. The body must fit Lambda's 6 MB request payload "
-        "(docs/api.md says what fits); more than "
-        f"{MAX_IMPORT_ITEMS:,} items is a 413. `Idempotency-Key` (with the same body) answers the first import again."
+        "A body that is not an import creates nothing: 4xx. More than "
+        f"{MAX_IMPORT_ITEMS:,} items is a 413. The request must fit Lambda's 6 MB request payload, counted as the "
+        "JSON event API Gateway sends (quotes and line ends escaped, non-ASCII as `\\uXXXX`): 50,000 CSV rows of up "
+        "to ~120 bytes fit (a number, a carrier code, an order id, a short title and a customer), and 50,000 minimal "
+        "JSON items (~75 bytes each); JSON items with an order, a title and a customer (~200 bytes) fit about 30,000 "
+        "to a request. API Gateway answers a larger request 413 itself: split it into several imports. "
+        "`Idempotency-Key` (with the same body) answers the first import again."
     ),
     tags=TAGS,
     operation_id="createImport",
