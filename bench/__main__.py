@@ -1,5 +1,5 @@
-"""``python -m bench [cold_start|economy|throughput|local_stack ...]``: run the benchmarks (all by default), print
-their tables, and rewrite docs/benchmarks.md (the benchmarks not run keep their last figures)."""
+"""``python -m bench [cold_start|economy|throughput|local_stack|webhooks ...]``: run the benchmarks (all by
+default), print their tables, and rewrite docs/benchmarks.md (the benchmarks not run keep their last figures)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from bench import REPO_ROOT, report
 
-NAMES = ("cold_start", "economy", "throughput", "local_stack", "imports", "batch_size")
+NAMES = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "imports", "batch_size")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -45,6 +45,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reliability-items", type=int, default=5000, help="imports: items of the fault scenario")
     parser.add_argument("--batch-sizes", default="200,400,600,800,1000", help="batch_size: sizes to measure")
     parser.add_argument("--batch-repeats", type=int, default=8, help="batch_size: requests per size")
+    parser.add_argument("--webhook-rounds", type=int, default=5, help="webhooks: rounds of delivery blocks")
+    parser.add_argument("--webhook-samples", type=int, default=40, help="webhooks: latency samples")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser.parse_args(argv)
 
@@ -89,6 +91,11 @@ def run_one(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
         sizes = tuple(int(x) for x in args.batch_sizes.split(",") if x.strip())
         measured = batch_size.run(sizes, repeats=args.batch_repeats)
         return measured.to_dict(), {"sizes": sizes, "repeats": args.batch_repeats}
+    if name == "webhooks":
+        from bench import webhooks
+
+        hooks = webhooks.run(args.webhook_rounds, args.webhook_samples)
+        return hooks.to_dict(), {"rounds": args.webhook_rounds, "samples": args.webhook_samples}
     from bench import local_stack
 
     stack = local_stack.run(args.stack_runs)

@@ -90,6 +90,8 @@ def run(
         session = requests.Session()
         session.headers["x-api-key"] = stack.api_key
         url = f"{stack.api_url}/v1/trackings/batch"
+        # Every request creates new trackings: the sandbox's default quota (10,000) would run out mid-run.
+        session.post(f"{stack.sandbox_control_url}/_sandbox/config", json={"quota": 10_000_000}, timeout=30)
         session.post(url, json={"items": _items(40)}, timeout=60)  # warm-up: the function's cold start
         for size in sizes:
             samples: list[float] = []

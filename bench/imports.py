@@ -112,6 +112,7 @@ def ceiling(items: int, *, workers: int) -> dict[str, Any]:
     try:
         session = requests.Session()
         session.headers["x-api-key"] = stack.api_key
+        session.post(f"{stack.sandbox_control_url}/_sandbox/config", json={"quota": 10_000_000}, timeout=30)
         warm_id, _ = _post_import(session, stack.api_url, _items("WARM", 40 * workers * 10))
         _wait(session, stack.api_url, warm_id, 600)
         import_id, _ = _post_import(session, stack.api_url, _items("CEIL", items))
@@ -130,7 +131,8 @@ def through_the_stack(sizes: tuple[int, ...], *, rate: int, workers: int, latenc
         session = requests.Session()
         session.headers["x-api-key"] = stack.api_key
         control = f"{stack.sandbox_control_url}/_sandbox"
-        session.post(f"{control}/config", json={"batch_create_limit": rate, "batch_create_window_s": 1}, timeout=30)
+        limits = {"batch_create_limit": rate, "batch_create_window_s": 1, "quota": 10_000_000}
+        session.post(f"{control}/config", json=limits, timeout=30)
         # One small import first: every worker process started and warm, as a running service's are.
         warm_id, _ = _post_import(session, stack.api_url, _items("WARM", 40 * workers * 5))
         _wait(session, stack.api_url, warm_id, 600)

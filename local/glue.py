@@ -3,9 +3,12 @@
 Each reads an `AWS::Lambda::EventSourceMapping` or a rule of the transformed template (`local.specs`).
 
 * `SqsEventSource`: polls a queue, invokes with up to BatchSize records, deletes what succeeded (all, or all
-  but the `batchItemFailures` with `ReportBatchItemFailures`); failed messages become visible again after
-  `retry_seconds` (locally short, so moto's redrive moves a poison message to the DLQ quickly). Up to
-  `ScalingConfig.MaximumConcurrency` batches (at most the function's concurrency) are in flight at once.
+  but the `batchItemFailures` with `ReportBatchItemFailures`). Messages are received with the queue's own
+  visibility timeout, so no batch in flight is received twice. A failed message becomes visible again after
+  `retry_seconds` (locally short, so moto's redrive moves a poison message to the DLQ quickly) — unless the
+  function set its visibility itself (ChangeMessageVisibility, a retry schedule): as on AWS, that stands
+  (`local.moto_patches`). Up to `ScalingConfig.MaximumConcurrency` batches (at most the function's concurrency)
+  are in flight at once.
 * `StreamEventSource`: polls every shard of a DynamoDB stream from StartingPosition, invokes in BatchSize
   batches in order, retries a failing batch (`MaximumRetryAttempts`, `MaximumRecordAgeInSeconds`), bisects
   it (`BisectBatchOnFunctionError`), honours `ReportBatchItemFailures`, and sends a failure record to
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from local.functions import FunctionPool, InvokeResult, PoolClosedError, ThrottledError
+from local.moto_patches import LOCAL_RETRY_HEADER
 from local.specs import EventSourceMappingSpec, RuleSpec
 
 Log = Callable[[str], None]
@@ -64,6 +68,10 @@ def _matches_filters(filter_criteria: Any, record: dict[str, Any], body_key: str
         if matcher.matches_event(cast(Any, subject)):
             return True
     return False
+
+
+def _mark_local_retry(request: Any, **_: Any) -> None:
+    request.headers[LOCAL_RETRY_HEADER] = "1"
 
 
 class _Poller:
@@ -134,6 +142,11 @@ class SqsEventSource(_Poller):
         maximum = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
         self.concurrency = min(pool.max_concurrency, int(maximum)) if maximum else pool.max_concurrency
         self._slots = threading.BoundedSemaphore(self.concurrency)
+        # Our quick retries are the only ChangeMessageVisibilityBatch calls on this client: mark them as ours, so a
+        # visibility the function set stands against them (local.moto_patches).
+        sqs.meta.events.register(
+            "before-sign.sqs.ChangeMessageVisibilityBatch", _mark_local_retry, unique_id=LOCAL_RETRY_HEADER
+        )
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = {}

@@ -7,6 +7,10 @@
   checks, then writes, with no lock, so two concurrent requests (threads in-process, or the threaded moto
   server) can both pass `attribute_not_exists(pk)`. Every write is serialised here, as DynamoDB would order them;
   without it the local stack could create one tracking twice upstream where AWS never would.
+* SQS retries: the local pollers make a failed message visible again after a second or so instead of after the
+  queue's visibility timeout (local/glue.py). That speed-up must not undo a visibility the function set itself
+  (``ChangeMessageVisibility``, a retry schedule), which on AWS stands: the pollers mark their own changes with
+  :data:`LOCAL_RETRY_HEADER`, and such a change is skipped for a message the function changed since its receive.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ _ENVELOPE_KEYS = {"version", "id", "detail-type", "source", "time", "region", "r
 _state = {"applied": False}
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
 _dynamodb_write_lock = threading.RLock()
+#: The header local/glue.py sends with the visibility changes it makes itself (its quick retries).
+LOCAL_RETRY_HEADER = "x-shiptrack-local-retry"
+_local_retry = threading.local()  # moto's server answers each request on a thread of its own
 
 
 def apply() -> None:
@@ -36,6 +43,7 @@ def apply() -> None:
 
     Rule._send_to_sqs_queue = send_to_sqs_queue  # type: ignore[method-assign]
     _serialise_dynamodb_writes()
+    _keep_visibilities_functions_set()
     _state["applied"] = True
 
 
@@ -50,3 +58,35 @@ def _serialise_dynamodb_writes() -> None:
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, locked)
+
+
+def _keep_visibilities_functions_set() -> None:
+    from moto.sqs.models import Message, SQSBackend
+    from moto.sqs.responses import SQSResponse
+
+    received, changed = Message.mark_received, SQSBackend.change_message_visibility
+    batch = SQSResponse.change_message_visibility_batch
+
+    def mark_received(self: Any, visibility_timeout: int | None = None) -> None:
+        self.visibility_set_since_receive = False
+        received(self, visibility_timeout)
+
+    def change_message_visibility(self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+        message = next((m for m in self.get_queue(queue_name)._messages if m.had_receipt_handle(receipt_handle)), None)
+        if getattr(_local_retry, "active", False):
+            if message is not None and getattr(message, "visibility_set_since_receive", False):
+                return  # the function chose when this message comes back: that stands
+        elif message is not None:
+            message.visibility_set_since_receive = True
+        changed(self, queue_name, receipt_handle, visibility_timeout)
+
+    def change_message_visibility_batch(self: Any) -> Any:
+        _local_retry.active = bool(self.headers.get(LOCAL_RETRY_HEADER))
+        try:
+            return batch(self)
+        finally:
+            _local_retry.active = False
+
+    Message.mark_received = mark_received  # type: ignore[method-assign]
+    SQSBackend.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+    SQSResponse.change_message_visibility_batch = change_message_visibility_batch  # type: ignore[method-assign]

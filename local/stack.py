@@ -40,7 +40,7 @@ from local.functions import DEFAULT_MAX_CONCURRENCY, FAKE_CREDENTIALS, FunctionP
 from local.gateway import INTEGRATION_TIMEOUT_SECONDS, ApiGateway
 from local.glue import QueueInvokeSource, ScheduleJob, Scheduler, SqsEventSource, StreamEventSource
 from local.httpserver import HttpServer, Request, Response
-from local.intrinsics import DEFAULT_REGION, parse_parameter_overrides
+from local.intrinsics import DEFAULT_REGION, parse_parameter_overrides, read_yaml
 from local.invoke_api import InvokeApi
 from local.resources import LOCAL_SECRET_VALUES, ResourceNames, _target, make_clients, provision
 from local.runtime import ensure_runtime, runtime_python
@@ -52,6 +52,16 @@ TAP_QUEUE = "local-event-tap"
 TAP_RULE = "local-event-tap"
 TAP_PATTERN = {"source": ["shiptrack"]}
 WEBHOOK_TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
+#: Template parameters the local stack runs with unless overridden (LOCAL_PARAMETER_OVERRIDES, --parameter-overrides),
+#: applied to templates that declare them: storefront webhook retries at a hundredth of their AWS delays (the first
+#: within a second or two), and webhook receivers on loopback allowed (docs/local-stack.md).
+LOCAL_PARAMETER_DEFAULTS = {"WebhookRetryScale": "0.01", "WebhookAllowLoopback": "true"}
+
+
+def local_parameters(template_path: Path, overrides: Mapping[str, str]) -> dict[str, str]:
+    """:data:`LOCAL_PARAMETER_DEFAULTS` the template declares, then ``overrides``."""
+    declared = read_yaml(template_path).get("Parameters") or {}
+    return {**{k: v for k, v in LOCAL_PARAMETER_DEFAULTS.items() if k in declared}, **overrides}
 
 
 class StackError(RuntimeError):
@@ -202,7 +212,10 @@ class LocalStack:
                 setattr(c, name, free_port(c.host))
         self.console = console or Console()
         self.template: Template = load_template(
-            c.template_path, c.parameter_overrides, region=c.region, aws_endpoint=self.aws_endpoint
+            c.template_path,
+            local_parameters(c.template_path, c.parameter_overrides),
+            region=c.region,
+            aws_endpoint=self.aws_endpoint,
         )
         self.parts: dict[str, str] = {
             "aws": "starting",

@@ -18,7 +18,12 @@ from shiptrack.services.publisher import publish_stream_records
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
     deps = compose.publisher()
-    result = publish_stream_records(records, events_client=deps.events_client, bus_name=deps.bus_name)
+    result = publish_stream_records(
+        records,
+        events_client=deps.events_client,
+        bus_name=deps.bus_name,
+        include_customer_data=deps.include_customer_data,
+    )
     metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=result.published)
     metrics.add_metric(name="StreamRecordsWithoutEvent", unit=MetricUnit.Count, value=result.skipped_records)
     metrics.add_metric(name="EventEntriesRetried", unit=MetricUnit.Count, value=result.retried_entries)

@@ -448,6 +448,27 @@ def test_a_failing_message_reaches_the_dlq_and_does_not_block_the_others(stack: 
     assert [i for i in seen(stack, "sqs#") if i["data"]["body"] == good]
 
 
+def test_a_visibility_the_function_set_itself_stands(stack: StackProcess) -> None:
+    later = f"later-{uuid.uuid4().hex}"
+    poison = f"poison-{uuid.uuid4().hex}"
+    sqs = stack.client("sqs")
+    url = queue_url(stack, "shiptrack-local-OrdersQueue")
+    sqs.send_message(QueueUrl=url, MessageBody=later)
+    sqs.send_message(QueueUrl=url, MessageBody=poison)
+
+    # The poison message (failed, visibility untouched) comes back and reaches the DLQ after 2 receives; the one
+    # the function made invisible for an hour is received once meanwhile, and is not in the DLQ.
+    dead = eventually(
+        lambda: [
+            m for m in receive_all(stack, "shiptrack-local-OrdersDeadLetterQueue") if m["Body"] in (later, poison)
+        ],
+        timeout=90,
+    )
+
+    assert [m["Body"] for m in dead] == [poison]
+    assert len([i for i in seen(stack, "sqs-later#") if i["data"]["body"] == later]) == 1
+
+
 def test_an_sqs_source_runs_at_most_its_maximum_concurrency_of_batches(stack: StackProcess) -> None:
     # BoundedConsumerFunction: BatchSize 1, ScalingConfig.MaximumConcurrency 2, each message takes 2 s.
     bodies = [f"slow:{uuid.uuid4().hex}" for _ in range(6)]

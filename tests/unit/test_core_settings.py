@@ -37,6 +37,11 @@ def test_defaults_match_the_template_parameters(env: pytest.MonkeyPatch) -> None
     assert settings.webhook_tolerance_seconds == 300
     assert settings.webhook_confirm_mode is False
     assert settings.tracing_enabled is False
+    # Storefront webhooks: AWS's schedule, no loopback receivers, no customer data in events.
+    assert (settings.webhook_retry_scale, settings.webhook_attempt_timeout_seconds) == (1.0, 10.0)
+    assert settings.webhook_allow_loopback is False
+    assert settings.events_include_customer_data is False
+    assert (settings.webhook_disable_after_days, settings.webhook_delivery_retention_days) == (5, 30)
 
 
 def test_parameters_override_defaults(env: pytest.MonkeyPatch) -> None:
@@ -86,7 +91,16 @@ def test_the_template_sets_every_setting_for_every_function() -> None:
 def test_a_number_that_is_not_one_is_a_clear_error(env: pytest.MonkeyPatch) -> None:
     env.setenv("RETENTION_DAYS", "thirty")
 
-    with pytest.raises(MissingSettingError, match="RETENTION_DAYS"):
+    with pytest.raises(MissingSettingError, match="RETENTION_DAYS must be a whole number"):
+        Settings.from_env()
+
+
+def test_fractions_are_read_where_a_setting_takes_them(env: pytest.MonkeyPatch) -> None:
+    env.setenv("WEBHOOK_RETRY_SCALE", "0.01")
+    assert Settings.from_env().webhook_retry_scale == 0.01
+
+    env.setenv("WEBHOOK_RETRY_SCALE", "a hundredth")
+    with pytest.raises(MissingSettingError, match="WEBHOOK_RETRY_SCALE must be a number"):
         Settings.from_env()
 
 

@@ -22,6 +22,13 @@ upstream (a read, a create of a tracking we hold, a cache hit) must not pay for 
 | PublisherFunction | :func:`publisher` | ``functions/publisher/app.py`` |
 | RefreshFunction | :func:`refresh` | ``functions/refresh/app.py`` |
 | ArchiveFunction | :func:`archive` | ``functions/archive/app.py`` |
+| WebhookEndpointsFunction | :func:`webhook_endpoints` | ``shiptrack.routes.webhook_endpoints`` |
+| WebhookFanoutFunction | :func:`webhook_fanout` | ``functions/webhook_fanout/app.py`` |
+| WebhookDeliveryFunction | :func:`webhook_delivery` | ``functions/webhook_delivery/app.py`` |
+| WebhookEndpointEventsFunction | :func:`webhook_endpoint_events` | ``functions/webhook_endpoint_events/app.py`` |
+
+The delivery function's bundle is the service's own :class:`~shiptrack.services.webhook_delivery.DeliveryContext`:
+every attempt of a batch takes all of it.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ if TYPE_CHECKING:
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
     from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
     from shiptrack.deadline import Deadline
     from shiptrack.services.aircargo import AirWaybill
     from shiptrack.services.detection import DetectedCarrier
@@ -48,6 +57,8 @@ if TYPE_CHECKING:
     from shiptrack.services.orders import CreateTrackings
     from shiptrack.services.refresh import RefreshConfig
     from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
+    from shiptrack.services.webhook_delivery import DeliveryContext
+    from shiptrack.services.webhook_queue import WebhookQueues
     from trackingmore import TrackingMoreClient
 
 __all__ = [
@@ -64,6 +75,9 @@ __all__ = [
     "RemoteChecks",
     "Trackings",
     "Webhook",
+    "WebhookEndpointEvents",
+    "WebhookEndpoints",
+    "WebhookFanout",
     "aircargo",
     "archive",
     "deadline_client",
@@ -78,6 +92,10 @@ __all__ = [
     "remote_checks",
     "trackings",
     "webhook",
+    "webhook_delivery",
+    "webhook_endpoint_events",
+    "webhook_endpoints",
+    "webhook_fanout",
 ]
 
 ClientFactory = Callable[[], "TrackingMoreClient"]
@@ -294,11 +312,17 @@ def import_worker(remaining_ms: Callable[[], int]) -> ImportWorker:
 class Publisher(NamedTuple):
     events_client: Any
     bus_name: str
+    include_customer_data: bool
 
 
 def publisher() -> Publisher:
-    """PublisherFunction: the bus every event goes to."""
-    return Publisher(events_client=runtime.events_client(), bus_name=get_settings().event_bus_name)
+    """PublisherFunction: the bus every event goes to, and whether events carry customer contact data."""
+    settings = get_settings()
+    return Publisher(
+        events_client=runtime.events_client(),
+        bus_name=settings.event_bus_name,
+        include_customer_data=settings.events_include_customer_data,
+    )
 
 
 def _scheduled_job(remaining_ms: Callable[[], int], *, reserve_ms: int) -> dict[str, Any]:
@@ -348,3 +372,77 @@ def archive(remaining_ms: Callable[[], int]) -> Archive:
     settings = get_settings()
     job = _scheduled_job(remaining_ms, reserve_ms=RESERVE_MS)
     return Archive(**job, archive_after_days=settings.archive_after_days, retention_days=settings.retention_days)
+
+
+def _webhook_queues() -> WebhookQueues:
+    from shiptrack.services.webhook_queue import WebhookQueues
+
+    settings = get_settings()
+    return WebhookQueues(
+        runtime.sqs_client,
+        events_url=settings.webhook_events_queue_url,
+        deliveries_url=settings.webhook_deliveries_queue_url,
+        dead_letter_url=settings.webhook_deliveries_dlq_url,
+    )
+
+
+class WebhookEndpoints(NamedTuple):
+    endpoints: WebhookEndpointRepository
+    deliveries: WebhookDeliveryRepository
+    queues: WebhookQueues
+    allow_loopback: bool
+
+
+def webhook_endpoints() -> WebhookEndpoints:
+    """WebhookEndpointsFunction: endpoints, the delivery log, and the queues pings and manual retries go to."""
+    return WebhookEndpoints(
+        endpoints=runtime.webhook_endpoints(),
+        deliveries=runtime.webhook_deliveries(),
+        queues=_webhook_queues(),
+        allow_loopback=get_settings().webhook_allow_loopback,
+    )
+
+
+class WebhookFanout(NamedTuple):
+    endpoints: WebhookEndpointRepository
+    deliveries: WebhookDeliveryRepository
+    queues: WebhookQueues
+    retention_days: int
+
+
+def webhook_fanout() -> WebhookFanout:
+    """WebhookFanoutFunction: one stored, queued delivery per subscribed endpoint, kept ``retention_days``."""
+    return WebhookFanout(
+        endpoints=runtime.webhook_endpoints(),
+        deliveries=runtime.webhook_deliveries(),
+        queues=_webhook_queues(),
+        retention_days=get_settings().webhook_delivery_retention_days,
+    )
+
+
+def webhook_delivery() -> DeliveryContext:
+    """WebhookDeliveryFunction: the repositories, queues, retry schedule, URL rules and time limit of attempts."""
+    from datetime import timedelta
+
+    from shiptrack.services.webhook_delivery import DeliveryContext, RetryPolicy
+
+    settings = get_settings()
+    return DeliveryContext(
+        deliveries=runtime.webhook_deliveries(),
+        endpoints=runtime.webhook_endpoints(),
+        queues=_webhook_queues(),
+        retry=RetryPolicy(scale=settings.webhook_retry_scale),
+        allow_loopback=settings.webhook_allow_loopback,
+        disable_after=timedelta(days=settings.webhook_disable_after_days),
+        attempt_timeout=settings.webhook_attempt_timeout_seconds,
+    )
+
+
+class WebhookEndpointEvents(NamedTuple):
+    events_client: Any
+    bus_name: str
+
+
+def webhook_endpoint_events() -> WebhookEndpointEvents:
+    """WebhookEndpointEventsFunction: the bus ``Webhook Endpoint Disabled`` goes to."""
+    return WebhookEndpointEvents(events_client=runtime.events_client(), bus_name=get_settings().event_bus_name)

@@ -7,8 +7,8 @@ status, the machine-readable ``code`` and the text. The OpenAPI ``responses`` of
 itself (template.yaml ``GatewayResponses``) are :data:`GATEWAY_PROBLEMS`, and a test holds the template to it.
 
 Errors that never reach an HTTP caller live here too: the event paths' (:class:`InvalidOrderEventError`,
-:class:`RetryableOrderError`), the scheduled jobs' (:class:`JobConflictError`, :class:`JobInterruptedError`) and
-the settings' (:class:`MissingSettingError`).
+:class:`RetryableOrderError`), the scheduled jobs' (:class:`JobConflictError`, :class:`JobInterruptedError`), the
+storefront webhooks' queues (:class:`QueueSendError`) and the settings' (:class:`MissingSettingError`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "Problem",
+    "QueueSendError",
     "RequestInProgressError",
     "RetryableOrderError",
     "RouteNotFoundError",
@@ -58,6 +59,12 @@ __all__ = [
     "UpstreamError",
     "UpstreamRateLimitedError",
     "ValidationFailedError",
+    "WebhookDeliveryNotFoundError",
+    "WebhookDeliveryPendingError",
+    "WebhookEndpointDisabledError",
+    "WebhookEndpointLimitError",
+    "WebhookEndpointNotFoundError",
+    "WebhookUrlNotAllowedError",
     "field_errors",
     "problem_for",
     "responses",
@@ -240,6 +247,34 @@ class CarrierNotDetectedError(ShiptrackError):
     status, code, title = 422, "carrier_not_detected", "Carrier not detected"
 
 
+class WebhookEndpointNotFoundError(NotFoundError):
+    code, title = "webhook_endpoint_not_found", "Webhook endpoint not found"
+
+
+class WebhookDeliveryNotFoundError(NotFoundError):
+    code, title = "webhook_delivery_not_found", "Webhook delivery not found"
+
+
+class WebhookDeliveryPendingError(ConflictError):
+    """A retry was asked for a delivery that is still being retried on its schedule."""
+
+    code, title = "webhook_delivery_pending", "Webhook delivery still pending"
+
+
+class WebhookEndpointDisabledError(ConflictError):
+    code, title = "webhook_endpoint_disabled", "Webhook endpoint disabled"
+
+
+class WebhookEndpointLimitError(ConflictError):
+    code, title = "webhook_endpoint_limit", "Too many webhook endpoints"
+
+
+class WebhookUrlNotAllowedError(ValidationFailedError):
+    """An endpoint URL that is malformed, not https, or resolves to an address we never send to (SSRF)."""
+
+    code, title = "webhook_url_not_allowed", "Webhook URL not allowed"
+
+
 class UpstreamError(ShiptrackError):
     """TrackingMore failed in a way the client cannot fix; retrying later may help."""
 
@@ -294,6 +329,10 @@ class JobInterruptedError(Exception):
     def __init__(self, why: str) -> None:
         super().__init__(why)
         self.why = why
+
+
+class QueueSendError(RuntimeError):
+    """SQS did not take every message of a send (storefront webhooks); the caller fails and its input is retried."""
 
 
 class MissingSettingError(RuntimeError):

@@ -29,11 +29,12 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, Field
 
 from shiptrack.data.codec import is_visible_change, tracking_from_item
-from shiptrack.models import Lifecycle, Status, Tracking, UtcTimestamp, format_utc
+from shiptrack.models import Customer, Lifecycle, Status, Tracking, UtcTimestamp, format_utc
 
 __all__ = [
     "DETAIL_TYPES",
     "EVENT_SOURCE",
+    "IMPORT_COMPLETED",
     "MAX_ENTRY_BYTES",
     "TRACKING_ARCHIVED",
     "TRACKING_CREATED",
@@ -52,6 +53,8 @@ TRACKING_CREATED: Final = "Tracking Created"
 TRACKING_STATUS_CHANGED: Final = "Tracking Status Changed"
 TRACKING_ARCHIVED: Final = "Tracking Archived"
 TRACKING_UPDATED: Final = "Tracking Updated"
+#: A bulk import's every item has its outcome (``shiptrack.import_events``; from the ImportsTable stream).
+IMPORT_COMPLETED: Final = "Import Completed"
 DetailType = Literal["Tracking Created", "Tracking Status Changed", "Tracking Archived", "Tracking Updated"]
 DETAIL_TYPES: Final = (TRACKING_CREATED, TRACKING_STATUS_CHANGED, TRACKING_ARCHIVED, TRACKING_UPDATED)
 
@@ -134,11 +137,16 @@ def events_for_record(
     new_image: Mapping[str, Any] | None,
     *,
     sequence_number: str | None = None,
+    include_customer_data: bool = False,
 ) -> list[OutboundEvent]:
     """The events one stream record stands for (zero, one or two), from its deserialised images.
 
     ``event_name`` is the stream's ``INSERT`` / ``MODIFY`` / ``REMOVE``. Raises ``ValueError`` (or a pydantic
     ``ValidationError``) for an image that is not a tracking: that record can never be published.
+
+    ``include_customer_data`` (template parameter ``EventsIncludeCustomerData``, off by default): whether the
+    tracking in the detail keeps its ``customer`` (name, e-mail, phone). Off, it is empty — events reach every bus
+    subscriber and, through storefront webhooks, leave AWS, so contact data goes out only when asked for.
     """
     if event_name == "REMOVE" or not new_image:
         return []
@@ -146,6 +154,7 @@ def events_for_record(
         return []
     new = tracking_from_item(new_image)
     old = tracking_from_item(old_image) if event_name == "MODIFY" and old_image else None
+    shown = new if include_customer_data else new.model_copy(update={"customer": Customer()})
     pk = str(new_image.get("pk") or new.ref.key)
     created = format_utc(new.created_at)
     change = _change_marker(new_image, sequence_number)
@@ -155,7 +164,7 @@ def events_for_record(
         detail = EventDetail(
             event_id=event_id(pk, created, change, detail_type),
             occurred_at=occurred_at,
-            tracking=new,
+            tracking=shown,
             status=new.status,
             substatus=new.substatus,
             lifecycle=new.lifecycle,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -37,7 +37,17 @@ from shiptrack.errors import (
 )
 from shiptrack.observability import logger
 
-__all__ = ["MAX_BODY_BYTES", "IdempotencyKeyHeader", "build_resolver", "problem_response"]
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "IdempotencyKeyHeader",
+    "build_resolver",
+    "json_response",
+    "model_response",
+    "problem_response",
+]
 
 # Our own limit on request bodies (the issue's bound; API Gateway's hard limit is 10 MB). A function whose routes
 # take more (bulk imports) builds its resolver with its own limit.
@@ -64,6 +74,16 @@ API_DESCRIPTION = (
     "Shipment tracking for storefront backends, on the TrackingMore API v2. Every route but the webhook "
     "and the docs needs the `x-api-key` header. Errors are `application/problem+json` (RFC 9457)."
 )
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response[str]:
+    """A pydantic model as a JSON API Gateway response."""
+    return Response(status_code=status_code, content_type="application/json", body=model.model_dump_json())
+
+
+def model_response(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    """An OpenAPI success response whose JSON body is ``model``."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[str]:

@@ -15,18 +15,16 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shiptrack.data.imports import is_header_image, record_from_item
-from shiptrack.events import EVENT_SOURCE
+from shiptrack.events import EVENT_SOURCE, IMPORT_COMPLETED
 from shiptrack.import_models import Import
 from shiptrack.models import UtcTimestamp
 
 __all__ = ["IMPORT_COMPLETED", "ImportCompleted", "ImportCompletedDetail", "import_events_for_record"]
-
-IMPORT_COMPLETED: Final = "Import Completed"
 
 
 class ImportCompletedDetail(BaseModel):

@@ -49,6 +49,7 @@ ROUTER_MODULES: Final = (
     "shiptrack.routes.aircargo",
     "shiptrack.routes.remote_checks",
     "shiptrack.routes.webhooks",
+    "shiptrack.routes.webhook_endpoints",
     "shiptrack.routes.docs",
 )
 
@@ -77,6 +78,10 @@ TAGS: Final[list[dict[str, str]]] = [
     {"name": "Imports", "description": "Bulk imports: many parcels at once, in the background, with progress"},
     {"name": "Lookups", "description": "Air waybills, remote areas and transit times (cached, cost quota upstream)"},
     {"name": "Webhooks", "description": "TrackingMore push receiver (no API key: token and signature instead)"},
+    {
+        "name": "Webhook endpoints",
+        "description": "Storefront webhooks: every change POSTed to your endpoints, signed per Standard Webhooks",
+    },
     {"name": "Docs", "description": "This document and Swagger UI (no API key)"},
 ]
 

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
     from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
     from trackingmore import RateLimit, TrackingMoreClient
 
 __all__ = [
@@ -42,6 +44,10 @@ __all__ = [
     "trackingmore_client",
     "trackings_repository",
     "trackings_table",
+    "webhook_deliveries",
+    "webhook_deliveries_table",
+    "webhook_endpoints",
+    "webhook_endpoints_table",
 ]
 
 _client_lock = threading.Lock()
@@ -101,6 +107,16 @@ def imports_repository() -> ImportsRepository:
     return ImportsRepository(imports_table())
 
 
+def webhook_endpoints_table() -> Table:
+    """The WebhookEndpointsTable resource."""
+    return _table(get_settings().webhook_endpoints_table)
+
+
+def webhook_deliveries_table() -> Table:
+    """The WebhookDeliveriesTable resource."""
+    return _table(get_settings().webhook_deliveries_table)
+
+
 def cursor_signer() -> CursorSigner:
     """The signer of listing cursors: today one key derived from the table name (the place to load rotated keys
     from a secret: the first signs, all verify)."""
@@ -135,6 +151,20 @@ def job_states() -> JobStateStore:
     from shiptrack.data.jobs import JobStateStore
 
     return JobStateStore(cache_table())
+
+
+def webhook_endpoints() -> WebhookEndpointRepository:
+    """Storefront webhook endpoints (WebhookEndpointsTable); their listing cursors are signed like the trackings'."""
+    from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
+
+    return WebhookEndpointRepository(webhook_endpoints_table(), cursors=cursor_signer())
+
+
+def webhook_deliveries() -> WebhookDeliveryRepository:
+    """Storefront webhook deliveries and event payloads (WebhookDeliveriesTable)."""
+    from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
+
+    return WebhookDeliveryRepository(webhook_deliveries_table(), cursors=cursor_signer())
 
 
 def batch_create_rate_limit(share: int = 1) -> RateLimit | None:

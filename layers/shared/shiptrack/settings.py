@@ -67,6 +67,17 @@ class Settings:
     import_worker_concurrency: int = _setting("IMPORT_WORKER_CONCURRENCY")
     import_retry_seconds: int = _setting("IMPORT_RETRY_SECONDS")
     batch_create_rate_per_second: int = _setting("BATCH_CREATE_RATE_PER_SECOND")
+    events_include_customer_data: bool = _setting("EVENTS_INCLUDE_CUSTOMER_DATA")
+    webhook_endpoints_table: str = _setting("WEBHOOK_ENDPOINTS_TABLE")
+    webhook_deliveries_table: str = _setting("WEBHOOK_DELIVERIES_TABLE")
+    webhook_events_queue_url: str = _setting("WEBHOOK_EVENTS_QUEUE_URL")
+    webhook_deliveries_queue_url: str = _setting("WEBHOOK_DELIVERIES_QUEUE_URL")
+    webhook_deliveries_dlq_url: str = _setting("WEBHOOK_DELIVERIES_DLQ_URL")
+    webhook_retry_scale: float = _setting("WEBHOOK_RETRY_SCALE")
+    webhook_allow_loopback: bool = _setting("WEBHOOK_ALLOW_LOOPBACK")
+    webhook_disable_after_days: int = _setting("WEBHOOK_DISABLE_AFTER_DAYS")
+    webhook_delivery_retention_days: int = _setting("WEBHOOK_DELIVERY_RETENTION_DAYS")
+    webhook_attempt_timeout_seconds: float = _setting("WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,15 +94,24 @@ class Settings:
         return cls(**values)
 
 
-def _parse(variable: str, kind: Any, raw: str) -> str | int | bool:
+# Numeric annotations → (parser, what the refusal calls a valid value).
+_NUMBERS: dict[str, tuple[type[int] | type[float], str]] = {
+    "int": (int, "a whole number"),
+    "float": (float, "a number"),
+}
+
+
+def _parse(variable: str, kind: Any, raw: str) -> str | int | float | bool:
     # ``kind`` is the field's annotation as written (a string: annotations are postponed).
-    if kind in (bool, "bool"):
+    name = kind if isinstance(kind, str) else kind.__name__
+    if name == "bool":
         return raw.strip().lower() in _TRUE
-    if kind in (int, "int"):
+    number = _NUMBERS.get(name)
+    if number is not None:
         try:
-            return int(raw)
+            return number[0](raw)
         except ValueError:
-            msg = f"environment variable {variable} must be a whole number, not {raw!r}"
+            msg = f"environment variable {variable} must be {number[1]}, not {raw!r}"
             raise MissingSettingError(msg) from None
     return raw
 

@@ -31,6 +31,21 @@ docs/data-model.md.
 
 **ImportsTable** — bulk imports, ``pk = IMPORT#{id}``: a header (``sk = IMPORT``) and its chunks
 (``sk = CHUNK#{n}``), all in :mod:`~shiptrack.data.imports`.
+**WebhookEndpointsTable** and **WebhookDeliveriesTable** — storefront webhooks, keyed by ``pk`` and ``sk``, in
+tables of their own (the endpoints' stream feeds WebhookEndpointEventsFunction; deliveries expire by TTL):
+
+==============================  =========================================  =============================================
+``pk`` / ``sk``                 owner                                      what
+==============================  =========================================  =============================================
+``ENDPOINT`` / ``ep_…``         :mod:`~shiptrack.data.webhook_endpoints`   endpoints: URL, types, secrets, health
+``DELIVERY#{endpoint}`` /       :mod:`~shiptrack.data.webhook_deliveries`  one event for one endpoint, with its
+``dlv_…``                                                                  attempts (``status_pk``: the ByStatus index)
+``PAYLOAD#{event id}`` /        :mod:`~shiptrack.data.webhook_deliveries`  the signed body of one event, shared by its
+``PAYLOAD``                                                                deliveries
+==============================  =========================================  =============================================
+
+Their ids (``ep_…``, ``dlv_…``) sort by time (:mod:`~shiptrack.data.sortable_ids`), so a descending Query lists
+newest first; their listing cursors are signed by the same :class:`~shiptrack.data.cursors.CursorSigner`.
 
 **IdempotencyTable** is Powertools Idempotency's own (``shiptrack.idempotency``); nothing here touches it.
 """

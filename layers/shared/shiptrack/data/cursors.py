@@ -6,6 +6,9 @@ and never reaches DynamoDB (docs/data-model.md "Cursors").
 
 The HMAC keys come from :class:`CursorSigner`, built by the composition root (``shiptrack.runtime``): the first key
 signs, every key verifies, so a key can be rotated without breaking the cursors callers hold.
+
+Every listing uses these cursors: the trackings' (:func:`decode_cursor` also checks the key is a tracking's) and
+the webhook endpoints' and deliveries' (:func:`decode_key`), each under its own ``index`` name.
 """
 
 from __future__ import annotations
@@ -22,13 +25,22 @@ from shiptrack.data.codec import INDEX_KEYS
 from shiptrack.errors import InvalidCursorError
 from shiptrack.models import TrackingRef
 
-__all__ = ["CURSOR_VERSION", "CursorSigner", "decode_cursor", "decode_payload", "encode_cursor", "encode_payload"]
+__all__ = [
+    "CURSOR_VERSION",
+    "CursorSigner",
+    "decode_cursor",
+    "decode_key",
+    "decode_payload",
+    "encode_cursor",
+    "encode_payload",
+]
 
 CURSOR_VERSION: Final = 1
 #: The HMAC is cut to this many bytes: forging one still takes 2^128 tries, and cursors stay short in URLs.
 SIGNATURE_BYTES: Final = 16
 #: No key value in a cursor is longer (DynamoDB's sort-key limit is 1024 bytes).
 MAX_KEY_VALUE_CHARS: Final = 1024
+_INVALID: Final = "The cursor is not valid for this listing; start again without it."
 
 
 def _b64(data: bytes) -> str:
@@ -91,7 +103,32 @@ def decode_cursor(
 ) -> dict[str, str]:
     """The ``ExclusiveStartKey`` a cursor stands for; :class:`~shiptrack.errors.InvalidCursorError` unless it was
     signed by us, for this index and these filters, and names a key inside the queried partition."""
-    invalid = InvalidCursorError("The cursor is not valid for this listing; start again without it.")
+    hash_attr, range_attr = INDEX_KEYS[index]
+    key = decode_key(
+        signer,
+        cursor,
+        index=index,
+        filter_key=filter_key,
+        fields=frozenset({"pk", hash_attr, range_attr}),
+        partition=(hash_attr, partition_value),
+    )
+    if not _tracking_key(key, range_attr):
+        raise InvalidCursorError(_INVALID)
+    return key
+
+
+def decode_key(
+    signer: CursorSigner,
+    cursor: str,
+    *,
+    index: str,
+    filter_key: str,
+    fields: frozenset[str],
+    partition: tuple[str, str],
+) -> dict[str, str]:
+    """The key a cursor of any listing holds (:func:`encode_cursor` made it); :class:`InvalidCursorError` unless it
+    was signed by us for this ``index`` and ``filter_key``, has exactly ``fields`` (strings), and its ``partition``
+    attribute has the queried value."""
     data = _verified_payload(signer, cursor)
     if (
         not isinstance(data, dict)
@@ -99,15 +136,20 @@ def decode_cursor(
         or data.get("i") != index
         or data.get("f") != filter_key
     ):
-        raise invalid
+        raise InvalidCursorError(_INVALID)
     key = data.get("k")
-    if not isinstance(key, dict) or not _key_in_partition(key, index, partition_value):
-        raise invalid
+    if (
+        not isinstance(key, dict)
+        or set(key) != fields
+        or not all(isinstance(value, str) and 0 < len(value) <= MAX_KEY_VALUE_CHARS for value in key.values())
+        or key[partition[0]] != partition[1]
+    ):
+        raise InvalidCursorError(_INVALID)
     return {str(name): str(value) for name, value in key.items()}
 
 
 def _verified_payload(signer: CursorSigner, cursor: str) -> Any:
-    invalid = InvalidCursorError("The cursor is not valid for this listing; start again without it.")
+    invalid = InvalidCursorError(_INVALID)
     body, sep, signature = cursor.partition(".")
     try:
         payload = _unb64(body) if sep else b""
@@ -121,14 +163,9 @@ def _verified_payload(signer: CursorSigner, cursor: str) -> Any:
         raise invalid from exc
 
 
-def _key_in_partition(key: Mapping[Any, Any], index: str, partition_value: str) -> bool:
-    hash_attr, range_attr = INDEX_KEYS[index]
-    if (
-        set(key) != {"pk", hash_attr, range_attr}
-        or not all(isinstance(value, str) and 0 < len(value) <= MAX_KEY_VALUE_CHARS for value in key.values())
-        or key[hash_attr] != partition_value
-        or not key[range_attr].endswith("#" + key["pk"])
-    ):
+def _tracking_key(key: Mapping[str, str], range_attr: str) -> bool:
+    # A trackings index key: its sort key ends in the item's own pk, which is a tracking identity.
+    if not key[range_attr].endswith("#" + key["pk"]):
         return False
     try:
         TrackingRef.from_key(key["pk"])

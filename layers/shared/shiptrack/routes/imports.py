@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from shiptrack import compose, errors
-from shiptrack.http import IdempotencyKeyHeader
+from shiptrack.http import IdempotencyKeyHeader, json_response, model_response
 from shiptrack.import_models import (
     DEFAULT_RESULTS_LIMIT,
     MAX_IMPORT_ITEMS,
@@ -62,14 +62,6 @@ OPENAPI_REQUEST_BODIES: Final[dict[tuple[str, str], dict[str, Any]]] = {
 OPENAPI_BODY_MODELS: Final = (ImportRequest,)
 
 
-def _json(model: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[str]:
-    return Response(status_code=status_code, content_type=JSON, body=model.model_dump_json(), headers=headers)
-
-
-def _model(description: str, model: type[Any]) -> Any:
-    return {"description": description, "content": {JSON: {"model": model}}}
-
-
 def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
     return {**success, **errors.responses(*statuses)}
 
@@ -94,7 +86,7 @@ def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
     tags=TAGS,
     operation_id="createImport",
     status_code=202,
-    responses=_responses({202: _model("Accepted: the import, queued", Import)}, 409, 413, 422),
+    responses=_responses({202: model_response("Accepted: the import, queued", Import)}, 409, 413, 422),
 )
 def create_import(idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
     from shiptrack.idempotency import CreateResponse, run_idempotent
@@ -117,7 +109,9 @@ def create_import(idempotency_key: IdempotencyKeyHeader = None) -> Response[str]
         body = {"content_type": content_type or "", "body_sha256": digest}
         answer = run_idempotent(idempotency_key, body, run, lambda_context=router.lambda_context)
     accepted = Import.model_validate(answer.body)
-    return _json(accepted, 202, headers={"Location": f"/imports/{accepted.id}"})
+    response = json_response(accepted, 202)
+    response.headers["Location"] = f"/imports/{accepted.id}"
+    return response
 
 
 @router.get(
@@ -126,7 +120,7 @@ def create_import(idempotency_key: IdempotencyKeyHeader = None) -> Response[str]
     description="Recent imports, newest first (imports are kept for the `ImportRetentionDays` parameter).",
     tags=TAGS,
     operation_id="listImports",
-    responses=_responses({200: _model("One page", ImportList)}),
+    responses=_responses({200: model_response("One page", ImportList)}),
 )
 def list_imports(
     limit: Annotated[int, Query(ge=1, le=MAX_IMPORTS_LIMIT)] = 25,
@@ -135,7 +129,7 @@ def list_imports(
     from shiptrack.services.imports import list_imports as list_recent
 
     deps = compose.imports()
-    return _json(list_recent(limit=limit, cursor=cursor, imports=deps.imports, signer=deps.signer))
+    return json_response(list_recent(limit=limit, cursor=cursor, imports=deps.imports, signer=deps.signer))
 
 
 @router.get(
@@ -148,12 +142,12 @@ def list_imports(
     ),
     tags=TAGS,
     operation_id="getImport",
-    responses=_responses({200: _model("The import", Import)}, 404),
+    responses=_responses({200: model_response("The import", Import)}, 404),
 )
 def get_import(import_id: ImportIdPath) -> Response[str]:
     from shiptrack.services.imports import get_import as get_one
 
-    return _json(get_one(import_id, imports=compose.imports().imports))
+    return json_response(get_one(import_id, imports=compose.imports().imports))
 
 
 @router.get(
@@ -167,7 +161,7 @@ def get_import(import_id: ImportIdPath) -> Response[str]:
     ),
     tags=TAGS,
     operation_id="getImportResults",
-    responses=_responses({200: _model("One page", ImportResults)}, 404),
+    responses=_responses({200: model_response("One page", ImportResults)}, 404),
 )
 def get_import_results(
     import_id: ImportIdPath,
@@ -187,4 +181,4 @@ def get_import_results(
         store=deps.store,
         signer=deps.signer,
     )
-    return _json(page)
+    return json_response(page)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from shiptrack import compose, errors
+from shiptrack.http import json_response, model_response
 from shiptrack.models import RealtimeRequest, RealtimeResponse
 from shiptrack.services import realtime as service
 
@@ -17,7 +18,7 @@ __all__ = ["router"]
 router = Router()  # type: ignore[no-untyped-call]
 
 _RESPONSES: dict[int, Any] = {
-    200: {"description": "The tracking", "content": {"application/json": {"model": RealtimeResponse}}},
+    200: model_response("The tracking", RealtimeResponse),
     **errors.responses(upstream=True),
 }
 
@@ -41,4 +42,4 @@ def realtime_tracking(request: Annotated[RealtimeRequest, Body()]) -> Response[s
     answer = service.realtime_lookup(
         request, store=deps.store, client=deps.client, default_max_age_seconds=deps.default_max_age_seconds
     )
-    return Response(status_code=200, content_type="application/json", body=answer.model_dump_json())
+    return json_response(answer)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from shiptrack import compose, errors
-from shiptrack.http import IdempotencyKeyHeader
+from shiptrack.http import IdempotencyKeyHeader, json_response, model_response
 from shiptrack.models import (
     MAX_BATCH_ITEMS,
     BatchCreateRequest,
@@ -35,7 +35,6 @@ __all__ = ["router"]
 router = Router()  # type: ignore[no-untyped-call]
 
 TAGS = ["Trackings"]
-JSON = "application/json"
 
 CarrierCodePath = Annotated[
     str, Path(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z_-]+$", description="Carrier code, e.g. `usps`")
@@ -43,14 +42,6 @@ CarrierCodePath = Annotated[
 TrackingNumberPath = Annotated[
     str, Path(min_length=1, max_length=60, pattern=r"^[0-9A-Za-z_-]+$", description="Tracking number")
 ]
-
-
-def _json(model: Any, status_code: int = 200) -> Response[str]:
-    return Response(status_code=status_code, content_type=JSON, body=model.model_dump_json())
-
-
-def _model(description: str, model: type[Any]) -> Any:
-    return {"description": description, "content": {JSON: {"model": model}}}
 
 
 def _responses(success: dict[int, Any], *statuses: int, upstream: bool = False) -> dict[int, Any]:
@@ -70,7 +61,10 @@ def _responses(success: dict[int, Any], *statuses: int, upstream: bool = False) 
     operation_id="createTracking",
     status_code=201,
     responses=_responses(
-        {201: _model("Created", Tracking), 200: _model("Already tracked: the stored tracking", Tracking)},
+        {
+            201: model_response("Created", Tracking),
+            200: model_response("Already tracked: the stored tracking", Tracking),
+        },
         409,
         upstream=True,
     ),
@@ -85,7 +79,7 @@ def create_tracking(
 
     if idempotency_key is None:
         result = run()
-        return _json(result.tracking, 201 if result.created else 200)
+        return json_response(result.tracking, 201 if result.created else 200)
 
     from shiptrack.idempotency import CreateResponse, run_idempotent
 
@@ -96,11 +90,7 @@ def create_tracking(
     answer = run_idempotent(
         idempotency_key, request.model_dump(mode="json"), run_once, lambda_context=router.lambda_context
     )
-    return Response(
-        status_code=answer.status_code,
-        content_type=JSON,
-        body=Tracking.model_validate(answer.body).model_dump_json(),
-    )
+    return json_response(Tracking.model_validate(answer.body), answer.status_code)
 
 
 @router.post(
@@ -118,7 +108,7 @@ def create_tracking(
     ),
     tags=TAGS,
     operation_id="createTrackingsBatch",
-    responses=_responses({200: _model("Per-item results", BatchCreateResponse)}, 413, upstream=True),
+    responses=_responses({200: model_response("Per-item results", BatchCreateResponse)}, 413, upstream=True),
 )
 def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Response[str]:
     if len(request.items) > MAX_BATCH_ITEMS:
@@ -129,7 +119,7 @@ def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Re
         )
     deps = compose.trackings(router.lambda_context.get_remaining_time_in_millis)
     response = create.create_trackings(request.items, store=deps.store, client=deps.client, detections=deps.detections)
-    return _json(response)
+    return json_response(response)
 
 
 @router.get(
@@ -142,7 +132,7 @@ def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Re
     ),
     tags=TAGS,
     operation_id="listTrackings",
-    responses=_responses({200: _model("One page", TrackingList)}),
+    responses=_responses({200: model_response("One page", TrackingList)}),
 )
 def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to one argument
     status: Annotated[Status | None, Query()] = None,
@@ -164,7 +154,7 @@ def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to 
         limit=limit,
         cursor=cursor,
     )
-    return _json(reads.list_trackings(query, store=compose.trackings().store))
+    return json_response(reads.list_trackings(query, store=compose.trackings().store))
 
 
 def _list_query(**params: Any) -> ListQuery:
@@ -183,10 +173,11 @@ def _list_query(**params: Any) -> ListQuery:
     description="The stored tracking (carrier code and number are normalised first: case and spaces do not matter).",
     tags=TAGS,
     operation_id="getTracking",
-    responses=_responses({200: _model("The tracking", Tracking)}, 404),
+    responses=_responses({200: model_response("The tracking", Tracking)}, 404),
 )
 def get_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
-    return _json(reads.get_tracking(TrackingRef.of(carrier_code, tracking_number), store=compose.trackings().store))
+    ref = TrackingRef.of(carrier_code, tracking_number)
+    return json_response(reads.get_tracking(ref, store=compose.trackings().store))
 
 
 @router.patch(
@@ -199,7 +190,7 @@ def get_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberP
     ),
     tags=TAGS,
     operation_id="updateTracking",
-    responses=_responses({200: _model("The updated tracking", Tracking)}, 404, 409, upstream=True),
+    responses=_responses({200: model_response("The updated tracking", Tracking)}, 404, 409, upstream=True),
 )
 def update_tracking(
     carrier_code: CarrierCodePath,
@@ -215,7 +206,7 @@ def update_tracking(
         claims=deps.claims,
         retention_days=deps.retention_days,
     )
-    return _json(updated)
+    return json_response(updated)
 
 
 @router.delete(

@@ -70,7 +70,7 @@ class _Pending:
     attempts: int = 0
 
 
-def _events(record: Mapping[str, Any]) -> Sequence[OutboundEvent | ImportCompleted]:
+def _events(record: Mapping[str, Any], *, include_customer_data: bool) -> Sequence[OutboundEvent | ImportCompleted]:
     """The events of one stream record: a TrackingsTable record's (keyed by ``pk``), or an ImportsTable one's
     (keyed by ``pk`` and ``sk``: import headers only reach the publisher)."""
     old_image, new_image = record_images(record)
@@ -81,7 +81,13 @@ def _events(record: Mapping[str, Any]) -> Sequence[OutboundEvent | ImportComplet
         from shiptrack.import_events import import_events_for_record
 
         return import_events_for_record(event_name, old_image, new_image)
-    return events_for_record(event_name, old_image, new_image, sequence_number=sequence_number(record) or None)
+    return events_for_record(
+        event_name,
+        old_image,
+        new_image,
+        sequence_number=sequence_number(record) or None,
+        include_customer_data=include_customer_data,
+    )
 
 
 def _chunks(pending: Sequence[_Pending]) -> list[list[_Pending]]:
@@ -106,15 +112,19 @@ def publish_stream_records(
     bus_name: str,
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int = MAX_PUT_ATTEMPTS,
+    include_customer_data: bool = False,
 ) -> PublishResult:
-    """Publish the events of ``records`` (raw DynamoDB stream records, oldest first) to ``bus_name``."""
+    """Publish the events of ``records`` (raw DynamoDB stream records, oldest first) to ``bus_name``.
+
+    ``include_customer_data``: keep the trackings' customer contact fields in the events (off by default).
+    """
     result = PublishResult()
     pending: list[_Pending] = []
     first_failed: int | None = None
 
     for index, record in enumerate(records):
         try:
-            events = _events(record)
+            events = _events(record, include_customer_data=include_customer_data)
         except (ValueError, KeyError):
             # ValueError covers pydantic's ValidationError: an image that is not a tracking (or an import).
             logger.exception("stream record cannot be published", extra={"sequence_number": sequence_number(record)})
