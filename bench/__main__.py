@@ -1,5 +1,6 @@
-"""``python -m bench [cold_start|economy|throughput|local_stack|webhooks ...]``: run the benchmarks (all by
-default), print their tables, and rewrite docs/benchmarks.md (the benchmarks not run keep their last figures)."""
+"""``python -m bench [cold_start|economy|throughput|local_stack|webhooks|latency|imports|batch_size ...]``: run the
+benchmarks (all by default), print their tables, and rewrite docs/benchmarks.md (the benchmarks not run keep their
+last figures)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from bench import REPO_ROOT, report
 
-NAMES = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "imports", "batch_size")
+NAMES = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency", "imports", "batch_size")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -40,13 +41,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=7, help="throughput: rounds of blocks")
     parser.add_argument("--stack-runs", type=int, default=3, help="local stack: measured starts")
     parser.add_argument("--import-sizes", default="1000,10000", help="imports: sizes through the local stack")
-    parser.add_argument("--import-rate", type=int, default=2, help="imports: BatchCreateRatePerSecond")
+    parser.add_argument("--import-rate", type=int, default=2, help="imports: BatchCreateRateLimit")
     parser.add_argument("--import-workers", type=int, default=2, help="imports: ImportWorkerConcurrency")
     parser.add_argument("--reliability-items", type=int, default=5000, help="imports: items of the fault scenario")
     parser.add_argument("--batch-sizes", default="200,400,600,800,1000", help="batch_size: sizes to measure")
     parser.add_argument("--batch-repeats", type=int, default=8, help="batch_size: requests per size")
     parser.add_argument("--webhook-rounds", type=int, default=5, help="webhooks: rounds of delivery blocks")
     parser.add_argument("--webhook-samples", type=int, default=40, help="webhooks: latency samples")
+    parser.add_argument("--latency-rounds", type=int, default=40, help="latency: requests per route (default 40)")
+    parser.add_argument("--latency-scale", type=float, default=1.0, help="latency: scale of the realistic profile")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     return parser.parse_args(argv)
 
@@ -89,13 +92,18 @@ def run_one(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
         from bench import batch_size
 
         sizes = tuple(int(x) for x in args.batch_sizes.split(",") if x.strip())
-        measured = batch_size.run(sizes, repeats=args.batch_repeats)
-        return measured.to_dict(), {"sizes": sizes, "repeats": args.batch_repeats}
+        batches = batch_size.run(sizes, repeats=args.batch_repeats)
+        return batches.to_dict(), {"sizes": sizes, "repeats": args.batch_repeats}
     if name == "webhooks":
         from bench import webhooks
 
         hooks = webhooks.run(args.webhook_rounds, args.webhook_samples)
         return hooks.to_dict(), {"rounds": args.webhook_rounds, "samples": args.webhook_samples}
+    if name == "latency":
+        from bench import latency
+
+        measured = latency.run(args.latency_rounds, scale=args.latency_scale)
+        return measured.to_dict(), {"rounds": args.latency_rounds, "scale": args.latency_scale}
     from bench import local_stack
 
     stack = local_stack.run(args.stack_runs)

@@ -2,7 +2,7 @@
 through the local stack, and the largest size whose p99 stays under 20 s — ``MAX_BATCH_ITEMS``, the route's
 ``maxItems`` (docs/api.md).
 
-The stack runs its template's defaults (``BatchCreateRatePerSecond`` 5, chunks of 40, ``CHUNK_CONCURRENCY`` in
+The stack runs its template's defaults (``BatchCreateRateLimit`` 10, chunks of 40, ``CHUNK_CONCURRENCY`` in
 flight) with ``LOCAL_UPSTREAM_LATENCY=realistic`` (docs/sandbox.md: a batch create of 40 is 1.7 s at the median,
 4.2 s at p99, up to 7.2 s). Each request carries new numbers, one in ten without its carrier (detected). Requests go
 one after the other; per size, ``repeats`` of them. With few samples p99 is close to the maximum: that is the

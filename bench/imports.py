@@ -2,7 +2,7 @@
 DynamoDB writes per imported item; plus the 5,000-item reliability scenario (faults and killed workers).
 
 **Through the local stack** (`local.stack.StackProcess`, functions on `.local/runtime`, moto server, the sandbox with
-a flat 1 s latency on every endpoint): ``BatchCreateRatePerSecond`` = ``rate``, ``ImportWorkerConcurrency`` =
+a flat 1 s latency on every endpoint): ``BatchCreateRateLimit`` = ``rate``, ``ImportWorkerConcurrency`` =
 ``workers``, and the sandbox refuses any batch create beyond ``rate`` a second (it counts the 429s it serves). For
 each size: the time ``POST /imports`` takes to answer 202, then the import's own ``completed_at − created_at``
 (server times), the batch calls it made (sandbox stats) and the 429s. The **floor** is what the account's limit
@@ -11,7 +11,8 @@ allows at best: ⌈n/40⌉ calls at ``rate`` a second, plus one call's latency; 
 
 **Writes per item** (in-process moto, the sandbox without latency): one import of ``write_items`` items through
 ImportsFunction, the dispatcher's start stamp and ImportWorkerFunction, every DynamoDB write request counted by
-table and operation (a botocore hook), divided by the items.
+table and operation (a botocore hook), divided by the items. CacheTable's are the shared rate gate's ``RATE#`` slots
+(one per batch create, more when chunks race for a slot) and carrier detections.
 
 **Reliability**: ``tests/reliability/test_imports_reliability.py`` with ``SHIPTRACK_IMPORT_RELIABILITY_ITEMS`` =
 ``reliability_items`` (``make test`` runs 1,000): its outcome and how long it took.
@@ -97,7 +98,7 @@ def _stack(rate: int, workers: int, latency: str, name: str) -> Any:
     from local.template import DEFAULT_TEMPLATE
 
     log_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-    overrides = f"BatchCreateRatePerSecond={rate} ImportWorkerConcurrency={workers}"
+    overrides = f"BatchCreateRateLimit={rate} ImportWorkerConcurrency={workers}"
     env = {"LOCAL_SCHEDULE_SECONDS": "0", "LOCAL_UPSTREAM_LATENCY": latency, "LOCAL_PARAMETER_OVERRIDES": overrides}
     stack = StackProcess(DEFAULT_TEMPLATE, env=env, sandbox=True, log_path=log_dir / f"bench-{name}-stack.log")
     stack.start()
@@ -197,7 +198,8 @@ def writes_per_item(count: int) -> dict[str, Any]:
             msg = f"the import did not create every item: {final}"
             raise RuntimeError(msg)
         by_table = {
-            logical: aws.counter.writes(aws.table_name(logical)) for logical in ("TrackingsTable", "ImportsTable")
+            logical: aws.counter.writes(aws.table_name(logical))
+            for logical in ("TrackingsTable", "ImportsTable", "CacheTable")
         }
     total = sum(sum(ops.values()) for ops in by_table.values())
     return {"items": count, "writes": by_table, "total": total, "per_item": total / count}
@@ -321,17 +323,17 @@ def render(entry: dict[str, Any], stamp: str, table: Any) -> list[str]:
         stamp,
         "",
         f"Through the local stack, TrackingMore sandbox at `{r['latency']}` (every call takes 1 s), "
-        f"`BatchCreateRatePerSecond={r['rate']}` shared by `ImportWorkerConcurrency={r['workers']}` workers, the "
-        f"sandbox refusing batch creates beyond {r['rate']}/s. *accept*: `POST /imports` until its 202 (client "
-        "side); *wall*: the import's `completed_at − created_at`; *floor*: ⌈n/40⌉ calls at the rate plus one "
-        "latency. One warm-up import first (the workers' cold starts are not in the figures).",
+        f"`BatchCreateRateLimit={r['rate']}` (the shared gate) with `ImportWorkerConcurrency={r['workers']}` "
+        f"workers, the sandbox refusing batch creates beyond {r['rate']}/s. *accept*: `POST /imports` until its "
+        "202 (client side); *wall*: the import's `completed_at − created_at`; *floor*: ⌈n/40⌉ calls at the rate "
+        "plus one latency. One warm-up import first (the workers' cold starts are not in the figures).",
         "",
         table(["items", "accept s", "wall s", "floor s", "speed vs floor", "calls / ⌈n/40⌉", "429s", "summary"], rows),
         "",
         f"DynamoDB write requests for one import of {writes['items']:,} new items (in-process moto; each item of a "
         f"batch or transaction counted): **{writes['per_item']:.3f} per item** — one tracking each, the rest is the "
         "import's own bookkeeping (chunks written once, a claim and a two-item completion transaction per chunk of "
-        "40, the header).",
+        "40, the header) and CacheTable's shared rate gate (a `RATE#` slot per batch create, more when chunks race).",
         "",
         table(["table", "operation", "writes", "per item"], write_rows),
         "",

@@ -22,7 +22,7 @@ from bench import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 MARK = "bench-results"
-ORDER = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "imports", "batch_size")
+ORDER = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency", "imports", "batch_size")
 #: Benchmarks that render themselves (``render(entry, stamp, table)``, ``targets(entry)``), by name.
 SELF_RENDERED = {"imports": "bench.imports", "batch_size": "bench.batch_size"}
 
@@ -623,6 +623,12 @@ def _findings(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _latency(entry: dict[str, Any]) -> list[str]:
+    from bench import latency
+
+    return latency.render(entry, _stamp(entry))
+
+
 def render(results: dict[str, Any]) -> str:
     out = [
         "# Benchmarks",
@@ -645,6 +651,7 @@ def render(results: dict[str, Any]) -> str:
         "throughput": _throughput,
         "local_stack": _local_stack,
         "webhooks": _webhooks,
+        "latency": _latency,
         **{name: _self_rendered(name) for name in SELF_RENDERED},
     }
     for name in ORDER:
@@ -702,6 +709,7 @@ def console(name: str, entry: dict[str, Any]) -> str:
         "throughput": _throughput,
         "local_stack": _local_stack,
         "webhooks": _webhooks,
+        "latency": _latency,
         **{name: _self_rendered(name) for name in SELF_RENDERED},
     }
     lines = renderers[name](entry)

@@ -2,7 +2,8 @@
 `shiptrack.services.import_worker`.
 
 The messages of one invocation are worked side by side (each is one upstream call, mostly waiting), within the
-client's share of the account's batch-create rate. A message whose handling raised is reported in
+account's shared rate gate (``BatchCreateRateLimit``) and the invocation's deadline: a chunk it leaves no time for
+is queued again untouched. A message whose handling raised is reported in
 ``batchItemFailures``: SQS delivers it again, and after 5 receives it is in the DLQ. Retryable upstream failures
 are not reported: the worker queues the chunk again itself (``shiptrack.services.import_worker``).
 """
@@ -22,7 +23,7 @@ from shiptrack.services.import_dispatch import ChunkMessage
 from shiptrack.services.import_worker import ChunkOutcome, process_chunk
 
 
-def _work(record: dict[str, Any], deps: compose.ImportWorker, context: LambdaContext) -> ChunkOutcome:
+def _work(record: dict[str, Any], deps: compose.ImportWorker) -> ChunkOutcome:
     return process_chunk(
         ChunkMessage.parse(str(record.get("body") or "")),
         imports=deps.imports,
@@ -30,7 +31,7 @@ def _work(record: dict[str, Any], deps: compose.ImportWorker, context: LambdaCon
         client=deps.client,
         detections=deps.detections,
         queue=deps.queue,
-        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
+        deadline=deps.deadline,
         retry_seconds=deps.retry_seconds,
     )
 
@@ -44,7 +45,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     outcomes: Counter[str] = Counter()
     failures: list[dict[str, str]] = []
     with ThreadPoolExecutor(max_workers=max(1, len(records))) as pool:
-        futures = [(record, pool.submit(_work, record, deps, context)) for record in records]
+        futures = [(record, pool.submit(_work, record, deps)) for record in records]
         for record, future in futures:
             try:
                 outcomes[future.result()] += 1

@@ -33,7 +33,7 @@ SANDBOX_LIMIT = RATE + RATE // 2
 
 @pytest.fixture(scope="module")
 def stack(local_stack_factory: StackFactory) -> StackProcess:
-    overrides = f"BatchCreateRatePerSecond={RATE} ImportWorkerConcurrency=4 ImportRetrySeconds=1"
+    overrides = f"BatchCreateRateLimit={RATE} ImportWorkerConcurrency=4 ImportRetrySeconds=1"
     return local_stack_factory.start(
         DEFAULT_TEMPLATE,
         name="imports",

@@ -132,3 +132,32 @@ def test_the_api_key_is_required(client: Client) -> None:
     answer = requests.get(f"{client.base}/trackings", timeout=30)
 
     assert answer.status_code == 403
+
+
+def test_the_changes_feed_returns_what_changed_after_an_instant_and_nothing_for_the_future(client: Client) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.plugins.stack import eventually
+
+    since = datetime.now(UTC) - timedelta(seconds=2)  # the gateway's clock and ours are the same machine's
+    number = unique("CF")
+    assert client.request("POST", "/trackings", json={"tracking_number": number, "carrier_code": "china-post"}).ok
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+    seen: list[str] = []
+    cursor: list[str] = []
+
+    def changed() -> bool:
+        # A poller: follow next_cursor, keep the last one, poll again until the tracking shows
+        params = {"updated_after": since.isoformat(), "limit": 100, **({"cursor": cursor[-1]} if cursor else {})}
+        page = client.request("GET", "/trackings", params=params)
+        assert page.status_code == 200, page.text
+        seen.extend(item["tracking_number"] for item in page.json()["items"])
+        if page.json().get("next_cursor"):
+            cursor.append(page.json()["next_cursor"])
+        return number in seen
+
+    assert eventually(changed, timeout=30)  # once the feed's hold-back (1 s here) has passed
+    assert seen.count(number) == 1
+    nothing = client.request("GET", "/trackings", params={"updated_after": future})
+    assert (nothing.status_code, nothing.json()["items"]) == (200, [])

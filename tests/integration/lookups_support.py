@@ -39,4 +39,4 @@ def upstream_without_sleeps(monkeypatch: pytest.MonkeyPatch, sandbox: Any) -> No
     from trackingmore import TrackingMoreClient
 
     client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, sleep=lambda _: None)
-    monkeypatch.setattr(runtime, "trackingmore_client", lambda: client)
+    monkeypatch.setattr(runtime, "trackingmore_client", lambda **_: client)

@@ -81,16 +81,22 @@ def test_a_live_lookup_reads_the_stored_copy_once(api: Api, held: bool) -> None:
     if held:
         assert api.post("/trackings", BODY).status == 201
         set_attribute(api, "last_checked_at", hours_ago(1))
-    operations: Counter[str] = Counter()
+    operations: Counter[tuple[str, str]] = Counter()
     runtime.dynamodb().meta.client.meta.events.register(
-        "before-call.dynamodb.*", lambda model, **_: operations.update([model.name])
+        "before-parameter-build.dynamodb.*",
+        lambda model, params, **_: operations.update([(params.get("TableName", "").split("-")[-1], model.name)]),
     )
 
     answer = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 60})
 
-    # The read that decided to call the carrier is the one the write is conditioned on
+    # The read that decided to call the carrier is the one the write is conditioned on; the account-wide realtime
+    # limit costs one conditional write (a first use of the route: the gate had seen nothing of it)
     assert answer.body["source"] == "carrier"
-    assert dict(operations) == {"GetItem": 1, "PutItem": 1}
+    assert dict(operations) == {
+        ("TrackingsTable", "GetItem"): 1,
+        ("TrackingsTable", "PutItem"): 1,
+        ("CacheTable", "PutItem"): 1,
+    }
 
 
 def test_trackingmore_two_hour_rule_serves_the_stored_copy(api: Api) -> None:
@@ -113,18 +119,38 @@ def test_trackingmore_two_hour_rule_serves_the_stored_copy(api: Api) -> None:
     assert api.calls(REALTIME) == 2
 
 
-def test_upstream_429_is_our_429_with_retry_after_and_the_stored_copy(api: Api) -> None:
+def test_upstream_429_serves_the_stored_copy_and_pauses_every_instance(api: Api) -> None:
     assert api.post("/trackings", BODY).status == 201
     api.sandbox.set_faults(error_rate=1.0, kinds=["meta_429"], endpoints=[REALTIME])
 
     answer = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 0})
+    again = api.post("/trackings/realtime", {**BODY, "max_age_seconds": 0})
+
+    assert (answer.status, again.status) == (200, 200)
+    for served in (answer, again):
+        assert (served.body["source"], served.body["cache_reason"]) == ("cache", "rate_limited")
+        assert served.body["tracking"]["tracking_number"] == NUMBER
+    # The 429 paused the route account-wide (TrackingMore's 120 s): the second lookup never reached it
+    assert api.calls(REALTIME) == 1
+    pause = api.aws.table("CacheTable").get_item(Key={"pk": f"RATE#{REALTIME}"})["Item"]["paused_until"]
+    assert 100 < int(pause) / 1000 - datetime.now(UTC).timestamp() <= 120
+
+
+def test_no_realtime_slot_in_time_is_our_429_for_a_number_we_do_not_hold(api: Api) -> None:
+    # Given another instance drew a 429 a moment ago (the pause is shared)
+    paused_until = int((datetime.now(UTC).timestamp() + 90) * 1000)
+    api.aws.table("CacheTable").put_item(
+        Item={"pk": f"RATE#{REALTIME}", "slots": [], "paused_until": paused_until, "revision": 1}
+    )
+
+    answer = api.post("/trackings/realtime", BODY)
 
     assert answer.status == 429
-    assert answer.headers["Content-Type"] == "application/problem+json"
-    assert int(answer.headers["Retry-After"]) > 0
     assert answer.body["code"] == "upstream_rate_limited"
-    assert answer.body["tracking"]["tracking_number"] == NUMBER
-    assert api.calls(REALTIME) == 1  # no retry while the caller waits
+    assert answer.body["retryable"] is True
+    assert 85 <= int(answer.headers["Retry-After"]) <= 91
+    assert api.calls(REALTIME) == 0
+    assert api.stored("china-post", NUMBER) is None
 
 
 def test_upstream_429_for_a_number_we_do_not_hold_has_no_copy(api: Api) -> None:

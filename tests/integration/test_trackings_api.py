@@ -26,6 +26,7 @@ from tests.integration.test_trackings_support import (  # noqa: F401 - fixtures
     Api,
     api_fixture,
     no_backoff_fixture,
+    reset_caches,
 )
 
 pytestmark = pytest.mark.integration
@@ -266,7 +267,7 @@ def test_batch_failed_chunk_fails_its_items_retryable_and_stores_nothing_of_them
     client = TrackingMoreClient(
         api.sandbox.api_key, base_url=api.sandbox.base_url, session=LosingSession(), sleep=lambda _s: None
     )
-    monkeypatch.setattr("shiptrack.runtime.trackingmore_client", lambda: client)
+    monkeypatch.setattr("shiptrack.runtime.trackingmore_client", lambda **_: client)
 
     # When 50 are sent
     answer = api.post(
@@ -418,6 +419,38 @@ def test_list_with_a_forged_or_foreign_cursor_is_400(api: Api) -> None:
     for answer in (other_filters, tampered, garbage):
         assert answer.status == 400
         assert answer.body["code"] == "invalid_cursor"
+
+
+def test_the_changes_feed_serves_changes_oldest_first_once_they_settle(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    create(api, number="CF000000001CN")
+    create(api, number="CF000000002CN")
+    api.patch("/trackings/china-post/CF000000001CN", {"title": "changed after the second was created"})
+    query = {"updated_after": since.isoformat()}
+
+    held_back = api.get("/trackings", query=query)  # ChangesFeedDelaySeconds (90 s by default) has not passed
+    monkeypatch.setenv("CHANGES_FEED_DELAY_SECONDS", "0")
+    reset_caches()
+    settled = api.get("/trackings", query=query)
+    caught_up = api.get("/trackings", query={**query, "cursor": settled.body["next_cursor"]})
+    future = api.get("/trackings", query={"updated_after": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
+
+    assert (held_back.status, held_back.body["items"]) == (200, [])
+    assert [item["tracking_number"] for item in settled.body["items"]] == ["CF000000002CN", "CF000000001CN"]
+    assert caught_up.body == {"items": [], "next_cursor": settled.body["next_cursor"]}
+    assert future.body == {"items": [], "next_cursor": None}
+
+
+def test_the_changes_feed_names_the_filters_it_cannot_take(api: Api) -> None:
+    answer = api.get(
+        "/trackings", query={"updated_after": "2026-01-01T00:00:00Z", "status": "transit", "carrier_code": "ups"}
+    )
+
+    assert answer.status == 400
+    assert answer.body["code"] == "unsupported_filters"
+    assert sorted(error["loc"] for error in answer.body["errors"]) == [["query", "carrier_code"], ["query", "status"]]
 
 
 # ------------------------------------------------------------------------------------------------------------ update

@@ -148,4 +148,4 @@ def no_backoff_fixture(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from trackingmore import TrackingMoreClient
 
     client = TrackingMoreClient(sandbox.api_key, base_url=sandbox.base_url, sleep=lambda _seconds: None)
-    monkeypatch.setattr(runtime, "trackingmore_client", lambda: client)
+    monkeypatch.setattr(runtime, "trackingmore_client", lambda **_: client)

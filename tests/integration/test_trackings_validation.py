@@ -125,6 +125,8 @@ def test_batch_item_problems_are_per_item(api: Api) -> None:
         {"created_after": "yesterday"},
         {"created_after": "2026-01-01T00:00:00"},
         {"created_after": "2026-02-01T00:00:00Z", "created_before": "2026-01-01T00:00:00Z"},
+        {"updated_after": "2026-01-01T00:00:00"},
+        {"updated_after": "recently"},
         {"cursor": "c" * 2049},
     ],
 )

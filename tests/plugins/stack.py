@@ -11,7 +11,8 @@ Stacks run their functions on `.local/runtime` (local/runtime.py: the layer's lo
 dev venv); the factory builds it first when the lock changed.
 
 Schedules are off in `local_stack` (LOCAL_SCHEDULE_SECONDS=0): tests fire them with
-`POST {api_url}/_local/schedules/{FunctionId}`.
+`POST {api_url}/_local/schedules/{FunctionId}`. Its sandbox answers with the realistic latency profile, scaled
+(`SESSION_UPSTREAM_LATENCY`), and the changes feed holds back one second (`SESSION_PARAMETER_OVERRIDES`).
 """
 
 from __future__ import annotations
@@ -90,7 +91,16 @@ def local_stack_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         factory.stop_all()
 
 
+#: The session stack's upstream: the realistic profile (docs/sandbox.md), ten times faster, so the main paths meet
+#: TrackingMore's shape of slowness (realtime slower than a read, batches slower with size, a long tail) without
+#: making the suite much slower.
+SESSION_UPSTREAM_LATENCY = "realistic:0.1"
+#: The changes feed holds back changes this many seconds (90 by default): long enough to show, short for a test.
+SESSION_PARAMETER_OVERRIDES = "ChangesFeedDelaySeconds=1"
+
+
 @pytest.fixture(scope="session")
 def local_stack(local_stack_factory: StackFactory) -> StackProcess:
     """The whole service (template.yaml, the sandbox, moto) running locally for the session."""
-    return local_stack_factory.start(DEFAULT_TEMPLATE, name="local-stack")
+    env = {"LOCAL_UPSTREAM_LATENCY": SESSION_UPSTREAM_LATENCY, "LOCAL_PARAMETER_OVERRIDES": SESSION_PARAMETER_OVERRIDES}
+    return local_stack_factory.start(DEFAULT_TEMPLATE, name="local-stack", env=env)

@@ -104,10 +104,10 @@ def test_create_killed_after_storing_is_answered_from_the_store_on_retry(
     claims_survive_the_crash(monkeypatch, killed)
     headers = {"Idempotency-Key": key} if key else None
 
-    # The first attempt creates upstream, stores, and dies before answering (its Lambda had 0.3 s left, so
-    # the Idempotency-Key's in-progress record expires as the Lambda's would)
+    # The first attempt creates upstream, stores, and dies before answering (its Lambda had 4 s left: time enough to
+    # call TrackingMore within its deadline, and the Idempotency-Key's in-progress record expires as the Lambda's would)
     with pytest.raises(SimulatedCrash):
-        system.api("POST", "/trackings", create_body(), headers=headers, remaining_ms=300)
+        system.api("POST", "/trackings", create_body(), headers=headers, remaining_ms=4_000)
 
     # The caller retries the same request
     retry = system.api("POST", "/trackings", create_body(), headers=headers)

@@ -28,6 +28,7 @@ from tests.reliability.harness import BATCH, FAULT_KINDS, System
 pytestmark = pytest.mark.reliability
 
 ERROR_RATE = 0.3
+REALTIME = "POST /trackings/realtime"
 UPSTREAM_FAILURE_STATUSES = {429, 502, 503, 504}
 
 
@@ -203,7 +204,7 @@ def test_a_stream_of_pushes_under_faults_is_applied_or_redelivered_and_nothing_i
     system.ledger.check(system.items())
 
 
-@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("kind", [kind for kind in FAULT_KINDS if kind != "meta_429"])
 def test_realtime_lookups_under_faults_answer_a_retryable_problem_or_the_carriers_copy(
     system: System, kind: str
 ) -> None:
@@ -229,6 +230,29 @@ def test_realtime_lookups_under_faults_answer_a_retryable_problem_or_the_carrier
     assert {a.status for a in again} == {200}
     assert {a.body["source"] for a in again} == {"carrier"}
     assert system.calls(BATCH) == 1
+    assert system.ledger is not None
+    system.ledger.check(system.items())
+
+
+def test_a_realtime_429_serves_stored_copies_and_pauses_the_account_for_every_lookup(system: System) -> None:
+    refs = create_quietly(system, batch_items(12, detected=0))
+    system.sandbox.advance(24)
+    system.faults(ERROR_RATE * 2, ["meta_429"])
+
+    answers = [system.api("POST", "/trackings/realtime", realtime_body(r)) for r in refs]
+    system.sandbox.clear_faults()
+    after = [system.api("POST", "/trackings/realtime", realtime_body(r)) for r in refs[-3:]]
+
+    # Until TrackingMore's first 429 the carrier answers; from it on the route is paused (120 s) for every
+    # instance, and each lookup is the stored copy, said to be held back by the rate limit
+    sources = [(a.status, a.body["source"], a.body.get("cache_reason")) for a in answers]
+    first_held = sources.index((200, "cache", "rate_limited"))
+    assert set(sources[:first_held]) <= {(200, "carrier", None)}
+    assert set(sources[first_held:]) == {(200, "cache", "rate_limited")}
+    assert system.calls(REALTIME) == first_held + 1  # the one that drew the 429, then none
+    # The pause outlives the faults: nothing reaches TrackingMore until it ends
+    assert {(a.status, a.body["cache_reason"]) for a in after} == {(200, "rate_limited")}
+    assert system.calls(REALTIME) == first_held + 1
     assert system.ledger is not None
     system.ledger.check(system.items())
 

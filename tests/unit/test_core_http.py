@@ -11,7 +11,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, Field
 
 import trackingmore
-from shiptrack.errors import GATEWAY_PROBLEMS, PROBLEM_CONTENT_TYPE, TrackingNotFoundError, UpstreamRateLimitedError
+from shiptrack.errors import (
+    GATEWAY_PROBLEMS,
+    PROBLEM_CONTENT_TYPE,
+    RequestInProgressError,
+    TrackingNotFoundError,
+    UpstreamRateLimitedError,
+)
 from shiptrack.http import MAX_BODY_BYTES, build_resolver
 from tests.template_yaml import template
 
@@ -37,6 +43,10 @@ def boom(kind: str) -> dict[str, str]:
         "tm-429": trackingmore.RateLimitError(code=429, type="Too Many Requests", message="wait", retry_after=None),
         "tm-auth": trackingmore.AuthenticationError(code=4001, type="Unauthorized", message="Invalid API key"),
         "tm-5xx": trackingmore.ServerError(code=503, type="Service Unavailable", message="maintenance"),
+        "tm-timeout": trackingmore.TimeoutError("TrackingMore did not answer within 20 s"),
+        "deadline": trackingmore.DeadlineExceededError("no time left to call TrackingMore", request_sent=False),
+        "held-back": trackingmore.RateLimitError("no slot in time", retry_after=0.4, code=None),
+        "in-progress": RequestInProgressError("Tracking ups/1Z is being created by another request."),
         "bug": KeyError("secret internals"),
         "value-bug": ValueError("our own bug"),
     }
@@ -124,7 +134,11 @@ def test_body_over_one_megabyte_is_413() -> None:
         ("limited", 429, "upstream_rate_limited", "42"),
         ("tm-429", 429, "upstream_rate_limited", "120"),
         ("tm-auth", 502, "upstream_auth_failed", None),
-        ("tm-5xx", 503, "upstream_unavailable", None),
+        ("tm-5xx", 503, "upstream_unavailable", "5"),
+        ("tm-timeout", 504, "upstream_timeout", "5"),
+        ("deadline", 504, "deadline_exceeded", "5"),
+        ("held-back", 429, "upstream_rate_limited", "1"),
+        ("in-progress", 409, "request_in_progress", "1"),
         ("bug", 500, "internal_error", None),
         ("value-bug", 500, "internal_error", None),
     ],
@@ -211,3 +225,10 @@ def test_the_gateway_responses_of_the_template_are_the_error_maps() -> None:
             "errors": [],
             "retryable": expected.retryable,
         }, kind
+
+
+def test_errors_the_client_raised_itself_read_as_its_own_words() -> None:
+    body = _problem(_call("GET", "/boom/deadline"))
+
+    assert body["detail"] == "no time left to call TrackingMore"
+    assert body["retryable"] is True

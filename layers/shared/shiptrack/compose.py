@@ -6,7 +6,10 @@ singletons of :mod:`shiptrack.runtime` and the settings, so a new dependency (a 
 from a secret) is wired here and in ``runtime`` only.
 
 TrackingMore clients are passed as *factories*: building one reads the secret, and a request that never calls
-upstream (a read, a create of a tracking we hold, a cache hit) must not pay for it.
+upstream (a read, a create of a tracking we hold, a cache hit) must not pay for it. Every client is bound to the
+deadline of the invocation the bundle is built for (:func:`shiptrack.deadline.current`, bound by the API resolver
+for every route and by each event handler; the jobs pass theirs): no service can call TrackingMore past it, and
+a factory may be called from any thread.
 
 | Function | Bundle | Used by |
 |---|---|---|
@@ -37,6 +40,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from shiptrack import deadline as deadlines
 from shiptrack import runtime
 from shiptrack.settings import get_secrets, get_settings
 
@@ -62,7 +66,6 @@ if TYPE_CHECKING:
     from trackingmore import TrackingMoreClient
 
 __all__ = [
-    "API_ANSWER_MARGIN_SECONDS",
     "Aircargo",
     "Archive",
     "ImportDispatch",
@@ -80,7 +83,7 @@ __all__ = [
     "WebhookFanout",
     "aircargo",
     "archive",
-    "deadline_client",
+    "bound_client",
     "detection_cache",
     "import_dispatch",
     "import_worker",
@@ -100,25 +103,25 @@ __all__ = [
 
 ClientFactory = Callable[[], "TrackingMoreClient"]
 
-#: Seconds an API function keeps, after its last upstream call may end, to store what came back and answer before
-#: API Gateway's 29 s (the batch route stores the chunks still in flight when its deadline nears).
-API_ANSWER_MARGIN_SECONDS = 4.0
+
+#: Seconds a client bound to an invocation's deadline keeps for its caller after giving up on TrackingMore: to store
+#: what it got and shape the answer (the deadline's own reserve then covers getting the answer out).
+CLIENT_DEADLINE_MARGIN = 1.0
 
 
-def deadline_client(
-    remaining_ms: Callable[[], int], *, margin: float = API_ANSWER_MARGIN_SECONDS, rate_share: int = 1
-) -> ClientFactory:
-    """A client factory whose clients fit every call before the invocation's deadline (``remaining_ms`` is the
-    Lambda context's ``get_remaining_time_in_millis``), keeping ``margin`` seconds to answer.
+def bound_client(deadline: Deadline | None, *, max_retries: int | None = None) -> TrackingMoreClient:
+    """The process's TrackingMore client (``runtime.trackingmore_client``) as a view bound to ``deadline``
+    (``TrackingMoreClient.with_deadline``: same session, gate and policy), so no call outlives it."""
+    client = runtime.trackingmore_client(max_retries=max_retries)
+    if deadline is None:
+        return client
+    return client.with_deadline(deadline.seconds_left, margin=CLIENT_DEADLINE_MARGIN)
 
-    The one place a function's client is bound to its deadline; account-wide limits come with the client
-    (``runtime.trackingmore_client``; ``rate_share``: how many instances share the batch-create rate).
-    """
-    from trackingmore import Deadline
 
-    deadline = Deadline.from_remaining_millis(remaining_ms)
-    options = {"rate_share": rate_share} if rate_share != 1 else {}
-    return lambda: runtime.trackingmore_client(**options).with_deadline(deadline, margin=margin)
+def _client(*, max_retries: int | None = None) -> ClientFactory:
+    """A factory of TrackingMore clients bound to the current invocation's deadline (read now, in the request's
+    thread; the factory may then be called from any thread)."""
+    return partial(bound_client, deadlines.current(), max_retries=max_retries)
 
 
 def detection_cache() -> TtlCache[DetectedCarrier]:
@@ -138,17 +141,19 @@ class Trackings(NamedTuple):
     client: ClientFactory
     claims: CreateClaims
     retention_days: int
+    deadline: Deadline | None
     detections: TtlCache[DetectedCarrier]
 
 
-def trackings(remaining_ms: Callable[[], int] | None = None) -> Trackings:
-    """TrackingsFunction: create (one / batch), list, get, update, delete. With ``remaining_ms`` (the Lambda
-    context's), the client works within the invocation's deadline (:func:`deadline_client`)."""
+def trackings() -> Trackings:
+    """TrackingsFunction: create (one / batch), list, get, update, delete. ``deadline``: the request's (waits for
+    an identical create in flight end with it; the batch route sends no chunk past it)."""
     return Trackings(
         store=runtime.trackings_repository(),
-        client=runtime.trackingmore_client if remaining_ms is None else deadline_client(remaining_ms),
+        client=_client(),
         claims=runtime.create_claims(),
         retention_days=get_settings().retention_days,
+        deadline=deadlines.current(),
         detections=detection_cache(),
     )
 
@@ -163,7 +168,7 @@ def realtime() -> Realtime:
     """RealtimeFunction: the client never retries (``shiptrack.services.realtime`` says why)."""
     return Realtime(
         store=runtime.trackings_repository(),
-        client=partial(runtime.trackingmore_client, max_retries=0),
+        client=_client(max_retries=0),
         default_max_age_seconds=get_settings().realtime_max_age_seconds,
     )
 
@@ -182,7 +187,7 @@ def webhook() -> Webhook:
     settings, secrets = get_settings(), get_secrets()
     return Webhook(
         store=runtime.trackings_repository(),
-        client=runtime.trackingmore_client,
+        client=_client(),
         expected_token=secrets.webhook_token,
         account_email=secrets.account_email,
         tolerance_seconds=settings.webhook_tolerance_seconds,
@@ -202,7 +207,7 @@ def aircargo() -> Aircargo:
     from shiptrack.services.aircargo import AirWaybill
 
     cache = TtlCache(runtime.cache_table(), "AWB", AirWaybill)
-    return Aircargo(client=runtime.trackingmore_client, cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds)
+    return Aircargo(client=_client(), cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds)
 
 
 class RemoteChecks(NamedTuple):
@@ -220,7 +225,7 @@ def remote_checks() -> RemoteChecks:
 
     settings, table = get_settings(), runtime.cache_table()
     return RemoteChecks(
-        client=runtime.trackingmore_client,
+        client=_client(),
         remote_cache=TtlCache(table, "REMOTE", RemoteAnswer),
         remote_ttl_seconds=settings.remote_cache_seconds,
         transit_cache=TtlCache(table, "TRANSIT", TransitTimeStats),
@@ -231,19 +236,18 @@ def remote_checks() -> RemoteChecks:
 class OrderEvents(NamedTuple):
     markers: OrderMarkers
     create_trackings: CreateTrackings
+    deadline: Deadline | None
 
 
 def order_events() -> OrderEvents:
-    """OrderEventsFunction: shipments become trackings through the batch route's service."""
+    """OrderEventsFunction: shipments become trackings through the batch route's service, within the invocation's
+    deadline (bound by the handler)."""
     from shiptrack.services.create import create_trackings
 
     create = partial(
-        create_trackings,
-        store=runtime.trackings_repository(),
-        client=runtime.trackingmore_client,
-        detections=detection_cache(),
+        create_trackings, store=runtime.trackings_repository(), client=_client(), detections=detection_cache()
     )
-    return OrderEvents(markers=runtime.order_markers(), create_trackings=create)
+    return OrderEvents(markers=runtime.order_markers(), create_trackings=create, deadline=deadlines.current())
 
 
 class Imports(NamedTuple):
@@ -263,8 +267,9 @@ def imports() -> Imports:
     )
 
 
-#: Seconds the import worker keeps after its last upstream call may end, to store a chunk and complete it.
-WORKER_MARGIN_SECONDS = 10.0
+#: Milliseconds the import worker keeps back from its Lambda timeout once its upstream calls must end: to store a
+#: chunk's trackings and complete it, or give its claim back (``shiptrack.services.import_worker``).
+WORKER_RESERVE_MS = 10_000
 
 
 def _chunk_queue() -> ChunkQueue:
@@ -290,22 +295,22 @@ class ImportWorker(NamedTuple):
     detections: TtlCache[DetectedCarrier]
     queue: ChunkQueue
     retry_seconds: int
+    deadline: Deadline
 
 
 def import_worker(remaining_ms: Callable[[], int]) -> ImportWorker:
-    """ImportWorkerFunction: the client works within the invocation's deadline and the workers' share of the
-    account's batch-create rate (``ImportWorkerConcurrency`` instances share ``BatchCreateRatePerSecond``)."""
-    settings = get_settings()
-    client = deadline_client(
-        remaining_ms, margin=WORKER_MARGIN_SECONDS, rate_share=max(1, settings.import_worker_concurrency)
-    )
+    """ImportWorkerFunction: ``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``. The deadline
+    keeps :data:`WORKER_RESERVE_MS` for the last chunk's writes; the client is bound to it and, like every client,
+    shares the account's rate gate (``BatchCreateRateLimit`` across every instance of every function)."""
+    deadline = deadlines.Deadline(remaining_ms, reserve_ms=WORKER_RESERVE_MS)
     return ImportWorker(
         imports=runtime.imports_repository(),
         store=runtime.trackings_repository(),
-        client=client,
+        client=partial(bound_client, deadline),
         detections=detection_cache(),
         queue=_chunk_queue(),
-        retry_seconds=settings.import_retry_seconds,
+        retry_seconds=get_settings().import_retry_seconds,
+        deadline=deadline,
     )
 
 
@@ -313,27 +318,30 @@ class Publisher(NamedTuple):
     events_client: Any
     bus_name: str
     include_customer_data: bool
+    deadline: Deadline | None
 
 
 def publisher() -> Publisher:
-    """PublisherFunction: the bus every event goes to, and whether events carry customer contact data."""
+    """PublisherFunction: the bus every event goes to, whether events carry customer contact data, and the
+    invocation's deadline (bound by the handler)."""
     settings = get_settings()
     return Publisher(
         events_client=runtime.events_client(),
         bus_name=settings.event_bus_name,
         include_customer_data=settings.events_include_customer_data,
+        deadline=deadlines.current(),
     )
 
 
 def _scheduled_job(remaining_ms: Callable[[], int], *, reserve_ms: int) -> dict[str, Any]:
-    """What both scheduled jobs work with: the trackings, their job state, the client and the time budget."""
-    from shiptrack.deadline import Deadline
-
+    """What both scheduled jobs work with: the trackings, their job state, the time budget and a client bound to
+    it (no upstream call outlives the budget: the job then checkpoints in its reserve)."""
+    deadline = deadlines.Deadline(remaining_ms, reserve_ms=reserve_ms)
     return {
         "store": runtime.trackings_repository(),
         "jobs": runtime.job_states(),
-        "client": runtime.trackingmore_client(),
-        "deadline": Deadline(remaining_ms, reserve_ms=reserve_ms),
+        "client": bound_client(deadline),
+        "deadline": deadline,
     }
 
 

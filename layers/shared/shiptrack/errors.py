@@ -13,6 +13,7 @@ storefront webhooks' queues (:class:`QueueSendError`) and the settings' (:class:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Final, Literal, NamedTuple
@@ -22,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 import trackingmore
 
 __all__ = [
-    "DEADLINE_RETRY_AFTER_SECONDS",
     "GATEWAY_PROBLEMS",
     "PROBLEM_CONTENT_TYPE",
     "PROBLEM_RESPONSES",
@@ -55,6 +55,7 @@ __all__ = [
     "TrackingNotFoundError",
     "UnauthorizedError",
     "UnreadableBodyError",
+    "UnsupportedFiltersError",
     "UnsupportedMediaTypeError",
     "UpstreamError",
     "UpstreamRateLimitedError",
@@ -137,12 +138,14 @@ class Problem(BaseModel):
 
 
 class ShiptrackError(Exception):
-    """Base of every domain error. Subclasses fix the HTTP status, the code and the title."""
+    """Base of every domain error. Subclasses fix the HTTP status, the code and the title; a retryable one may set
+    ``retry_after`` (seconds), answered as the ``Retry-After`` header."""
 
     status: int = 500
     code: str = "internal_error"
     title: str = "Internal error"
     retryable: bool = False
+    retry_after: int | None = None
 
     def __init__(self, detail: str, *, errors: list[FieldError] | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -168,6 +171,12 @@ class BadRequestError(ShiptrackError):
 
 class InvalidCursorError(BadRequestError):
     code, title = "invalid_cursor", "Invalid cursor"
+
+
+class UnsupportedFiltersError(BadRequestError):
+    """Filters that cannot be served together efficiently (``errors`` names each one)."""
+
+    code, title = "unsupported_filters", "Unsupported combination of filters"
 
 
 class UnreadableBodyError(BadRequestError):
@@ -216,6 +225,7 @@ class RequestInProgressError(ConflictError):
     """The same create (same identity, or same ``Idempotency-Key``) is running right now; retry shortly."""
 
     code, title, retryable = "request_in_progress", "Request in progress", True
+    retry_after = 1
 
 
 class PayloadTooLargeError(ShiptrackError):
@@ -293,6 +303,7 @@ class StorageBusyError(ShiptrackError):
     """DynamoDB still left keys unprocessed (throttling) after the bounded retries of a batch read."""
 
     status, code, title, retryable = 503, "storage_busy", "Storage busy", True
+    retry_after = 1
 
 
 class HttpStatusError(ShiptrackError):
@@ -339,12 +350,13 @@ class MissingSettingError(RuntimeError):
     """A required environment variable is not set (template.yaml sets every one for every function)."""
 
 
-# How each TrackingMore client error reaches our callers: (status, code, title, retryable).
-# Upstream auth and quota failures are *our* configuration problems, not the caller's: 502/503, never 401/402.
+# How each TrackingMore client error reaches our callers: (status, code, title, retryable), the first class that
+# matches (subclasses first). Upstream auth and quota failures are *our* configuration problems, not the caller's:
+# 502/503, never 401/402. A retryable one is answered with Retry-After (``retry_after_seconds``).
 _UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, bool]] = [
     (trackingmore.RateLimitError, 429, "upstream_rate_limited", "Upstream rate limit", True),
-    # Our own deadline, not TrackingMore's failure: before TimeoutError, which it subclasses.
-    (trackingmore.DeadlineExceededError, 503, "deadline_exceeded", "Deadline exceeded", True),
+    # The request's own deadline cut the call short (or left no time to start it): never the gateway's 504.
+    (trackingmore.DeadlineExceededError, 504, "deadline_exceeded", "Deadline exceeded", True),
     (trackingmore.TimeoutError, 504, "upstream_timeout", "Upstream timeout", True),
     (trackingmore.TransportError, 502, "upstream_unreachable", "Upstream unreachable", True),
     (trackingmore.ServerError, 503, "upstream_unavailable", "Upstream unavailable", True),
@@ -358,7 +370,7 @@ _UPSTREAM_MAP: list[tuple[type[trackingmore.TrackingMoreError], int, str, str, b
 
 #: The ``outcome`` dimension of the ``UpstreamCalls`` metric, one vocabulary for every caller.
 UpstreamOutcome = Literal[
-    "ok", "rate_limited", "deadline", "timeout", "unreachable", "server_error", "rejected", "error"
+    "ok", "held_back", "rate_limited", "deadline", "timeout", "unreachable", "server_error", "rejected", "error"
 ]
 _OUTCOMES: list[tuple[type[trackingmore.TrackingMoreError], UpstreamOutcome]] = [
     (trackingmore.RateLimitError, "rate_limited"),
@@ -371,29 +383,39 @@ _OUTCOMES: list[tuple[type[trackingmore.TrackingMoreError], UpstreamOutcome]] = 
 
 
 def upstream_outcome(exc: BaseException | None) -> UpstreamOutcome:
-    """How an upstream call ended, for metrics: ``ok`` (no exception) or the kind of failure."""
+    """How an upstream call ended, for metrics: ``ok`` (no exception) or the kind of failure. ``held_back``: the
+    account-wide rate gate had no slot in time, nothing was sent; ``rate_limited``: TrackingMore itself said 429."""
     if exc is None:
         return "ok"
+    if isinstance(exc, trackingmore.RateLimitError) and exc.code is None:
+        return "held_back"
     return next((outcome for kind, outcome in _OUTCOMES if isinstance(exc, kind)), "error")
 
 
-# Retry-After we advertise when TrackingMore gives none: its documented pause after a 429 (reference §8).
+# Retry-After we advertise for a 429 that names no wait: TrackingMore's documented pause after a 429 (reference §8).
 DEFAULT_RETRY_AFTER_SECONDS = 120
-# Retry-After we advertise when our own deadline stopped the work: nothing upstream is limiting, a retry can go soon.
-DEADLINE_RETRY_AFTER_SECONDS = 5
+#: Retry-After for the other retryable upstream failures (timeouts, the deadline, 5xx, unreachable): TrackingMore is
+#: slow or failing right now, and an immediate retry would most likely meet the same.
+UPSTREAM_RETRY_AFTER_SECONDS = 5
 
 
 def retry_after_seconds(exc: BaseException) -> int:
-    """The Retry-After to advertise for an upstream 429: TrackingMore's own, else its documented pause."""
+    """The Retry-After (whole seconds, at least 1) to advertise for a retryable upstream failure: the wait the
+    error names (TrackingMore's ``Retry-After``, or when the rate gate's next slot is), else
+    :data:`DEFAULT_RETRY_AFTER_SECONDS` for a 429 and :data:`UPSTREAM_RETRY_AFTER_SECONDS` for the rest."""
     retry_after = getattr(exc, "retry_after", None)
-    return int(retry_after) if retry_after else DEFAULT_RETRY_AFTER_SECONDS
+    if isinstance(retry_after, int | float) and retry_after >= 0:
+        return max(1, math.ceil(retry_after))
+    if isinstance(exc, trackingmore.RateLimitError):
+        return DEFAULT_RETRY_AFTER_SECONDS
+    return UPSTREAM_RETRY_AFTER_SECONDS
 
 
 def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
     """The problem document and extra headers for any exception. Unknown exceptions become an opaque 500."""
     headers: dict[str, str] = {}
     if isinstance(exc, ShiptrackError):
-        if isinstance(exc, UpstreamRateLimitedError):
+        if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
         return exc.to_problem(), headers
     if isinstance(exc, trackingmore.TrackingMoreError):
@@ -401,15 +423,16 @@ def problem_for(exc: BaseException) -> tuple[Problem, dict[str, str]]:
             (row[1:] for row in _UPSTREAM_MAP if isinstance(exc, row[0])),
             (502, "upstream_error", "Upstream error", True),
         )
-        if status == 429:
+        if retryable:
             headers["Retry-After"] = str(retry_after_seconds(exc))
-        if isinstance(exc, trackingmore.DeadlineExceededError):
-            # Not an upstream answer: the request ran out of time (the batch route's unsent chunks, a job's budget).
-            headers["Retry-After"] = str(DEADLINE_RETRY_AFTER_SECONDS)
-            detail = "The request ran out of time before this could be done; retry it."
-            return Problem.build(status=status, code=code, title=title, detail=detail, retryable=retryable), headers
-        # The upstream message is safe to show (the client never puts the API key in it) and helps callers.
-        detail = f"TrackingMore answered {exc.code}: {exc.message}" if exc.message else f"TrackingMore error {exc.code}"
+        # The upstream message is safe to show (the client never puts the API key in it) and helps callers. Errors
+        # without a code (no answer, the deadline, the rate gate) are the client's own words.
+        if exc.code is None:
+            detail = exc.message or "TrackingMore could not be asked."
+        elif exc.message:
+            detail = f"TrackingMore answered {exc.code}: {exc.message}"
+        else:
+            detail = f"TrackingMore error {exc.code}"
         return Problem.build(status=status, code=code, title=title, detail=detail, retryable=retryable), headers
     unexpected = Problem.build(
         status=500, code="internal_error", title="Internal error", detail="An unexpected error occurred."
@@ -429,11 +452,11 @@ PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
     409: _problem_response("Conflict"),
     413: _problem_response("Body or number of items over the route's limit"),
     422: _problem_response("Invalid input"),
-    429: _problem_response("TrackingMore rate limit; see Retry-After"),
+    429: _problem_response("TrackingMore's rate limit (held across every instance); see Retry-After"),
     500: _problem_response("Unexpected error"),
     502: _problem_response("TrackingMore failed, is unreachable, or rejected our credentials"),
     503: _problem_response("TrackingMore unavailable or its quota is exhausted, or our storage is throttled"),
-    504: _problem_response("TrackingMore timed out"),
+    504: _problem_response("TrackingMore timed out, or did not answer within the request's deadline; see Retry-After"),
 }
 
 # What every API route can answer besides its own success and domain errors.

@@ -1,7 +1,9 @@
 """The HTTP edge shared by every API function: one resolver factory, one way to answer an error.
 
 Every API function builds its resolver with :func:`build_resolver`, so validation, the 1 MB body limit,
-problem+json errors (RFC 9457) and the OpenAPI metadata are the same everywhere. No stack trace, and no
+problem+json errors (RFC 9457), the request's deadline (:meth:`shiptrack.deadline.Deadline.for_api`, bound for the
+whole request: every TrackingMore client the routes get is bound to it) and the OpenAPI metadata are the same
+everywhere. No stack trace, and no
 500 for input the client controls, ever leaves this module. Every problem comes from the error map
 (:mod:`shiptrack.errors`); this module only decides which error a framework failure is.
 """
@@ -22,6 +24,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Header
 
+import trackingmore
+from shiptrack.deadline import Deadline, bound
 from shiptrack.errors import (
     PROBLEM_CONTENT_TYPE,
     HttpStatusError,
@@ -125,7 +129,11 @@ def _on_unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[s
 
 def _on_any_error(exc: Exception) -> Response[str]:
     problem, headers = problem_for(exc)
-    if problem.status >= 500 and not isinstance(exc, ShiptrackError):
+    if problem.retryable and problem.status >= 500 and isinstance(exc, trackingmore.TrackingMoreError):
+        # TrackingMore slow or failing: answered, retryable, not a bug of ours (no stack trace, no error log).
+        detail = {"problem_code": problem.code, "error": type(exc).__name__, "debug_detail": exc.debug_detail}
+        logger.warning("upstream failed", extra=detail)
+    elif problem.status >= 500 and not isinstance(exc, ShiptrackError):
         logger.exception("request failed", extra={"problem_code": problem.code})
     return problem_response(problem, headers)
 
@@ -169,7 +177,8 @@ _ERROR_HANDLERS: list[tuple[type[Exception], Callable[[Any], Response[str]]]] = 
 
 
 class ShiptrackResolver(APIGatewayRestResolver):
-    """The REST resolver with the body limit applied before anything parses the body.
+    """The REST resolver with the body limit applied before anything parses the body, and the request's deadline
+    bound around everything a route does.
 
     Powertools runs request validation ahead of global middlewares, so a size check there would come too late.
     """
@@ -177,6 +186,10 @@ class ShiptrackResolver(APIGatewayRestResolver):
     max_body_bytes = MAX_BODY_BYTES
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        with bound(Deadline.for_api(event, context)):
+            return self._resolve_within_limits(event, context)
+
+    def _resolve_within_limits(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         if _body_size(event.get("body"), bool(event.get("isBase64Encoded"))) > self.max_body_bytes:
             error = PayloadTooLargeError(f"The request body is larger than {self.max_body_bytes} bytes.")
             response = problem_response(error.to_problem())

@@ -43,6 +43,7 @@ __all__ = [
     "BatchCreateResponse",
     "BatchItemResult",
     "BatchSummary",
+    "CacheReason",
     "Checkpoint",
     "CreateContext",
     "CreateTrackingRequest",
@@ -468,7 +469,9 @@ class UpdateTrackingRequest(_Request):
 class ListQuery(_Request):
     """Filters of ``GET /trackings``. Without ``lifecycle``, archived trackings are left out.
 
-    ``created_after`` is inclusive, ``created_before`` exclusive.
+    ``created_after`` is inclusive, ``created_before`` exclusive. ``updated_after`` (inclusive) turns the listing
+    into the changes feed: every tracking whose last visible change is at or after it, oldest change first, any
+    lifecycle; it combines with no other filter (``shiptrack.data.queries.plan``).
     """
 
     status: Status | None = None
@@ -477,6 +480,7 @@ class ListQuery(_Request):
     lifecycle: Lifecycle | None = None
     created_after: UtcTimestamp | None = None
     created_before: UtcTimestamp | None = None
+    updated_after: UtcTimestamp | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT
     cursor: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
 
@@ -489,7 +493,9 @@ class ListQuery(_Request):
 
     def filter_key(self) -> str:
         """What a cursor is bound to: every filter (not ``limit`` or ``cursor``)."""
-        data = self.model_dump(mode="json", exclude={"limit", "cursor"})
+        # ``updated_after`` counts only when given, so the cursors of plain listings issued before it existed hold.
+        unbound = {"limit", "cursor"} | ({"updated_after"} if self.updated_after is None else set())
+        data = self.model_dump(mode="json", exclude=unbound)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -511,7 +517,8 @@ class RealtimeRequest(_Request):
 
 
 class TrackingList(_Model):
-    """One page of ``GET /trackings``: newest first; ``next_cursor`` is absent on the last page."""
+    """One page of ``GET /trackings``: newest first; ``next_cursor`` is absent on the last page. In the changes feed
+    (``updated_after``): oldest change first, and ``next_cursor`` is where to continue, now or later."""
 
     items: list[Tracking]
     next_cursor: str | None = None
@@ -541,9 +548,23 @@ class BatchCreateResponse(_Model):
     summary: BatchSummary
 
 
+#: Why a live lookup served the stored copy: checked within ``max_age_seconds`` (``fresh``), looked up live less
+#: than 2 hours ago (``realtime_interval``: TrackingMore's once-per-2-hours rule), or no realtime slot of the
+#: account's rate limit within the request's time (``rate_limited``).
+CacheReason = Literal["fresh", "realtime_interval", "rate_limited"]
+
+
 class RealtimeResponse(_Model):
     """A live lookup: ``source`` says whether the carrier was asked now (``carrier``) or the stored copy served."""
 
     source: Literal["carrier", "cache"]
     fetched_at: UtcTimestamp = Field(description="When this copy was last read from TrackingMore")
+    cache_reason: CacheReason | None = Field(
+        default=None,
+        description=(
+            "Why the stored copy was served (`source: cache` only): `fresh` (checked within `max_age_seconds`), "
+            "`realtime_interval` (looked up live less than 2 hours ago: TrackingMore allows one per 2 hours), "
+            "`rate_limited` (TrackingMore's realtime rate limit had no slot in time: the copy may be stale)"
+        ),
+    )
     tracking: Tracking

@@ -23,13 +23,13 @@ if TYPE_CHECKING:
     from shiptrack.data.imports import ImportsRepository
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
+    from shiptrack.data.rate_limits import SharedRateGate
     from shiptrack.data.trackings import TrackingsRepository
     from shiptrack.data.webhook_deliveries import WebhookDeliveryRepository
     from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
-    from trackingmore import RateLimit, TrackingMoreClient
+    from trackingmore import TrackingMoreClient
 
 __all__ = [
-    "batch_create_rate_limit",
     "cache_table",
     "clear",
     "create_claims",
@@ -40,6 +40,7 @@ __all__ = [
     "imports_table",
     "job_states",
     "order_markers",
+    "rate_gate",
     "sqs_client",
     "trackingmore_client",
     "trackings_repository",
@@ -52,7 +53,7 @@ __all__ = [
 
 _client_lock = threading.Lock()
 # Clients by (retry policy, rate share), each for the (api_key, base_url) it was built with.
-_clients: dict[tuple[int | None, int], tuple[str, str, TrackingMoreClient]] = {}
+_clients: dict[int | None, tuple[str, str, TrackingMoreClient]] = {}
 
 
 @cache
@@ -127,9 +128,12 @@ def cursor_signer() -> CursorSigner:
 
 def trackings_repository() -> TrackingsRepository:
     """The trackings repository over this deployment's TrackingsTable (cheap: the table object is cached)."""
+    from datetime import timedelta
+
     from shiptrack.data.trackings import TrackingsRepository
 
-    return TrackingsRepository(trackings_table(), cursors=cursor_signer())
+    delay = timedelta(seconds=get_settings().changes_feed_delay_seconds)
+    return TrackingsRepository(trackings_table(), cursors=cursor_signer(), changes_delay=delay)
 
 
 def create_claims() -> CreateClaims:
@@ -167,52 +171,51 @@ def webhook_deliveries() -> WebhookDeliveryRepository:
     return WebhookDeliveryRepository(webhook_deliveries_table(), cursors=cursor_signer())
 
 
-def batch_create_rate_limit(share: int = 1) -> RateLimit | None:
-    """This process's part of the account's batch-create rate (``BatchCreateRatePerSecond``; ``None``: no limit).
-
-    ``share`` is how many instances divide the rate between them (the import workers: ``ImportWorkerConcurrency``).
-    Each paces itself at ⌊rate / share⌋ calls a second (at least one call every ``share / rate`` seconds), so
-    together they never exceed the rate. The client's default gate keeps windows per process; a gate shared by
-    every instance (DynamoDB) would let them use the whole rate between them.
-    """
-    from trackingmore import RateLimit
-
-    rate = get_settings().batch_create_rate_per_second
-    if rate <= 0:
-        return None
-    if rate >= share:
-        return RateLimit(rate // max(share, 1), 1.0)
-    return RateLimit(1, share / rate)
+def rate_gate() -> SharedRateGate:
+    """The account-wide rate gate every TrackingMore client of this process uses (``RATE#`` in CacheTable): one per
+    process, so what it last saw of each route is reused."""
+    return _rate_gate(get_settings().cache_table)
 
 
-def trackingmore_client(*, max_retries: int | None = None, rate_share: int = 1) -> TrackingMoreClient:
-    """A TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation).
+@cache
+def _rate_gate(table_name: str) -> SharedRateGate:
+    from shiptrack.data.rate_limits import SharedRateGate
 
-    ``max_retries`` overrides the client's retry policy (``None`` keeps its default); one client is kept per
-    policy, so a path that must never retry (realtime behind API Gateway's 29 s) shares nothing it should not.
-    Batch creates keep to :func:`batch_create_rate_limit` (``rate_share``: how many instances share the rate).
+    return SharedRateGate(_table(table_name))
+
+
+def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient:
+    """The process's TrackingMore client for the current secret; rebuilt when the key or base URL changes (rotation).
+
+    Every client shares the account-wide rate gate (:func:`rate_gate`) and the batch-create limit
+    (``BatchCreateRateLimit``). ``max_retries`` overrides the client's retry policy (``None`` keeps its default);
+    one client is kept per policy, so a path that must never retry (realtime behind API Gateway's 29 s) shares
+    nothing it should not. ``shiptrack.compose`` binds it to the invocation's deadline.
     """
     from trackingmore.client import DEFAULT_MAX_RETRIES, TrackingMoreClient
+    from trackingmore.ratelimit import RateLimit
 
     api_key = get_secrets().api_key
-    base_url = get_settings().trackingmore_base_url
+    settings = get_settings()
+    base_url = settings.trackingmore_base_url
     with _client_lock:
-        cached = _clients.get((max_retries, rate_share))
+        cached = _clients.get(max_retries)
         if cached is None or cached[0] != api_key or cached[1] != base_url:
-            retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+            per_second = settings.batch_create_rate_limit
             client = TrackingMoreClient(
                 api_key,
                 base_url=base_url,
-                max_retries=retries,
-                batch_create_rate_limit=batch_create_rate_limit(rate_share),
+                max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+                rate_gate=rate_gate(),
+                batch_create_rate_limit=RateLimit(per_second, 1.0) if per_second > 0 else None,
             )
             cached = (api_key, base_url, client)
-            _clients[(max_retries, rate_share)] = cached
+            _clients[max_retries] = cached
         return cached[2]
 
 
 # Held here, not looked up by name in clear(): a test may replace the module's functions (monkeypatch).
-_CACHED: tuple[Any, ...] = (dynamodb, events_client, sqs_client, _table)
+_CACHED: tuple[Any, ...] = (dynamodb, events_client, sqs_client, _table, _rate_gate)
 
 
 def clear() -> None:

@@ -64,9 +64,7 @@ class Settings:
     imports_table: str = _setting("IMPORTS_TABLE")
     import_queue_url: str = _setting("IMPORT_QUEUE_URL")
     import_retention_days: int = _setting("IMPORT_RETENTION_DAYS")
-    import_worker_concurrency: int = _setting("IMPORT_WORKER_CONCURRENCY")
     import_retry_seconds: int = _setting("IMPORT_RETRY_SECONDS")
-    batch_create_rate_per_second: int = _setting("BATCH_CREATE_RATE_PER_SECOND")
     events_include_customer_data: bool = _setting("EVENTS_INCLUDE_CUSTOMER_DATA")
     webhook_endpoints_table: str = _setting("WEBHOOK_ENDPOINTS_TABLE")
     webhook_deliveries_table: str = _setting("WEBHOOK_DELIVERIES_TABLE")
@@ -78,6 +76,8 @@ class Settings:
     webhook_disable_after_days: int = _setting("WEBHOOK_DISABLE_AFTER_DAYS")
     webhook_delivery_retention_days: int = _setting("WEBHOOK_DELIVERY_RETENTION_DAYS")
     webhook_attempt_timeout_seconds: float = _setting("WEBHOOK_ATTEMPT_TIMEOUT_SECONDS")
+    batch_create_rate_limit: int = _setting("BATCH_CREATE_RATE_LIMIT")
+    changes_feed_delay_seconds: int = _setting("CHANGES_FEED_DELAY_SECONDS")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -20,9 +20,10 @@ prefix                        owner                                what
 ``ORDER#{order}#{number}``    :mod:`~shiptrack.data.order_markers` shipments of an Order Shipped event already done
 ``JOB#{name}``                :mod:`~shiptrack.data.jobs`          refresh / archive checkpoints
 ``CACHE#{namespace}#…``       :mod:`~shiptrack.data.cache`         cached lookup answers (AWB, REMOTE, TRANSIT)
+``RATE#{route}``              :mod:`~shiptrack.data.rate_limits`   TrackingMore's account-wide rate limits, shared
 ============================  ===================================  ==================================================
 
-A new family (rate-limit buckets, a webhook replay cache …) is one more module here with its own prefix, built
+A new family (a webhook replay cache …) is one more module here with its own prefix, built
 on :mod:`~shiptrack.data.dynamodb` (conditional writes, bounded batch reads), listed in this table and in
 docs/data-model.md.
 

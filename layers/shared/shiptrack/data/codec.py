@@ -11,6 +11,8 @@ Key design (template.yaml, docs/data-model.md):
 * ``TerminalByTime`` (KEYS_ONLY): ``terminal_pk`` = ``"TERMINAL"`` while the status is in
   :data:`~shiptrack.models.TERMINAL_STATUSES` and the tracking is not archived; ``terminal_sk`` =
   ``"{terminal_at}#{pk}"``, ``terminal_at`` being when it entered a terminal status.
+* ``ByUpdated`` (KEYS_ONLY, the changes feed): ``updated_pk`` = ``"UPDATED"`` (every tracking, any lifecycle);
+  ``updated_sk`` = ``"{updated_at}#{pk}"`` — ``updated_at`` moves exactly when something a subscriber sees changes.
 * ``expires_at`` (TTL, epoch seconds): only on archived items, when a retention is configured.
 
 Bookkeeping attributes (not part of the resource): ``revision`` (optimistic lock, +1 on every write),
@@ -51,6 +53,7 @@ __all__ = [
     "LIST_ARCHIVED",
     "SUMMARY_ATTRIBUTES",
     "TERMINAL",
+    "UPDATED",
     "TrackingItem",
     "is_visible_change",
     "item_from_tracking",
@@ -63,6 +66,7 @@ LIST_ALL: Final = "LIST"
 LIST_ARCHIVED: Final = "ARCHIVED"
 ACTIVE: Final = "ACTIVE"
 TERMINAL: Final = "TERMINAL"
+UPDATED: Final = "UPDATED"
 # Sorts before every real timestamp: a tracking never checked is the least recently checked.
 NEVER: Final = "0000-00-00T00:00:00.000Z"
 
@@ -74,6 +78,7 @@ INDEX_KEYS: Final[Mapping[str, tuple[str, str]]] = {
     "ByOrder": ("order_pk", "created_sk"),
     "ActiveByChecked": ("active_pk", "checked_sk"),
     "TerminalByTime": ("terminal_pk", "terminal_sk"),
+    "ByUpdated": ("updated_pk", "updated_sk"),
 }
 
 
@@ -130,6 +135,7 @@ def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | No
     ref = tracking.ref
     pk = ref.key
     created = format_utc(tracking.created_at)
+    updated = format_utc(tracking.updated_at)
     archived = tracking.lifecycle == "archived"
     terminal = tracking.status in TERMINAL_STATUSES and not archived and item_record.terminal_at is not None
     checkpoints = [
@@ -158,7 +164,7 @@ def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | No
         "checkpoints": checkpoints,
         "upstream_id": tracking.upstream_id,
         "created_at": created,
-        "updated_at": format_utc(tracking.updated_at),
+        "updated_at": updated,
         "last_checked_at": format_utc(tracking.last_checked_at) if tracking.last_checked_at else None,
         "last_changed_at": format_utc(tracking.last_changed_at) if tracking.last_changed_at else None,
         # bookkeeping
@@ -179,6 +185,8 @@ def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | No
         "checked_sk": f"{format_utc(tracking.last_checked_at) if tracking.last_checked_at else NEVER}#{pk}",
         "terminal_pk": TERMINAL if terminal else None,
         "terminal_sk": f"{format_utc(item_record.terminal_at)}#{pk}" if terminal and item_record.terminal_at else None,
+        "updated_pk": UPDATED,
+        "updated_sk": f"{updated}#{pk}",
     }
     return _without_none(item)
 

@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -94,7 +94,8 @@ class TrackingsRepository:
     """Reads and writes trackings in TrackingsTable (the boto3 ``Table`` resource it is given).
 
     ``cursors`` signs listing cursors (default: a key derived from the table name); ``clock`` and ``sleep`` are
-    the time sources (tests pass their own).
+    the time sources (tests pass their own). ``changes_delay``: the changes feed serves changes stamped at least
+    this long ago (``ChangesFeedDelaySeconds``, :func:`queries.changes`).
     """
 
     def __init__(
@@ -104,10 +105,12 @@ class TrackingsRepository:
         clock: Callable[[], datetime] = utc_now,
         cursors: CursorSigner | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        changes_delay: timedelta = timedelta(0),
     ) -> None:
         self._table = table
         self._clock = clock
         self._sleep = sleep
+        self._changes_delay = changes_delay
         self._cursors = cursors or CursorSigner.for_table(str(getattr(table, "name", "trackings")))
 
     # ----------------------------------------------------------------------------------------------- reads
@@ -152,8 +155,10 @@ class TrackingsRepository:
         return {TrackingRef(s.carrier_code, s.tracking_number): s for s in summaries}
 
     def list(self, query: ListQuery) -> TrackingList:
-        """One page of trackings, newest first, as ``query`` filters them (see :func:`queries.list_trackings`)."""
-        return queries.list_trackings(self._table, query, self._cursors)
+        """One page of trackings, newest first, as ``query`` filters them, or of the changes feed
+        (see :func:`queries.list_trackings`)."""
+        until = self._clock() - self._changes_delay if query.updated_after is not None else None
+        return queries.list_trackings(self._table, query, self._cursors, changes_until=until)
 
     def iter_active_least_recently_checked(
         self, *, checked_before: datetime | None = None, page_size: int = 100

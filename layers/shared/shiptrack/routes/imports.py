@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from shiptrack import compose, errors
+from shiptrack import deadline as deadlines
 from shiptrack.http import IdempotencyKeyHeader, json_response, model_response
 from shiptrack.import_models import (
     DEFAULT_RESULTS_LIMIT,
@@ -107,7 +108,9 @@ def create_import(idempotency_key: IdempotencyKeyHeader = None) -> Response[str]
     else:
         digest = hashlib.sha256((event.body or "").encode()).hexdigest()
         body = {"content_type": content_type or "", "body_sha256": digest}
-        answer = run_idempotent(idempotency_key, body, run, lambda_context=router.lambda_context)
+        answer = run_idempotent(
+            idempotency_key, body, run, lambda_context=router.lambda_context, deadline=deadlines.current()
+        )
     accepted = Import.model_validate(answer.body)
     response = json_response(accepted, 202)
     response.headers["Location"] = f"/imports/{accepted.id}"

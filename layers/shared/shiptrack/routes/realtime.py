@@ -18,7 +18,7 @@ __all__ = ["router"]
 router = Router()  # type: ignore[no-untyped-call]
 
 _RESPONSES: dict[int, Any] = {
-    200: model_response("The tracking", RealtimeResponse),
+    200: model_response("The tracking (live, or stored: see `cache_reason`)", RealtimeResponse),
     **errors.responses(upstream=True),
 }
 
@@ -30,8 +30,10 @@ _RESPONSES: dict[int, Any] = {
         "Asks the carrier now through TrackingMore, unless the stored copy was checked within `max_age_seconds` "
         "(default 15 minutes) or the number was looked up live less than 2 hours ago (TrackingMore allows one "
         "realtime query per number per 2 hours). `source` says which: `carrier` or `cache`; `fetched_at` when the "
-        "copy was read from TrackingMore. A number not yet tracked is added. On an upstream rate limit: 429 with "
-        "`Retry-After`, and the stored copy in the problem's `tracking` when we hold one."
+        "copy was read from TrackingMore, `cache_reason` why a stored copy was served. A number not yet tracked is "
+        "added. TrackingMore's realtime limit (3/s per account) is held across every instance: a lookup waits for "
+        "its turn within the request's time; when none comes, the stored copy is served (`cache_reason: "
+        "rate_limited`), or 429 with `Retry-After` when we hold none."
     ),
     tags=["Trackings"],
     operation_id="realtimeTracking",

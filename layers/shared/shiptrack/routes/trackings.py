@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from shiptrack import compose, errors
+from shiptrack import deadline as deadlines
 from shiptrack.http import IdempotencyKeyHeader, json_response, model_response
 from shiptrack.models import (
     MAX_BATCH_ITEMS,
@@ -75,7 +76,9 @@ def create_tracking(
 ) -> Response[str]:
     def run() -> create.CreateResult:
         deps = compose.trackings()
-        return create.create_tracking(request, store=deps.store, client=deps.client, claims=deps.claims)
+        return create.create_tracking(
+            request, store=deps.store, client=deps.client, claims=deps.claims, deadline=deps.deadline
+        )
 
     if idempotency_key is None:
         result = run()
@@ -88,7 +91,11 @@ def create_tracking(
         return CreateResponse(status_code=201 if result.created else 200, body=result.tracking.model_dump(mode="json"))
 
     answer = run_idempotent(
-        idempotency_key, request.model_dump(mode="json"), run_once, lambda_context=router.lambda_context
+        idempotency_key,
+        request.model_dump(mode="json"),
+        run_once,
+        lambda_context=router.lambda_context,
+        deadline=deadlines.current(),
     )
     return json_response(Tracking.model_validate(answer.body), answer.status_code)
 
@@ -117,7 +124,7 @@ def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Re
             "Send larger sets to POST /imports (up to 50,000 items, created in the background).",
             max_items=MAX_BATCH_ITEMS,
         )
-    deps = compose.trackings(router.lambda_context.get_remaining_time_in_millis)
+    deps = compose.trackings()
     response = create.create_trackings(request.items, store=deps.store, client=deps.client, detections=deps.detections)
     return json_response(response)
 
@@ -128,7 +135,14 @@ def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Re
     description=(
         "Stored trackings, newest first. Without `lifecycle`, archived trackings are left out. `created_after` is "
         "inclusive, `created_before` exclusive. Pass `next_cursor` back as `cursor` (with the same filters) for the "
-        "next page; it stays valid while trackings are added."
+        "next page; it stays valid while trackings are added. A page holds at most `limit` trackings and at most "
+        "about 6 MB of them: it may hold fewer, with a `next_cursor` that continues after its last one.\n\n"
+        "**Changes feed**: `updated_after` (inclusive) lists every tracking whose last change a subscriber can see "
+        "(status, checkpoints, metadata, lifecycle: what moves `updated_at`) is at or after it, **oldest change "
+        "first**, archived ones included. It takes no other filter (400 `unsupported_filters`). A tracking appears at "
+        "its newest change only; changes of the last `ChangesFeedDelaySeconds` (90 s by default) are held back, so "
+        "no change can fall behind the cursor. `next_cursor` is always where to continue: keep polling with it (an "
+        "empty page returns the cursor you sent)."
     ),
     tags=TAGS,
     operation_id="listTrackings",
@@ -141,6 +155,9 @@ def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to 
     lifecycle: Annotated[Lifecycle | None, Query()] = None,
     created_after: Annotated[str | None, Query(description="ISO-8601 with an offset, inclusive")] = None,
     created_before: Annotated[str | None, Query(description="ISO-8601 with an offset, exclusive")] = None,
+    updated_after: Annotated[
+        str | None, Query(description="ISO-8601 with an offset, inclusive: the changes feed, oldest change first")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
 ) -> Response[str]:
@@ -151,6 +168,7 @@ def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to 
         lifecycle=lifecycle,
         created_after=created_after,
         created_before=created_before,
+        updated_after=updated_after,
         limit=limit,
         cursor=cursor,
     )

@@ -13,6 +13,10 @@ found through TerminalByTime, oldest first, and in groups:
 A tracking TrackingMore refuses to archive stays as it is and is tried again on the next run; one it does not
 know at all (4017/4031) is archived here anyway.
 
+The client it is given is bound to the run's deadline (``shiptrack.compose.archive``): a group whose upstream call
+would run into the reserve ends the run (``interrupted_by: "time"``); the group was not archived here, so the
+next run takes it again (archiving upstream twice is harmless).
+
 Resumable like refresh: the cutoff is fixed when a cycle starts and kept in ``JOB#archive`` until the cycle
 completes, so an interrupted cycle archives exactly the trackings that were due when it started. Archived
 trackings leave TerminalByTime, so the resumed run simply queries again from the oldest.
@@ -79,7 +83,7 @@ def run_archive(
     group_size: int = ARCHIVE_GROUP_SIZE,
 ) -> ArchiveReport:
     """Run (or resume) one archive cycle until it completes or the time budget says stop; see the module doc."""
-    from trackingmore.errors import RateLimitError, ServerError, TransportError
+    from trackingmore.errors import DeadlineExceededError, RateLimitError, ServerError, TransportError
 
     report = ArchiveReport()
     loaded = jobs.load(JOB_NAME, ArchiveState)
@@ -117,6 +121,8 @@ def run_archive(
         report.completed = True
     except JobInterruptedError as stop:
         report.interrupted_by = stop.why
+    except DeadlineExceededError:
+        report.interrupted_by = "time"
     except (RateLimitError, ServerError, TransportError) as exc:
         logger.warning("archive stopped by an upstream failure", extra={"error": type(exc).__name__})
         report.interrupted_by = "upstream"

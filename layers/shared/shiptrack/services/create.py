@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from shiptrack.data.cache import TtlCache
     from shiptrack.data.claims import CreateClaims
     from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.deadline import Deadline
     from shiptrack.services.detection import DetectedCarrier
     from trackingmore import TrackingMoreClient
 
@@ -101,7 +102,8 @@ CHUNK_SIZE: Final = 40
 #: Chunks of one pipeline run in flight at once. The account's batch-create rate is the client's rate gate's to keep;
 #: this bounds one request's share of the function's threads and connections (docs/benchmarks.md measured 5).
 CHUNK_CONCURRENCY: Final = 5
-# How long a concurrent identical create waits for the claimer's result before answering 409 (retryable).
+# How long a concurrent identical create waits for the claimer's result before answering 409 (retryable), at most:
+# never past its own deadline.
 CLAIM_WAIT_SECONDS: Final = 20.0
 
 
@@ -149,6 +151,7 @@ def create_tracking(
     now: datetime | None = None,
     wait_seconds: float = CLAIM_WAIT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: Deadline | None = None,
 ) -> CreateResult:
     """Track one parcel; idempotent by identity.
 
@@ -156,7 +159,8 @@ def create_tracking(
     * Already stored: the stored tracking, ``created=False``, no upstream call.
     * Otherwise one caller claims the identity and creates upstream (``POST /trackings/post``); an upstream
       4016 for a number we do not hold is fetched (``GET``) and stored. Concurrent identical creates wait for
-      that result instead of calling upstream themselves (409 ``request_in_progress`` if it takes too long).
+      that result instead of calling upstream themselves (409 ``request_in_progress`` if it takes longer than
+      ``wait_seconds`` or than the request's ``deadline`` allows).
     """
     now = to_millis(now or utc_now())
     carrier_code = request.carrier_code or detect_carrier(request.tracking_number, client=client)
@@ -165,6 +169,8 @@ def create_tracking(
     if existing is not None:
         return CreateResult(created=False, tracking=existing)
     create = partial(_create_upstream, store, client, request, ref, now)
+    if deadline is not None:
+        wait_seconds = max(0.0, min(wait_seconds, deadline.seconds_left()))
     return _claim_and_create(ref, create, store=store, claims=claims, wait_seconds=wait_seconds, sleep=sleep)
 
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Final, Literal
 
 from shiptrack.data.imports import ChunkEntry, ChunkResult, ImportChunk, ImportsRepository
-from shiptrack.errors import DEADLINE_RETRY_AFTER_SECONDS
+from shiptrack.errors import UPSTREAM_RETRY_AFTER_SECONDS
 from shiptrack.observability import logger
 from shiptrack.services.create import create_trackings
 from shiptrack.services.import_dispatch import MAX_DELAY_SECONDS, ChunkMessage, ChunkQueue
@@ -43,6 +43,7 @@ from shiptrack.services.import_dispatch import MAX_DELAY_SECONDS, ChunkMessage, 
 if TYPE_CHECKING:
     from shiptrack.data.cache import TtlCache
     from shiptrack.data.trackings import TrackingsRepository
+    from shiptrack.deadline import Deadline
     from shiptrack.models import BatchItemResult
     from shiptrack.services.detection import DetectedCarrier
     from trackingmore import TrackingMoreClient
@@ -51,8 +52,9 @@ __all__ = ["LEASE_MARGIN_SECONDS", "MAX_CHUNK_ATTEMPTS", "MIN_SECONDS_FOR_A_CHUN
 
 #: Attempts of a chunk (claims) before its retryable failures are final.
 MAX_CHUNK_ATTEMPTS: Final = 4
-#: A chunk is not started with less time left than this: a batch create, its retries and the writes must fit.
-MIN_SECONDS_FOR_A_CHUNK: Final = 30.0
+#: A chunk is not started with less work time left than this (the deadline's reserve for the last writes aside): a
+#: batch create and its retries must fit.
+MIN_SECONDS_FOR_A_CHUNK: Final = 20.0
 #: How long a claim outlives its invocation's timeout: then it is surely dead and another worker may take over.
 LEASE_MARGIN_SECONDS: Final = 5.0
 
@@ -70,22 +72,23 @@ def process_chunk(
     client: Callable[[], TrackingMoreClient],
     detections: TtlCache[DetectedCarrier] | None,
     queue: ChunkQueue,
-    remaining_seconds: Callable[[], float],
+    deadline: Deadline,
     retry_seconds: int,
 ) -> ChunkOutcome:
-    """Work one chunk message (module docstring). ``client`` is bound to the invocation's deadline;
-    ``remaining_seconds`` is the invocation's time left; ``retry_seconds`` the first retry delay. Leases are
-    measured on the repository's clock."""
+    """Work one chunk message (module docstring). ``client`` is bound to ``deadline``, the invocation's (with a
+    reserve for the chunk's last writes); ``retry_seconds`` is the first retry delay. A chunk the deadline leaves no
+    time for is queued again untouched (a checkpoint: nothing was claimed). Leases are measured on the repository's
+    clock and last until the invocation's hard end has surely passed."""
     chunk = imports.load_chunk(message.import_id, message.chunk)
     if chunk is None:
         return "gone"
     if chunk.state == "done":
         return "duplicate"
-    if remaining_seconds() < MIN_SECONDS_FOR_A_CHUNK:
+    if deadline.seconds_left() < MIN_SECONDS_FOR_A_CHUNK:
         queue.send(chunk.import_id, [chunk.number])
         return "deferred"
     claimed = imports.claim(
-        chunk, uuid.uuid4().hex, imports.now().timestamp() + remaining_seconds() + LEASE_MARGIN_SECONDS
+        chunk, uuid.uuid4().hex, imports.now().timestamp() + deadline.remaining_ms() / 1000 + LEASE_MARGIN_SECONDS
     )
     if claimed is None:
         return _look_again_later(message, imports, queue)
@@ -136,7 +139,7 @@ def _retry_later(
     delay = retry_seconds * 3 ** (chunk.attempts - 1)
     asked = [getattr(r.problem, "retry_after", None) for r in retryable]
     if any(r.problem is not None and r.problem.code == "deadline_exceeded" for r in retryable):
-        asked.append(DEADLINE_RETRY_AFTER_SECONDS)
+        asked.append(UPSTREAM_RETRY_AFTER_SECONDS)
     delay = min(MAX_DELAY_SECONDS, max([delay, *(int(a) for a in asked if isinstance(a, int | float))]))
     if imports.release(chunk):
         queue.send(chunk.import_id, [chunk.number], delay_seconds=delay)

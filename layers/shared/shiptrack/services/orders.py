@@ -20,6 +20,11 @@ whole EventBridge event. One message is handled by :func:`handle_order_shipped`:
    A shipment that failed for good (carrier not detected, rejected by TrackingMore) raises
    :class:`~shiptrack.errors.InvalidOrderEventError` after the others were created. Either way, shipments already
    stored are not created again on the next delivery.
+
+Deadlines: the invocation's (``deadline``) bounds every upstream call (the client is bound to it); a message that
+would start with less than :data:`MESSAGE_MIN_MS` left is not started at all but reported failed
+(:class:`~shiptrack.errors.RetryableOrderError`), so it comes back after the visibility timeout instead of being
+cut short; a message cut short by the deadline fails retryably the same way, its stored shipments marked.
 """
 
 from __future__ import annotations
@@ -49,9 +54,11 @@ from shiptrack.observability import logger
 
 if TYPE_CHECKING:
     from shiptrack.data.order_markers import OrderMarkers
+    from shiptrack.deadline import Deadline
     from shiptrack.models import BatchCreateResponse, BatchItemResult
 
 __all__ = [
+    "MESSAGE_MIN_MS",
     "ORDER_SHIPPED",
     "CreateTrackings",
     "OrderCustomer",
@@ -65,6 +72,8 @@ __all__ = [
 
 ORDER_SHIPPED: Final = "Order Shipped"
 MAX_SHIPMENTS: Final = 1000
+#: The least time left worth starting a message with: a carrier detection and one batch create, on a slow day.
+MESSAGE_MIN_MS: Final = 3_000
 
 
 class _Lenient(BaseModel):
@@ -139,8 +148,11 @@ def handle_order_shipped(
     markers: OrderMarkers,
     create_trackings: CreateTrackings,
     now: datetime | None = None,
+    deadline: Deadline | None = None,
 ) -> OrderResult:
     """Turn one "Order Shipped" message body into trackings (see the module doc for the guarantees)."""
+    if deadline is not None and not deadline.allows(MESSAGE_MIN_MS):
+        raise RetryableOrderError("not started: too little of the invocation's time was left")
     event = parse_order_shipped(body)
     detail = event.detail
     result = OrderResult(order_id=detail.order_id)

@@ -13,6 +13,10 @@ Delivery is at least once, in stream order:
   ``MaximumRetryAttempts`` sends the record's description to the on-failure queue (docs/operations.md);
 * later chunks are not sent once a record has failed: they would be sent again on the retry anyway.
 
+With a ``deadline`` (the invocation's), a chunk is sent only if :data:`CHUNK_BUDGET_MS` is left and a resend only if
+its backoff fits: when time runs short, the first record not yet published and every later one are reported in
+``batchItemFailures``, so Lambda retries from there instead of the function being killed mid-batch.
+
 Redelivered records produce the same event ids (:func:`shiptrack.events.event_id`), so subscribers deduplicate.
 A record whose image is not a tracking is logged and reported failed: it cannot be published, and the retry
 policy moves it to the on-failure queue instead of silently dropping it.
@@ -34,9 +38,10 @@ from shiptrack.observability import logger
 from shiptrack.streams import record_images, sequence_number
 
 if TYPE_CHECKING:
+    from shiptrack.deadline import Deadline
     from shiptrack.import_events import ImportCompleted
 
-__all__ = ["MAX_PUT_ATTEMPTS", "PUT_EVENTS_MAX_ENTRIES", "PublishResult", "publish_stream_records"]
+__all__ = ["CHUNK_BUDGET_MS", "MAX_PUT_ATTEMPTS", "PUT_EVENTS_MAX_ENTRIES", "PublishResult", "publish_stream_records"]
 
 #: PutEvents takes at most 10 entries per request, 256 KB in all.
 PUT_EVENTS_MAX_ENTRIES: Final = 10
@@ -44,6 +49,8 @@ PUT_EVENTS_MAX_ENTRIES: Final = 10
 MAX_PUT_ATTEMPTS: Final = 4
 _BACKOFF_BASE_SECONDS: Final = 0.1
 _BACKOFF_CAP_SECONDS: Final = 2.0
+#: Time a chunk is given before it is sent: one PutEvents and its resends (backoff up to 0.7 s) on a slow day.
+CHUNK_BUDGET_MS: Final = 3_000
 
 
 @dataclass
@@ -113,34 +120,26 @@ def publish_stream_records(
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int = MAX_PUT_ATTEMPTS,
     include_customer_data: bool = False,
+    deadline: Deadline | None = None,
 ) -> PublishResult:
-    """Publish the events of ``records`` (raw DynamoDB stream records, oldest first) to ``bus_name``.
+    """Publish the events of ``records`` (raw DynamoDB stream records, oldest first) to ``bus_name``, within
+    ``deadline`` when given (see the module docstring).
 
     ``include_customer_data``: keep the trackings' customer contact fields in the events (off by default).
     """
     result = PublishResult()
-    pending: list[_Pending] = []
-    first_failed: int | None = None
-
-    for index, record in enumerate(records):
-        try:
-            events = _events(record, include_customer_data=include_customer_data)
-        except (ValueError, KeyError):
-            # ValueError covers pydantic's ValidationError: an image that is not a tracking (or an import).
-            logger.exception("stream record cannot be published", extra={"sequence_number": sequence_number(record)})
-            result.unpublishable_records += 1
-            first_failed = index
-            break
-        if not events:
-            result.skipped_records += 1
-        for event in events:
-            entry = event.to_entry(bus_name)
-            pending.append(_Pending(index, event, entry, entry_size(entry["DetailType"], entry["Detail"])))
+    pending, first_failed = _pending_events(records, bus_name, result, include_customer_data=include_customer_data)
 
     for chunk in _chunks(pending):
         if first_failed is not None and chunk[0].record_index >= first_failed:
             break
-        failed = _put_with_retries(chunk, events_client=events_client, sleep=sleep, max_attempts=max_attempts)
+        if deadline is not None and not deadline.allows(CHUNK_BUDGET_MS):
+            first_failed = chunk[0].record_index
+            logger.warning("out of time: the rest of the batch goes back to the stream", extra={"at": first_failed})
+            break
+        failed = _put_with_retries(
+            chunk, events_client=events_client, sleep=sleep, max_attempts=max_attempts, deadline=deadline
+        )
         result.retried_entries += sum(1 for item in chunk if item.attempts > 1)
         result.published += len(chunk) - len(failed)
         if failed:
@@ -158,14 +157,38 @@ def publish_stream_records(
     return result
 
 
+def _pending_events(
+    records: Sequence[Mapping[str, Any]], bus_name: str, result: PublishResult, *, include_customer_data: bool
+) -> tuple[list[_Pending], int | None]:
+    """The entries to send for ``records``, in order, and the index of the first record that cannot be published
+    (its events and every later record's are not sent)."""
+    pending: list[_Pending] = []
+    for index, record in enumerate(records):
+        try:
+            events = _events(record, include_customer_data=include_customer_data)
+        except (ValueError, KeyError):
+            # ValueError covers pydantic's ValidationError: an image that is not a tracking (or an import).
+            logger.exception("stream record cannot be published", extra={"sequence_number": sequence_number(record)})
+            result.unpublishable_records += 1
+            return pending, index
+        if not events:
+            result.skipped_records += 1
+        for event in events:
+            entry = event.to_entry(bus_name)
+            pending.append(_Pending(index, event, entry, entry_size(entry["DetailType"], entry["Detail"])))
+    return pending, None
+
+
 def _put_with_retries(
     chunk: list[_Pending],
     *,
     events_client: Any,
     sleep: Callable[[float], None],
     max_attempts: int,
+    deadline: Deadline | None = None,
 ) -> list[_Pending]:
-    """Send one chunk; resend only the entries PutEvents reports failed. Returns those that never got through."""
+    """Send one chunk; resend only the entries PutEvents reports failed (while the ``deadline`` leaves time for
+    it). Returns those that never got through."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     remaining = chunk
@@ -203,5 +226,7 @@ def _put_with_retries(
         remaining = failed
         if attempt < max_attempts:
             delay = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+            if deadline is not None and not deadline.allows(int(delay * 1000) + CHUNK_BUDGET_MS):
+                break
             sleep(delay * (0.5 + random.random() / 2))  # noqa: S311 - jitter, not security
     return remaining

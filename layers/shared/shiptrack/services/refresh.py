@@ -22,6 +22,10 @@ and the run returns before the Lambda timeout, so the next run resumes where thi
    ``silent_after_days`` (found by the sweep, which sees every active tracking at least every
    ``stale_after_hours``). The sweep also retires delivered/expired trackings the terminal pass missed.
 
+The client it is given is bound to the run's deadline (``shiptrack.compose.refresh``): an upstream call that would
+run into the reserve ends in ``DeadlineExceededError`` and the run stops there, as it does between steps
+(``interrupted_by: "time"``), with its position saved.
+
 Overlapping runs cannot corrupt the checkpoints: the job state is saved conditionally on its revision
 (:mod:`shiptrack.data.jobs`), and ``ReservedConcurrentExecutions: 1`` keeps a second run from starting on AWS.
 """
@@ -275,7 +279,7 @@ class _RefreshRun:
     # -- phases ----------------------------------------------------------------------------------------------------
 
     def run(self) -> RefreshReport:
-        from trackingmore.errors import RateLimitError, ServerError, TransportError
+        from trackingmore.errors import DeadlineExceededError, RateLimitError, ServerError, TransportError
 
         try:
             if self.state.phase == "idle":
@@ -291,6 +295,10 @@ class _RefreshRun:
             self.report.interrupted_by = stop.why
             if stop.why != "conflict":
                 self.checkpoint_quietly()
+        except DeadlineExceededError:
+            # TrackingMore was too slow for the time left: the same stop as between steps.
+            self.report.interrupted_by = "time"
+            self.checkpoint_quietly()
         except (RateLimitError, ServerError, TransportError) as exc:
             # Transient upstream trouble: keep what was done, let the next scheduled run continue.
             logger.warning("refresh stopped by an upstream failure", extra={"error": type(exc).__name__})

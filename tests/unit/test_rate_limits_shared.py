@@ -1,0 +1,222 @@
+"""The shared rate gate (RATE# in CacheTable): the sliding window across instances, pauses, races, cost.
+
+Every gate gets an injected clock (epoch seconds) that only moves when the test moves it; "two instances" are two
+gates over the same table, each with what it last saw of a route. DynamoDB is moto in-process.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from shiptrack.data.rate_limits import (
+    CONTENTION_RETRY_SECONDS,
+    SHARED_WINDOW_MARGIN_SECONDS,
+    RouteState,
+    SharedRateGate,
+)
+from shiptrack.errors import StorageBusyError
+from trackingmore import RateGate, RateLimit
+
+pytestmark = pytest.mark.unit
+
+REALTIME = "POST /trackings/realtime"
+LIST = "GET /trackings/get"
+THREE_PER_SECOND = RateLimit(3, 1.0)
+WINDOW = 1.0 + SHARED_WINDOW_MARGIN_SECONDS
+
+
+class Clock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingTable:
+    """The CacheTable resource, counting the requests the gate makes (its cost)."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._table, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def table(aws: Any) -> CountingTable:
+    return CountingTable(aws.table("CacheTable"))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def gate(table: Any, clock: Clock) -> SharedRateGate:
+    return SharedRateGate(table, clock=clock)
+
+
+def waits(subject: SharedRateGate, count: int, *, within: float = 60.0) -> list[float]:
+    return [round(subject.reserve(REALTIME, THREE_PER_SECOND, within=within).wait, 3) for _ in range(count)]
+
+
+def test_it_is_a_rate_gate(table: CountingTable, clock: Clock) -> None:
+    assert isinstance(gate(table, clock), RateGate)
+
+
+def test_one_instance_gets_the_limit_at_once_then_waits_a_window(table: CountingTable, clock: Clock) -> None:
+    subject = gate(table, clock)
+
+    assert waits(subject, 7) == [0.0, 0.0, 0.0, WINDOW, WINDOW, WINDOW, 2 * WINDOW]
+
+
+def test_two_instances_share_one_window(table: CountingTable, clock: Clock) -> None:
+    first, second = gate(table, clock), gate(table, clock)
+
+    granted = [first.reserve(REALTIME, THREE_PER_SECOND, within=60).wait for _ in range(2)]
+    granted += [second.reserve(REALTIME, THREE_PER_SECOND, within=60).wait for _ in range(2)]
+    granted += [first.reserve(REALTIME, THREE_PER_SECOND, within=60).wait]
+
+    # Alone, each would have sent its first three at once: together they hold the account's 3 per window.
+    assert [round(wait, 3) for wait in granted] == [0.0, 0.0, 0.0, WINDOW, WINDOW]
+
+
+def test_slots_in_the_past_free_the_window(table: CountingTable, clock: Clock) -> None:
+    first, second = gate(table, clock), gate(table, clock)
+    assert waits(first, 3) == [0.0, 0.0, 0.0]
+
+    clock.now += WINDOW
+
+    assert waits(second, 3) == [0.0, 0.0, 0.0]
+
+
+def test_a_slot_further_than_the_caller_can_wait_is_refused_and_takes_nothing(
+    table: CountingTable, clock: Clock
+) -> None:
+    first, second = gate(table, clock), gate(table, clock)
+    waits(first, 3)
+    before = first.state(REALTIME)
+
+    refused = second.reserve(REALTIME, THREE_PER_SECOND, within=WINDOW - 0.1)
+
+    assert refused.granted is False
+    assert refused.wait == pytest.approx(WINDOW)
+    assert first.state(REALTIME) == before
+    assert second.reserve(REALTIME, THREE_PER_SECOND, within=WINDOW).granted is True
+
+
+def test_a_pause_holds_every_instance_until_it_ends(table: CountingTable, clock: Clock) -> None:
+    first, second = gate(table, clock), gate(table, clock)
+    waits(second, 1)  # the second instance has seen the route before the pause
+
+    first.pause(REALTIME, 120)
+    clock.now += 100
+
+    refused = second.reserve(REALTIME, THREE_PER_SECOND, within=10)
+    assert (refused.granted, round(refused.wait, 3)) == (False, 20.0)
+    clock.now += 20
+    assert second.reserve(REALTIME, THREE_PER_SECOND, within=0).granted is True
+
+
+def test_a_shorter_pause_does_not_cut_a_longer_one(table: CountingTable, clock: Clock) -> None:
+    subject = gate(table, clock)
+    subject.pause(REALTIME, 120)
+    subject.pause(REALTIME, 5)
+
+    state = subject.state(REALTIME)
+
+    assert state is not None
+    assert state.paused_until == int((clock.now + 120) * 1000)
+
+
+def test_routes_and_limits_are_independent(table: CountingTable, clock: Clock) -> None:
+    subject = gate(table, clock)
+    waits(subject, 3)
+
+    assert subject.reserve(LIST, RateLimit(1, 1.0), within=0).granted is True
+    assert subject.reserve(LIST, RateLimit(1, 1.0), within=0).granted is False
+
+
+def test_an_uncontended_reservation_is_one_conditional_write(table: CountingTable, clock: Clock) -> None:
+    subject = gate(table, clock)
+    waits(subject, 1)  # learns the route (the item is new: one write)
+    table.calls.clear()
+
+    waits(subject, 5)
+
+    assert table.calls == Counter({"put_item": 5})
+
+
+def test_a_lost_race_costs_one_more_write_and_no_read(table: CountingTable, clock: Clock) -> None:
+    first, second = gate(table, clock), gate(table, clock)
+    waits(first, 1)
+    waits(second, 1)  # learns the item from its refused write
+    waits(first, 1)  # first's view is now stale
+    table.calls.clear()
+
+    assert waits(second, 1) == [WINDOW]
+
+    assert table.calls == Counter({"put_item": 2})
+
+
+def test_racing_instances_never_exceed_the_limit(aws: Any) -> None:
+    """Eight instances (threads, each its own gate) take 24 slots at once: any 1 s window holds at most 3."""
+    clock = Clock()
+    gates = [SharedRateGate(aws.table("CacheTable"), clock=clock) for _ in range(8)]
+
+    def take(index: int) -> list[float]:
+        subject = gates[index % len(gates)]
+        return [subject.reserve(REALTIME, THREE_PER_SECOND, within=60).wait for _ in range(3)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        slots = sorted(wait for batch in pool.map(take, range(8)) for wait in batch)
+
+    assert len(slots) == 24
+    for start in slots:
+        assert sum(1 for slot in slots if start <= slot < start + 1.0) <= 3, slots
+    assert slots[-1] == pytest.approx(7 * WINDOW)  # and none is wasted: 3 per window, back to back
+
+
+def test_contention_beyond_the_attempts_refuses_with_a_short_retry(table: Any, clock: Clock) -> None:
+    class AlwaysLate(SharedRateGate):
+        def _write(self, route: str, *, expected: RouteState | None, new: RouteState) -> tuple[bool, RouteState]:
+            return False, RouteState(revision=(expected.revision if expected else 0) + 1)
+
+    refused = AlwaysLate(table, clock=clock, max_attempts=3).reserve(REALTIME, THREE_PER_SECOND, within=60)
+
+    assert refused == (False, CONTENTION_RETRY_SECONDS)
+
+
+def test_a_throttled_table_is_a_retryable_503(clock: Clock) -> None:
+    class Throttled:
+        name = "CacheTable"
+
+        def put_item(self, **_: Any) -> None:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutItem")
+
+    with pytest.raises(StorageBusyError):
+        SharedRateGate(Throttled(), clock=clock).reserve(REALTIME, THREE_PER_SECOND, within=60)  # type: ignore[arg-type]
+
+
+def test_idle_routes_expire(table: CountingTable, clock: Clock) -> None:
+    subject = gate(table, clock)
+    waits(subject, 1)
+
+    item = table.get_item(Key={"pk": "RATE#" + REALTIME})["Item"]
+
+    assert int(item["expires_at"]) == int(clock.now) + 24 * 3600
