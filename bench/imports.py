@@ -214,7 +214,8 @@ def reliability(items: int) -> dict[str, Any]:
         "[retries-absorb-most-faults]"
     )
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", test, "-n", "0", "-q", "-p", "no:randomly"],
+        # pytest's configured per-test timeout (300 s) is for make test's 1,000 items; 5,000 take longer.
+        [sys.executable, "-m", "pytest", test, "-n", "0", "-q", "-p", "no:randomly", "--timeout=3600"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
