@@ -1,5 +1,6 @@
-"""``python -m bench [cold_start|economy|throughput|local_stack|webhooks|latency ...]``: run the benchmarks (all by
-default), print their tables, and rewrite docs/benchmarks.md (the benchmarks not run keep their last figures)."""
+"""``python -m bench [cold_start|economy|throughput|local_stack|webhooks|latency|imports|batch_size ...]``: run the
+benchmarks (all by default), print their tables, and rewrite docs/benchmarks.md (the benchmarks not run keep their
+last figures)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from bench import REPO_ROOT, report
 
-NAMES = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency")
+NAMES = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency", "imports", "batch_size")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -39,6 +40,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-naive", action="store_true", help="economy: skip the naive baseline")
     parser.add_argument("--rounds", type=int, default=7, help="throughput: rounds of blocks")
     parser.add_argument("--stack-runs", type=int, default=3, help="local stack: measured starts")
+    parser.add_argument("--import-sizes", default="1000,10000", help="imports: sizes through the local stack")
+    parser.add_argument("--import-rate", type=int, default=2, help="imports: BatchCreateRateLimit")
+    parser.add_argument("--import-workers", type=int, default=2, help="imports: ImportWorkerConcurrency")
+    parser.add_argument("--reliability-items", type=int, default=5000, help="imports: items of the fault scenario")
+    parser.add_argument("--batch-sizes", default="200,400,600,800,1000", help="batch_size: sizes to measure")
+    parser.add_argument("--batch-repeats", type=int, default=8, help="batch_size: requests per size")
     parser.add_argument("--webhook-rounds", type=int, default=5, help="webhooks: rounds of delivery blocks")
     parser.add_argument("--webhook-samples", type=int, default=40, help="webhooks: latency samples")
     parser.add_argument("--latency-rounds", type=int, default=40, help="latency: requests per route (default 40)")
@@ -67,6 +74,26 @@ def run_one(name: str, args: argparse.Namespace) -> tuple[dict[str, Any], dict[s
 
         thr = throughput.run(args.rounds)
         return thr.to_dict(), {"rounds": args.rounds}
+    if name == "imports":
+        from bench import imports
+
+        sizes = tuple(int(x) for x in args.import_sizes.split(",") if x.strip())
+        result = imports.run(
+            sizes, rate=args.import_rate, workers=args.import_workers, reliability_items=args.reliability_items
+        )
+        options = {
+            "sizes": sizes,
+            "rate": args.import_rate,
+            "workers": args.import_workers,
+            "reliability_items": args.reliability_items,
+        }
+        return result.to_dict(), options
+    if name == "batch_size":
+        from bench import batch_size
+
+        sizes = tuple(int(x) for x in args.batch_sizes.split(",") if x.strip())
+        batches = batch_size.run(sizes, repeats=args.batch_repeats)
+        return batches.to_dict(), {"sizes": sizes, "repeats": args.batch_repeats}
     if name == "webhooks":
         from bench import webhooks
 

@@ -7,6 +7,7 @@ its new figures and keeps the latest figures of the others, each still labelled 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -21,7 +22,9 @@ from bench import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 MARK = "bench-results"
-ORDER = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency")
+ORDER = ("cold_start", "economy", "throughput", "local_stack", "webhooks", "latency", "imports", "batch_size")
+#: Benchmarks that render themselves (``render(entry, stamp, table)``, ``targets(entry)``), by name.
+SELF_RENDERED = {"imports": "bench.imports", "batch_size": "bench.batch_size"}
 
 # The function directories are a shell glob, not $(wildcard): make expands a whole recipe before running its first
 # line, so $(wildcard) would see the build output of the previous build (or none).
@@ -486,7 +489,15 @@ def _targets(results: dict[str, Any]) -> list[str]:
     stack = results.get("local_stack")
     if stack:
         rows.append(["Local stack ready", "reported (no target)", f"{stack['result']['median_ready_s']:.1f} s", "—"])
+    for name, module in SELF_RENDERED.items():
+        if name in results:
+            rows += importlib.import_module(module).targets(results[name])
     return ["## Targets", "", _table(["Benchmark", "Target", "Result", "Met"], rows), ""]
+
+
+def _self_rendered(name: str) -> Any:
+    module = importlib.import_module(SELF_RENDERED[name])
+    return lambda entry: module.render(entry, _stamp(entry), _table)
 
 
 def _worst(results: dict[str, Any], layout: str) -> str:
@@ -641,6 +652,7 @@ def render(results: dict[str, Any]) -> str:
         "local_stack": _local_stack,
         "webhooks": _webhooks,
         "latency": _latency,
+        **{name: _self_rendered(name) for name in SELF_RENDERED},
     }
     for name in ORDER:
         if name in results:
@@ -698,6 +710,7 @@ def console(name: str, entry: dict[str, Any]) -> str:
         "local_stack": _local_stack,
         "webhooks": _webhooks,
         "latency": _latency,
+        **{name: _self_rendered(name) for name in SELF_RENDERED},
     }
     lines = renderers[name](entry)
     return "\n".join(line for line in lines if not line.startswith("_Measured"))

@@ -1,4 +1,4 @@
-"""A stand-in for the ``/imports`` API of issue 12, for the CLI's tests until the real routes exist.
+"""A scripted stand-in for the ``/imports`` API, for the CLI scenarios the real stack cannot stage on demand.
 
 It serves the contract the CLI is built to, on 127.0.0.1 (free port), and records every request:
 
@@ -14,8 +14,9 @@ It serves the contract the CLI is built to, on 127.0.0.1 (free port), and record
 
 Outcomes follow the tracking number: missing or shorter than 5 characters → ``failed`` (``validation_error``);
 starting with ``FAIL`` → ``failed`` (``upstream_rejected``, retryable); starting with ``OLD`` → ``existing``;
-anything else → ``created``. When the real API exists, the same scenarios run against the local stack
-(``tests/e2e``) and this double can go.
+anything else → ``created``. The real routes are exercised by ``tests/cli/test_cli_imports_e2e.py`` (progress,
+summary, failed rows, importing them again); this double keeps the scenarios that need a scripted server: exact
+progress frames, a poll answered 503, an import that fails, Ctrl-C at a chosen moment, an API that goes away.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``shiptrack import`` and ``shiptrack imports`` against a stand-in of the ``/imports`` API (issue 12).
 
-Marked ``imports_double``: these run against ``tests/cli/imports_double.py`` because the real routes do not exist
-yet. When they do, the same scenarios (progress, summary, failed-rows file, exit codes, Ctrl-C) belong in an e2e
-test against the local stack.
+Marked ``imports_double``: these run against ``tests/cli/imports_double.py``, a scripted server, because they need
+answers the local stack cannot give on demand (exact progress frames, a 503 poll, a failing import, Ctrl-C at a
+chosen moment). The real routes are covered by ``tests/cli/test_cli_imports_e2e.py``.
 """
 
 from __future__ import annotations

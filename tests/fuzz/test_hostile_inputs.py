@@ -34,7 +34,14 @@ pytestmark = pytest.mark.fuzz
 
 HELD = "RR123456785CN"
 TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
-TABLES = ("TrackingsTable", "CacheTable", "IdempotencyTable", "WebhookEndpointsTable", "WebhookDeliveriesTable")
+TABLES = (
+    "TrackingsTable",
+    "CacheTable",
+    "IdempotencyTable",
+    "WebhookEndpointsTable",
+    "WebhookDeliveriesTable",
+    "ImportsTable",
+)
 hostile_settings = settings(
     max_examples=25,
     deadline=None,
@@ -67,6 +74,8 @@ class Stack:
             return "webhook"
         if path.startswith("/webhook-endpoints"):
             return "webhook_endpoints"
+        if path.startswith("/imports"):
+            return "imports"
         if path in ("/openapi.json", "/docs"):
             return "docs"
         return {
@@ -277,9 +286,12 @@ NO_BODY_ROUTES = [
     ("GET", "/webhook-endpoints/{endpoint}/deliveries"),
     ("DELETE", "/webhook-endpoints/{hostile}"),
     ("POST", "/webhook-endpoints/{hostile}/rotate-secret"),
+    ("GET", "/imports"),
+    ("GET", "/imports/{hostile}"),
+    ("GET", "/imports/{hostile}/results"),
     ("GET", "/openapi.json"),
 ]
-KNOWN_QUERY = ["limit", "cursor", "status", "order_id", "lifecycle", "created_after", "carrier_code"]
+KNOWN_QUERY = ["limit", "cursor", "status", "order_id", "lifecycle", "created_after", "carrier_code", "outcome"]
 
 
 @hostile_settings

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from shiptrack import compose, runtime
-from shiptrack.models import CreateTrackingRequest, TrackingRef
+from shiptrack.models import MAX_BATCH_ITEMS, CreateTrackingRequest, TrackingRef
 from shiptrack.services import create as service
 from tests.integration.test_trackings_support import (  # noqa: F401 - fixtures
     BATCH,
@@ -229,12 +229,13 @@ def test_batch_of_85_with_duplicates_invalid_and_existing(api: Api) -> None:
     items += [{"tracking_number": n, "carrier_code": "china-post"} for n in existing]
     answer = api.post("/trackings/batch", {"items": items})
 
-    # Then: one result per item in order, ⌈60/40⌉ = 2 upstream batch calls, nothing else created upstream
+    # Then: one result per item in order, ⌈60/40⌉ = 2 upstream batch calls, nothing else created upstream; a repeat
+    # of an earlier item is `existing` (its tracking was created for the first), so the summary counts trackings
     assert answer.status == 200, answer.body
     results = answer.body["results"]
     assert [r["index"] for r in results] == list(range(85))
-    assert [r["outcome"] for r in results] == ["created"] * 60 + ["created"] * 10 + ["failed"] * 5 + ["existing"] * 10
-    assert answer.body["summary"] == {"created": 70, "existing": 10, "failed": 5}
+    assert [r["outcome"] for r in results] == ["created"] * 60 + ["existing"] * 10 + ["failed"] * 5 + ["existing"] * 10
+    assert answer.body["summary"] == {"created": 60, "existing": 20, "failed": 5}
     assert api.calls(BATCH) == 2
     assert api.calls(CREATE) == creates_before
     for duplicate, original in zip(results[60:70], results[:10], strict=True):
@@ -308,13 +309,38 @@ def api_query(**kwargs: Any) -> Any:
     return ListQuery(**kwargs)
 
 
-def test_batch_rejects_more_than_1000_or_a_non_list_as_a_whole(api: Api) -> None:
-    too_many = api.post("/trackings/batch", {"items": [{"tracking_number": "RR123456785CN"}] * 1001})
+def test_batch_refuses_more_than_its_limit_with_a_413_pointing_to_imports(api: Api) -> None:
+    too_many = api.post("/trackings/batch", {"items": [{"tracking_number": "RR123456785CN"}] * (MAX_BATCH_ITEMS + 1)})
+
+    assert too_many.status == 413
+    assert too_many.headers["Content-Type"] == "application/problem+json"
+    assert too_many.body["code"] == "too_many_items"
+    assert too_many.body["max_items"] == MAX_BATCH_ITEMS
+    assert "POST /imports" in too_many.body["detail"]
+    assert api.calls(BATCH) == api.calls(DETECT) == 0
+
+
+def test_batch_rejects_a_non_list_or_an_empty_list_as_a_whole(api: Api) -> None:
     not_a_list = api.post("/trackings/batch", {"items": {"tracking_number": NUMBER}})
     empty = api.post("/trackings/batch", {"items": []})
 
-    assert (too_many.status, not_a_list.status, empty.status) == (422, 422, 422)
+    assert (not_a_list.status, empty.status) == (422, 422)
     assert api.calls(BATCH) == 0
+
+
+def test_a_batch_repeating_one_identity_counts_one_tracking_created(api: Api) -> None:
+    items = [{"tracking_number": NUMBER, "carrier_code": "china-post"}] * MAX_BATCH_ITEMS
+
+    answer = api.post("/trackings/batch", {"items": items})
+
+    assert answer.status == 200
+    assert answer.body["summary"] == {"created": 1, "existing": MAX_BATCH_ITEMS - 1, "failed": 0}
+    first, *later = answer.body["results"]
+    assert first["outcome"] == "created"
+    assert {r["outcome"] for r in later} == {"existing"}
+    assert all(r["tracking"] == first["tracking"] for r in later)
+    assert api.calls(BATCH) == 1
+    assert len(api.upstream_numbers()) == 1
 
 
 # -------------------------------------------------------------------------------------------------------------- read

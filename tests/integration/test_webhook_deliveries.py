@@ -348,3 +348,28 @@ def test_the_sample_stream_record_of_a_disabled_endpoint_is_one_event_on_the_bus
     assert detail["endpoint"]["id"] == "ep_01KAQ3Y2J5ZB0M8S3W9X4T6R7Q"
     assert detail["endpoint"]["status"] == "disabled"
     assert "whsec_" not in json.dumps(detail)
+
+
+def test_an_endpoint_subscribed_to_import_completed_receives_it(webhooks: Webhooks, receiver: Receiver) -> None:
+    # Given the Import Completed event the publisher makes of its sample stream record (the last chunk done)
+    from shiptrack.import_events import import_events_for_record
+    from shiptrack.streams import record_images
+    from tests.integration.events_support import load_event
+
+    [record] = load_event("publisher/import_completed.json")["Records"]
+    [completed] = import_events_for_record(record["eventName"], *record_images(record))
+    endpoint = webhooks.endpoint(receiver.url, events=["import.completed"])
+    other = webhooks.endpoint(receiver.url.replace("/hooks", "/other"), events=["tracking.created"])
+
+    # When it is on the bus
+    webhooks.publish(completed.detail_type, json.loads(completed.detail.model_dump_json(by_alias=True)))
+    webhooks.pump()
+
+    # Then the subscribed endpoint receives it, signed, as `import.completed` with the import's outcome; the other none
+    [got] = receiver.received
+    payload = verify(endpoint["secret"], got)
+    assert payload["type"] == "import.completed"
+    assert got.webhook_id == completed.event_id
+    assert payload["data"]["import"]["id"] == completed.detail.import_.id
+    assert payload["data"]["import"]["status"] == "completed"
+    assert webhooks.deliveries(other["id"]) == []

@@ -74,6 +74,7 @@ _BOOKKEEPING = frozenset(
         "last_realtime_at",
         "terminal_at",
         "expires_at",
+        "created_by",
         "list_pk",
         "created_sk",
         "status_pk",

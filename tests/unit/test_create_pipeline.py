@@ -49,6 +49,16 @@ def created(request: UpstreamCreate) -> BatchCreateItem:
     return BatchCreateItem(tracking_number=number, carrier_code="ups", outcome="created", tracking=upstream(number))
 
 
+def quota_exhausted(request: UpstreamCreate) -> BatchCreateItem:
+    return BatchCreateItem(
+        tracking_number=request.tracking_number,
+        carrier_code="ups",
+        outcome="failed",
+        error_code=QUOTA_EXHAUSTED,
+        error_message="quota used up",
+    )
+
+
 def pending(numbers: Sequence[str]) -> list[PendingCreate]:
     return [
         PendingCreate(index, TrackingRef.of("ups", number), CreateTrackingRequest(tracking_number=number))
@@ -103,19 +113,10 @@ def test_a_chunk_is_at_most_one_upstream_call(store: TrackingsRepository) -> Non
 def test_the_batch_goes_upstream_a_chunk_at_a_time_and_stops_at_an_account_wide_refusal(
     store: TrackingsRepository,
 ) -> None:
-    def quota_exhausted(request: UpstreamCreate) -> BatchCreateItem:
-        return BatchCreateItem(
-            tracking_number=request.tracking_number,
-            carrier_code="ups",
-            outcome="failed",
-            error_code=QUOTA_EXHAUSTED,
-            error_message="quota used up",
-        )
-
     client = ScriptedClient(quota_exhausted)
     items = [{"tracking_number": f"1Z{index:010d}", "carrier_code": "ups"} for index in range(CHUNK_SIZE + 10)]
 
-    response = create_trackings(items, store=store, client=lambda: client, now=NOW)  # type: ignore[arg-type,return-value]
+    response = create_trackings(items, store=store, client=lambda: client, now=NOW, concurrency=1)  # type: ignore[arg-type,return-value]
 
     assert client.batch_calls == [CHUNK_SIZE]  # the second chunk would meet the same refusal: not sent
     assert response.summary.failed == len(items)
@@ -131,3 +132,27 @@ def test_the_batch_sends_every_chunk_when_they_succeed(store: TrackingsRepositor
 
     assert client.batch_calls == [CHUNK_SIZE, CHUNK_SIZE, 5]
     assert response.summary.created == len(items)
+
+
+def test_concurrent_chunks_not_yet_started_after_a_refusal_are_not_sent(store: TrackingsRepository) -> None:
+    client = ScriptedClient(quota_exhausted)
+    items = [{"tracking_number": f"1Z{index:010d}", "carrier_code": "ups"} for index in range(CHUNK_SIZE * 12)]
+
+    response = create_trackings(items, store=store, client=lambda: client, now=NOW, concurrency=3)  # type: ignore[arg-type,return-value]
+
+    # At most the chunks already in flight when the first refusal came back were sent.
+    assert 1 <= len(client.batch_calls) <= 3
+    assert response.summary.failed == len(items)
+
+
+def test_a_retry_of_the_same_work_answers_created_for_what_it_stored_before(store: TrackingsRepository) -> None:
+    client = ScriptedClient(created)
+    items = [{"tracking_number": f"1Z{index:010d}", "carrier_code": "ups"} for index in range(3)]
+    create_trackings(items[:2], store=store, client=lambda: client, now=NOW, created_by="import:a:1")  # type: ignore[arg-type,return-value]
+
+    again = create_trackings(items, store=store, client=lambda: client, now=NOW, created_by="import:a:1")  # type: ignore[arg-type,return-value]
+    other = create_trackings(items, store=store, client=lambda: client, now=NOW, created_by="import:b:1")  # type: ignore[arg-type,return-value]
+
+    assert [r.outcome for r in again.results] == ["created", "created", "created"]
+    assert client.batch_calls == [2, 1]  # the retry sent only the one it had not stored
+    assert [r.outcome for r in other.results] == ["existing", "existing", "existing"]

@@ -192,6 +192,19 @@ def test_racing_instances_never_exceed_the_limit(aws: Any) -> None:
     assert slots[-1] == pytest.approx(7 * WINDOW)  # and none is wasted: 3 per window, back to back
 
 
+def test_the_threads_of_one_instance_take_turns_instead_of_racing(table: CountingTable, clock: Clock) -> None:
+    """One gate, 20 threads at once (the import worker's chunks): every reservation granted, one write each."""
+    subject = gate(table, clock)
+    waits(subject, 1)
+    table.calls.clear()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        granted = list(pool.map(lambda _: subject.reserve(LIST, RateLimit(2, 1.0), within=600).granted, range(20)))
+
+    assert granted == [True] * 20
+    assert table.calls == Counter({"put_item": 20})  # no write lost to a sibling thread
+
+
 def test_contention_beyond_the_attempts_refuses_with_a_short_retry(table: Any, clock: Clock) -> None:
     class AlwaysLate(SharedRateGate):
         def _write(self, route: str, *, expected: RouteState | None, new: RouteState) -> tuple[bool, RouteState]:

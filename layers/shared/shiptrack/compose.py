@@ -19,6 +19,9 @@ a factory may be called from any thread.
 | AircargoFunction | :func:`aircargo` | ``shiptrack.routes.aircargo`` |
 | RemoteChecksFunction | :func:`remote_checks` | ``shiptrack.routes.remote_checks`` |
 | OrderEventsFunction | :func:`order_events` | ``functions/order_events/app.py`` |
+| ImportsFunction | :func:`imports` | ``shiptrack.routes.imports`` |
+| ImportDispatchFunction | :func:`import_dispatch` | ``functions/import_dispatch/app.py`` |
+| ImportWorkerFunction | :func:`import_worker` | ``functions/import_worker/app.py`` |
 | PublisherFunction | :func:`publisher` | ``functions/publisher/app.py`` |
 | RefreshFunction | :func:`refresh` | ``functions/refresh/app.py`` |
 | ArchiveFunction | :func:`archive` | ``functions/archive/app.py`` |
@@ -45,6 +48,8 @@ from shiptrack.settings import get_settings, get_webhook_secrets
 if TYPE_CHECKING:
     from shiptrack.data.cache import TtlCache
     from shiptrack.data.claims import CreateClaims
+    from shiptrack.data.cursors import CursorSigner
+    from shiptrack.data.imports import ImportsRepository
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
     from shiptrack.data.trackings import TrackingsRepository
@@ -52,6 +57,8 @@ if TYPE_CHECKING:
     from shiptrack.data.webhook_endpoints import WebhookEndpointRepository
     from shiptrack.deadline import Deadline
     from shiptrack.services.aircargo import AirWaybill
+    from shiptrack.services.detection import DetectedCarrier
+    from shiptrack.services.import_dispatch import ChunkQueue
     from shiptrack.services.orders import CreateTrackings
     from shiptrack.services.refresh import RefreshConfig
     from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
@@ -63,6 +70,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Aircargo",
     "Archive",
+    "ImportDispatch",
+    "ImportWorker",
+    "Imports",
     "OrderEvents",
     "Publisher",
     "Realtime",
@@ -75,6 +85,10 @@ __all__ = [
     "aircargo",
     "archive",
     "bound_client",
+    "detection_cache",
+    "import_dispatch",
+    "import_worker",
+    "imports",
     "order_events",
     "publisher",
     "realtime",
@@ -89,6 +103,7 @@ __all__ = [
 ]
 
 ClientFactory = Callable[[], "TrackingMoreClient"]
+
 
 #: Seconds a client bound to an invocation's deadline keeps for its caller after giving up on TrackingMore: to store
 #: what it got and shape the answer (the deadline's own reserve then covers getting the answer out).
@@ -110,6 +125,14 @@ def _client(*, max_retries: int | None = None) -> ClientFactory:
     return partial(bound_client, deadlines.current(), max_retries=max_retries)
 
 
+def detection_cache() -> TtlCache[DetectedCarrier]:
+    """Carrier detections in CacheTable (``CACHE#DETECT#``), shared by every path that creates trackings."""
+    from shiptrack.data.cache import TtlCache
+    from shiptrack.services.detection import DETECTION_NAMESPACE, DetectedCarrier
+
+    return TtlCache(runtime.cache_table(), DETECTION_NAMESPACE, DetectedCarrier)
+
+
 # The bundles are NamedTuples, not dataclasses: every function imports this module at cold start, and a
 # NamedTuple class costs a tenth of a dataclass to create.
 
@@ -120,17 +143,19 @@ class Trackings(NamedTuple):
     claims: CreateClaims
     retention_days: int
     deadline: Deadline | None
+    detections: TtlCache[DetectedCarrier]
 
 
 def trackings() -> Trackings:
     """TrackingsFunction: create (one / batch), list, get, update, delete. ``deadline``: the request's (waits for
-    an identical create in flight end with it)."""
+    an identical create in flight end with it; the batch route sends no chunk past it)."""
     return Trackings(
         store=runtime.trackings_repository(),
         client=_client(),
         claims=runtime.create_claims(),
         retention_days=get_settings().retention_days,
         deadline=deadlines.current(),
+        detections=detection_cache(),
     )
 
 
@@ -218,8 +243,74 @@ def order_events() -> OrderEvents:
     deadline (bound by the handler)."""
     from shiptrack.services.create import create_trackings
 
-    create = partial(create_trackings, store=runtime.trackings_repository(), client=_client())
+    create = partial(
+        create_trackings, store=runtime.trackings_repository(), client=_client(), detections=detection_cache()
+    )
     return OrderEvents(markers=runtime.order_markers(), create_trackings=create, deadline=deadlines.current())
+
+
+class Imports(NamedTuple):
+    imports: ImportsRepository
+    store: TrackingsRepository
+    signer: CursorSigner
+    retention_days: int
+
+
+def imports() -> Imports:
+    """ImportsFunction: accept imports, read them and their results (no upstream call: no client)."""
+    return Imports(
+        imports=runtime.imports_repository(),
+        store=runtime.trackings_repository(),
+        signer=runtime.cursor_signer(),
+        retention_days=get_settings().import_retention_days,
+    )
+
+
+#: Milliseconds the import worker keeps back from its Lambda timeout once its upstream calls must end: to store a
+#: chunk's trackings and complete it, or give its claim back (``shiptrack.services.import_worker``).
+WORKER_RESERVE_MS = 10_000
+
+
+def _chunk_queue() -> ChunkQueue:
+    from shiptrack.services.import_dispatch import ChunkQueue
+
+    return ChunkQueue(runtime.sqs_client(), get_settings().import_queue_url)
+
+
+class ImportDispatch(NamedTuple):
+    imports: ImportsRepository
+    queue: ChunkQueue
+
+
+def import_dispatch() -> ImportDispatch:
+    """ImportDispatchFunction: new imports' chunks onto ImportChunksQueue."""
+    return ImportDispatch(imports=runtime.imports_repository(), queue=_chunk_queue())
+
+
+class ImportWorker(NamedTuple):
+    imports: ImportsRepository
+    store: TrackingsRepository
+    client: ClientFactory
+    detections: TtlCache[DetectedCarrier]
+    queue: ChunkQueue
+    retry_seconds: int
+    deadline: Deadline
+
+
+def import_worker(remaining_ms: Callable[[], int]) -> ImportWorker:
+    """ImportWorkerFunction: ``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``. The deadline
+    keeps :data:`WORKER_RESERVE_MS` for the last chunk's writes; the client is bound to it and, like every client,
+    shares the account's rate gate (``BatchCreateRateLimit`` across every instance of every function)."""
+    deadline = deadlines.Deadline(remaining_ms, reserve_ms=WORKER_RESERVE_MS)
+    return ImportWorker(
+        imports=runtime.imports_repository(),
+        store=runtime.trackings_repository(),
+        client=partial(bound_client, deadline),
+        detections=detection_cache(),
+        queue=_chunk_queue(),
+        retry_seconds=get_settings().import_retry_seconds,
+        deadline=deadline,
+    )
 
 
 class Publisher(NamedTuple):

@@ -34,7 +34,10 @@ __all__ = [
     "GatewayProblem",
     "HttpStatusError",
     "IdempotencyKeyReusedError",
+    "ImportNotFoundError",
     "InvalidCursorError",
+    "InvalidEncodingError",
+    "InvalidImportError",
     "InvalidJsonError",
     "InvalidOrderEventError",
     "JobConflictError",
@@ -49,6 +52,7 @@ __all__ = [
     "RouteNotFoundError",
     "ShiptrackError",
     "StorageBusyError",
+    "TooManyItemsError",
     "TrackingExistsError",
     "TrackingMissingUpstreamError",
     "TrackingNotFoundError",
@@ -202,6 +206,12 @@ class UnsupportedMediaTypeError(BadRequestError):
     code, title = "unsupported_media_type", "Unsupported media type"
 
 
+class InvalidEncodingError(BadRequestError):
+    """A text body (an import's CSV or JSON) that is not UTF-8."""
+
+    code, title = "invalid_encoding", "Body is not UTF-8"
+
+
 class UnauthorizedError(ShiptrackError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
@@ -216,6 +226,10 @@ class TrackingNotFoundError(NotFoundError):
 
 class RouteNotFoundError(NotFoundError):
     code = "route_not_found"
+
+
+class ImportNotFoundError(NotFoundError):
+    code, title = "import_not_found", "Import not found"
 
 
 class ConflictError(ShiptrackError):
@@ -243,8 +257,21 @@ class PayloadTooLargeError(ShiptrackError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 
 
+class TooManyItemsError(PayloadTooLargeError):
+    """More items than a route takes in one request (the problem says the most, ``max_items``, and where to go)."""
+
+    code, title = "too_many_items", "Too many items"
+
+
 class ValidationFailedError(ShiptrackError):
     status, code, title = 422, "validation_failed", "Request validation failed"
+
+
+class InvalidImportError(ValidationFailedError):
+    """A body that is not an import as a whole (no items, a CSV without ``tracking_number`` …): nothing is created.
+    One invalid item is not this: it fails alone, in the import's results."""
+
+    code, title = "invalid_import", "Not an import"
 
 
 class IdempotencyKeyReusedError(ShiptrackError):
@@ -474,7 +501,7 @@ PROBLEM_RESPONSES: dict[int, dict[str, Any]] = {
     403: _problem_response("Missing or invalid API key (answered by API Gateway)"),
     404: _problem_response("Not found"),
     409: _problem_response("Conflict"),
-    413: _problem_response("Body larger than 1 MB"),
+    413: _problem_response("Body or number of items over the route's limit"),
     422: _problem_response("Invalid input"),
     429: _problem_response("TrackingMore's rate limit (held across every instance); see Retry-After"),
     500: _problem_response("Unexpected error"),

@@ -34,6 +34,7 @@ from shiptrack.models import Customer, Lifecycle, Status, Tracking, UtcTimestamp
 __all__ = [
     "DETAIL_TYPES",
     "EVENT_SOURCE",
+    "IMPORT_COMPLETED",
     "MAX_ENTRY_BYTES",
     "TRACKING_ARCHIVED",
     "TRACKING_CREATED",
@@ -52,6 +53,8 @@ TRACKING_CREATED: Final = "Tracking Created"
 TRACKING_STATUS_CHANGED: Final = "Tracking Status Changed"
 TRACKING_ARCHIVED: Final = "Tracking Archived"
 TRACKING_UPDATED: Final = "Tracking Updated"
+#: A bulk import's every item has its outcome (``shiptrack.import_events``; from the ImportsTable stream).
+IMPORT_COMPLETED: Final = "Import Completed"
 DetailType = Literal["Tracking Created", "Tracking Status Changed", "Tracking Archived", "Tracking Updated"]
 DETAIL_TYPES: Final = (TRACKING_CREATED, TRACKING_STATUS_CHANGED, TRACKING_ARCHIVED, TRACKING_UPDATED)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Header
 
 import trackingmore
 from shiptrack.deadline import Deadline, bound
@@ -47,10 +48,30 @@ from shiptrack.observability import logger
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-__all__ = ["MAX_BODY_BYTES", "build_resolver", "json_response", "model_response", "problem_response"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "IdempotencyKeyHeader",
+    "build_resolver",
+    "json_response",
+    "model_response",
+    "problem_response",
+]
 
-# Our own limit on request bodies (the issue's bound; API Gateway's hard limit is 10 MB).
+# Our own limit on request bodies (the issue's bound; API Gateway's hard limit is 10 MB). A function whose routes
+# take more (bulk imports) builds its resolver with its own limit.
 MAX_BODY_BYTES = 1024 * 1024
+
+#: The ``Idempotency-Key`` header of the keyed POST routes (``shiptrack.idempotency``).
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any client-chosen key (printable ASCII): a repeat with the same body replays the first answer",
+    ),
+]
 
 API_TITLE = "shiptrack"
 API_VERSION = "1.0.0"
@@ -200,13 +221,15 @@ class ShiptrackResolver(APIGatewayRestResolver):
     Powertools runs request validation ahead of global middlewares, so a size check there would come too late.
     """
 
+    max_body_bytes = MAX_BODY_BYTES
+
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         with bound(Deadline.for_api(event, context)):
             return self._resolve_within_limits(event, context)
 
     def _resolve_within_limits(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        if _body_size(event.get("body"), bool(event.get("isBase64Encoded"))) > MAX_BODY_BYTES:
-            error = PayloadTooLargeError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        if _body_size(event.get("body"), bool(event.get("isBase64Encoded"))) > self.max_body_bytes:
+            error = PayloadTooLargeError(f"The request body is larger than {self.max_body_bytes} bytes.")
             response = problem_response(error.to_problem())
             return {
                 "statusCode": response.status_code,
@@ -218,10 +241,15 @@ class ShiptrackResolver(APIGatewayRestResolver):
         return resolved
 
 
-def build_resolver(*routers: Router, configure: Callable[[APIGatewayRestResolver], None] | None = None) -> Any:
+def build_resolver(
+    *routers: Router,
+    configure: Callable[[APIGatewayRestResolver], None] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Any:
     """A REST API resolver with validation, the body limit and problem+json errors, serving ``routers``."""
     # Every JSON body Powertools reads goes through the bounded reader: a body it refuses is a 400 invalid_json.
     app = ShiptrackResolver(enable_validation=True, json_body_deserializer=loads_bounded)
+    app.max_body_bytes = max_body_bytes
     for exc_class, handler in _ERROR_HANDLERS:
         app.exception_handler(exc_class)(handler)
     app.exception_handler(ValueError)(_on_value_error(app))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, get_args
@@ -35,6 +34,20 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shiptrack.errors import Problem
+from shiptrack.text import (
+    Comment,
+    CustomerName,
+    Email,
+    JsonBool,
+    LogisticsChannel,
+    MultiLine,
+    OneLine,
+    OrderId,
+    Phone,
+    Title,
+    multi_line_text,
+    single_line_text,
+)
 
 __all__ = [
     "LIFECYCLES",
@@ -65,6 +78,7 @@ __all__ = [
     "Tracking",
     "TrackingList",
     "TrackingRef",
+    "TrackingSummary",
     "UpdateTrackingRequest",
     "UtcTimestampInput",
     "content_fingerprint",
@@ -94,6 +108,9 @@ TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"delivered", "expired", "e
 #: 400 KB item limit and the write cost of the four ALL-projection indexes (docs/data-model.md).
 MAX_STORED_CHECKPOINTS: Final = 100
 MAX_CHECKPOINT_TEXT: Final = 500
+#: The most items ``POST /trackings/batch`` takes: the largest size whose p99 under the realistic upstream profile
+#: stays under 20 s (docs/benchmarks.md, "The batch route's size"), and whose largest answer fits Lambda's 6 MB
+#: (tests/contract/test_payload_limits.py). More is a 413 that points to ``POST /imports``.
 MAX_BATCH_ITEMS: Final = 1000
 MAX_LIST_LIMIT: Final = 100
 DEFAULT_LIST_LIMIT: Final = 25
@@ -236,53 +253,6 @@ CarrierCodeInput = Annotated[
 CountryCode = Annotated[
     str, Field(min_length=2, max_length=2, pattern=COUNTRY_CODE_PATTERN, examples=["US"]), AfterValidator(_upper)
 ]
-# Text we store and show others (dashboards, e-mails, storefront webhooks) must not carry characters that change how
-# it reads or breaks what reads it (docs/security.md, "Strict input"): C0/C1 controls (NUL, ESC …), DEL, the bidi
-# embeddings, overrides and isolates that reorder text on screen ("Trojan Source"), and lone surrogates (not Unicode).
-# Such input is refused with a 422 naming the field, never silently cleaned: the caller learns what was wrong.
-# Right-to-left *letters* (Arabic, Hebrew) and the invisible LRM/RLM marks are ordinary text and pass.
-_BIDI_AND_BROKEN = "\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-_NOT_ONE_LINE = re.compile(f"[\x00-\x1f{_BIDI_AND_BROKEN}]")
-_NOT_MULTI_LINE = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{_BIDI_AND_BROKEN}]")
-
-
-def _refuse(pattern: re.Pattern[str], value: str) -> str:
-    found = pattern.search(value)
-    if found is not None:
-        raise PydanticCustomError(
-            "forbidden_character",
-            "control, bidi-override and unpaired surrogate characters are not allowed (U+{code} at {position})",
-            {"code": f"{ord(found.group()):04X}", "position": found.start()},
-        )
-    return value
-
-
-def single_line_text(value: str) -> str:
-    """A validator: ``value`` unless it holds a control character (tab and newlines included), a bidi override or
-    isolate, or an unpaired surrogate."""
-    return _refuse(_NOT_ONE_LINE, value)
-
-
-def multi_line_text(value: str) -> str:
-    """A validator: as :func:`single_line_text`, but tab, line feed and carriage return are allowed."""
-    return _refuse(_NOT_MULTI_LINE, value)
-
-
-#: One line of text from a caller (titles, names, identifiers): see :func:`single_line_text`.
-OneLine = AfterValidator(single_line_text)
-#: Free text that may span lines (comments, descriptions): see :func:`multi_line_text`.
-MultiLine = AfterValidator(multi_line_text)
-#: A boolean that only a JSON boolean satisfies (``"yes"``, ``1`` and ``"true"`` are 422, not ``True``).
-JsonBool = Annotated[bool, Strict()]
-
-Title = Annotated[str, Field(min_length=1, max_length=200), OneLine]
-OrderId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^,]+$"), OneLine]
-LogisticsChannel = Annotated[str, Field(min_length=1, max_length=100), OneLine]
-Comment = Annotated[str, Field(min_length=1, max_length=500), MultiLine]
-CustomerName = Annotated[str, Field(min_length=1, max_length=100), OneLine]
-# Deliberately loose (no e-mail-validator dependency): one @, no spaces, a dot in the domain, RFC 5321 length.
-Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), OneLine]
-Phone = Annotated[str, Field(min_length=3, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]{1,30}[0-9]$")]
 
 
 class _Model(BaseModel):
@@ -351,6 +321,31 @@ class Tracking(_Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+class TrackingSummary(_Model):
+    """A tracking without its checkpoints, contact details and free text but its title and last event: what each
+    result of a batch create or an import carries. A page of whole trackings cannot fit Lambda's 6 MB answer
+    (100 checkpoints each); ``GET /trackings/{carrier_code}/{tracking_number}`` has the rest."""
+
+    carrier_code: str
+    tracking_number: str
+    status: Status = "pending"
+    substatus: str | None = None
+    lifecycle: Lifecycle = "active"
+    order_id: str | None = None
+    title: str | None = None
+    last_event: str | None = None
+    upstream_id: str | None = None
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+    last_checked_at: UtcTimestamp | None = None
+    last_changed_at: UtcTimestamp | None = None
+
+    @classmethod
+    def of(cls, tracking: Tracking) -> TrackingSummary:
+        """The summary of a whole tracking."""
+        return cls.model_validate(tracking.model_dump(include=set(cls.model_fields)))
 
 
 #: Resource fields that do not describe the parcel: they change on every look upstream or every write.
@@ -441,19 +436,26 @@ class CreateTrackingRequest(_Request):
 
 
 class BatchCreateRequest(_Request):
-    """Body of ``POST /trackings/batch``: 1..1000 items.
+    """Body of ``POST /trackings/batch``: 1 to :data:`MAX_BATCH_ITEMS` items.
 
     Items are deliberately not validated here: one invalid item fails alone, with its own problem, in the
-    result list (the service validates each as a :class:`CreateTrackingRequest`).
+    result list (the service validates each as a :class:`CreateTrackingRequest`). The upper bound is in the schema
+    (``maxItems``) but checked by the route, so that more items are a 413 pointing to ``POST /imports`` rather than
+    a validation error.
     """
 
     items: Annotated[
         list[Any],
         Field(
             min_length=1,
-            max_length=MAX_BATCH_ITEMS,
-            description="Up to 1000 trackings; each has the shape of `CreateTrackingRequest`",
-            json_schema_extra={"items": {"$ref": "#/components/schemas/CreateTrackingRequest"}},
+            description=(
+                f"Up to {MAX_BATCH_ITEMS} trackings; each has the shape of `CreateTrackingRequest`. Larger sets: "
+                "`POST /imports`"
+            ),
+            json_schema_extra={
+                "items": {"$ref": "#/components/schemas/CreateTrackingRequest"},
+                "maxItems": MAX_BATCH_ITEMS,
+            },
         ),
     ]
 
@@ -555,7 +557,7 @@ class BatchItemResult(_Model):
     outcome: Literal["created", "existing", "failed"]
     carrier_code: str | None = None
     tracking_number: str | None = None
-    tracking: Tracking | None = None
+    tracking: TrackingSummary | None = Field(default=None, description="The tracking when created or existing")
     problem: Problem | None = Field(default=None, description="A problem object (RFC 9457) when failed")
 
 

@@ -8,12 +8,14 @@
   tracing disabled, so it is only constructed when tracing is on.
 - ``record_upstream_call`` / ``counted_call``: the ``UpstreamCalls`` (and ``UpstreamItems``) metrics, by endpoint
   and outcome, one vocabulary for every caller of TrackingMore.
+- ``count``: a count metric, safe to add from several threads (Powertools' metric set is not).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
@@ -22,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 __all__ = [
+    "count",
     "counted_call",
     "logger",
     "metrics",
@@ -109,6 +112,16 @@ def trace_method(func: F) -> F:
         return func
     decorated: F = _tracer().capture_method(func)
     return decorated
+
+
+_metrics_lock = threading.Lock()
+
+
+def count(name: str, value: float = 1) -> None:
+    """Add ``value`` to the count metric ``name`` of this invocation. Safe from several threads (the create pipeline
+    works chunks side by side): Powertools' metric set is a plain dict it may flush while another thread adds."""
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def record_upstream_call(endpoint: str, outcome: str, *, calls: int = 1, items: int | None = None) -> None:

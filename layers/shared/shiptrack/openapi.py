@@ -44,6 +44,7 @@ __all__ = [
 #: is missing here, and when a template route has no operation.
 ROUTER_MODULES: Final = (
     "shiptrack.routes.trackings",
+    "shiptrack.routes.imports",
     "shiptrack.routes.realtime",
     "shiptrack.routes.aircargo",
     "shiptrack.routes.remote_checks",
@@ -74,6 +75,7 @@ DEFAULT_SERVERS: Final[list[dict[str, Any]]] = [
 
 TAGS: Final[list[dict[str, str]]] = [
     {"name": "Trackings", "description": "Register parcels and read their status"},
+    {"name": "Imports", "description": "Bulk imports: many parcels at once, in the background, with progress"},
     {"name": "Lookups", "description": "Air waybills, remote areas and transit times (cached, cost quota upstream)"},
     {"name": "Webhooks", "description": "TrackingMore push receiver (no API key: token and signature instead)"},
     {
@@ -119,6 +121,7 @@ def build_document(*, servers: list[dict[str, Any]] | None = None) -> dict[str, 
         security=[{SECURITY_SCHEME: []}],
     )
     document: dict[str, Any] = schema.model_dump(mode="json", by_alias=True, exclude_none=True)
+    _add_request_bodies(document)
     used = {tag for item in document.get("paths", {}).values() for op in item.values() for tag in op.get("tags", [])}
     if used:
         # Descriptions for the tags the routers use, in TAGS order; a tag TAGS does not know is listed bare.
@@ -135,6 +138,27 @@ def build_document(*, servers: list[dict[str, Any]] | None = None) -> dict[str, 
             # has no content (RFC 9110 §15.3.5): declaring one tells clients to parse an empty body as JSON.
             item[method].get("responses", {}).get("204", {}).pop("content", None)
     return document
+
+
+def _add_request_bodies(document: dict[str, Any]) -> None:
+    """The request bodies of routes that read their body themselves (``OPENAPI_REQUEST_BODIES`` of a router
+    module: e.g. ``POST /imports`` takes JSON or CSV), with the schemas they refer to."""
+    from pydantic.json_schema import models_json_schema
+
+    from shiptrack.models import CreateTrackingRequest
+
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in ROUTER_MODULES:
+        module = importlib.import_module(name)
+        models = getattr(module, "OPENAPI_BODY_MODELS", ())
+        if models:
+            # With CreateTrackingRequest among them: the models' own references to it (json_schema_extra) resolve.
+            wanted = [(model, "validation") for model in (*models, CreateTrackingRequest)]
+            _keys, generated = models_json_schema(wanted, ref_template="#/components/schemas/{model}")  # type: ignore[arg-type]
+            for def_name, definition in generated.get("$defs", {}).items():
+                schemas.setdefault(def_name, definition)
+        for (path, method), body in getattr(module, "OPENAPI_REQUEST_BODIES", {}).items():
+            document["paths"][path][method]["requestBody"] = copy.deepcopy(body)
 
 
 @cache

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from shiptrack.data.claims import CreateClaims
     from shiptrack.data.cursors import CursorSigner
+    from shiptrack.data.imports import ImportsRepository
     from shiptrack.data.jobs import JobStateStore
     from shiptrack.data.order_markers import OrderMarkers
     from shiptrack.data.rate_limits import SharedRateGate
@@ -35,6 +36,8 @@ __all__ = [
     "cursor_signer",
     "dynamodb",
     "events_client",
+    "imports_repository",
+    "imports_table",
     "job_states",
     "order_markers",
     "rate_gate",
@@ -49,7 +52,7 @@ __all__ = [
 ]
 
 _client_lock = threading.Lock()
-# Clients by retry policy, each for the (api_key, base_url) it was built with.
+# Clients by (retry policy, rate share), each for the (api_key, base_url) it was built with.
 _clients: dict[int | None, tuple[str, str, TrackingMoreClient]] = {}
 
 
@@ -91,6 +94,18 @@ def trackings_table() -> Table:
 def cache_table() -> Table:
     """The CacheTable resource (one object per table name while the environment is warm)."""
     return _table(get_settings().cache_table)
+
+
+def imports_table() -> Table:
+    """The ImportsTable resource."""
+    return _table(get_settings().imports_table)
+
+
+def imports_repository() -> ImportsRepository:
+    """Bulk imports and their chunks (ImportsTable)."""
+    from shiptrack.data.imports import ImportsRepository
+
+    return ImportsRepository(imports_table())
 
 
 def webhook_endpoints_table() -> Table:

@@ -13,8 +13,15 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from shiptrack.events import TRACKING_ARCHIVED, TRACKING_CREATED, TRACKING_STATUS_CHANGED, TRACKING_UPDATED
-from shiptrack.models import MultiLine, OneLine, UtcTimestamp
+from shiptrack.events import (
+    IMPORT_COMPLETED,
+    TRACKING_ARCHIVED,
+    TRACKING_CREATED,
+    TRACKING_STATUS_CHANGED,
+    TRACKING_UPDATED,
+)
+from shiptrack.models import UtcTimestamp
+from shiptrack.text import MultiLine, OneLine
 
 __all__ = [
     "MAX_DELIVERY_LIST_LIMIT",
@@ -42,6 +49,7 @@ WEBHOOK_EVENT_TYPES: Final[Mapping[str, str]] = {
     TRACKING_STATUS_CHANGED: "tracking.status_changed",
     TRACKING_UPDATED: "tracking.updated",
     TRACKING_ARCHIVED: "tracking.archived",
+    IMPORT_COMPLETED: "import.completed",
 }
 #: The ping ``POST /webhook-endpoints/{id}/test`` sends: delivered only to that endpoint, never subscribable.
 TEST_EVENT_TYPE: Final = "webhook.test"

@@ -29,6 +29,11 @@ A new family is one more module here with its own prefix, built
 on :mod:`~shiptrack.data.dynamodb` (conditional writes, bounded batch reads), listed in this table and in
 docs/data-model.md.
 
+``CACHE#DETECT#{number}`` is the carrier detections' namespace of :mod:`~shiptrack.data.cache`
+(``shiptrack.services.detection``).
+
+**ImportsTable** — bulk imports, ``pk = IMPORT#{id}``: a header (``sk = IMPORT``) and its chunks
+(``sk = CHUNK#{n}``), all in :mod:`~shiptrack.data.imports`.
 **WebhookEndpointsTable** and **WebhookDeliveriesTable** — storefront webhooks, keyed by ``pk`` and ``sk``, in
 tables of their own (the endpoints' stream feeds WebhookEndpointEventsFunction; deliveries expire by TTL):
 

@@ -19,7 +19,8 @@ Bookkeeping attributes (not part of the resource): ``revision`` (optimistic lock
 ``upstream_version`` (:func:`~shiptrack.upstream.upstream_version` of the last applied upstream copy),
 ``fingerprint`` (:func:`~shiptrack.models.content_fingerprint`: equal fingerprints = nothing a subscriber sees
 changed), ``last_realtime_at`` (the last upstream realtime call, for TrackingMore's 2-hour rule),
-``terminal_at``, ``expires_at``.
+``terminal_at``, ``expires_at``, ``created_by`` (who stored it first, when that writer needs to recognise its own
+work after a crash: an import chunk, ``shiptrack.services.import_worker``).
 
 :func:`item_from_tracking` and the index partition values here are the only places that know how items are laid
 out in the indexes, so sharding a hot partition (docs/data-model.md) starts in this module.
@@ -39,6 +40,7 @@ from shiptrack.models import (
     Customer,
     Tracking,
     TrackingRef,
+    TrackingSummary,
     content_fingerprint,
     format_utc,
     parse_utc,
@@ -49,11 +51,13 @@ __all__ = [
     "INDEX_KEYS",
     "LIST_ALL",
     "LIST_ARCHIVED",
+    "SUMMARY_ATTRIBUTES",
     "TERMINAL",
     "UPDATED",
     "TrackingItem",
     "is_visible_change",
     "item_from_tracking",
+    "summary_from_item",
     "tracking_from_item",
     "tracking_item_from_item",
 ]
@@ -88,6 +92,7 @@ class TrackingItem:
     last_realtime_at: datetime | None = None
     terminal_at: datetime | None = None
     expires_at: int | None = None
+    created_by: str | None = None
 
     @property
     def ref(self) -> TrackingRef:
@@ -169,6 +174,7 @@ def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | No
         "last_realtime_at": format_utc(item_record.last_realtime_at) if item_record.last_realtime_at else None,
         "terminal_at": format_utc(item_record.terminal_at) if item_record.terminal_at else None,
         "expires_at": item_record.expires_at if archived else None,
+        "created_by": item_record.created_by,
         # index keys
         "list_pk": LIST_ARCHIVED if archived else LIST_ALL,
         "created_sk": f"{created}#{pk}",
@@ -185,6 +191,29 @@ def item_from_tracking(record: Tracking | TrackingItem, *, fingerprint: str | No
     return _without_none(item)
 
 
+def _summary_fields(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a tracking and its summary share, from an item."""
+    created_at = _time(item, "created_at")
+    if created_at is None:
+        msg = f"item {item.get('pk')!r} has no created_at"
+        raise ValueError(msg)
+    return {
+        "carrier_code": str(item["carrier_code"]),
+        "tracking_number": str(item["tracking_number"]),
+        "status": item.get("status", "pending"),
+        "substatus": _text(item, "substatus"),
+        "lifecycle": item.get("lifecycle", "active"),
+        "order_id": _text(item, "order_id"),
+        "title": _text(item, "title"),
+        "last_event": _text(item, "last_event"),
+        "upstream_id": _text(item, "upstream_id"),
+        "created_at": created_at,
+        "updated_at": _time(item, "updated_at") or created_at,
+        "last_checked_at": _time(item, "last_checked_at"),
+        "last_changed_at": _time(item, "last_changed_at"),
+    }
+
+
 def tracking_from_item(item: Mapping[str, Any]) -> Tracking:
     """The resource for a TrackingsTable item or a deserialised stream image (numbers may be ``Decimal``)."""
     raw_checkpoints = item.get("checkpoints") or []
@@ -193,19 +222,9 @@ def tracking_from_item(item: Mapping[str, Any]) -> Tracking:
         for entry in raw_checkpoints
         if isinstance(entry, Mapping)
     ]
-    created_at = _time(item, "created_at")
-    if created_at is None:
-        msg = f"item {item.get('pk')!r} has no created_at"
-        raise ValueError(msg)
     return Tracking(
-        carrier_code=str(item["carrier_code"]),
-        tracking_number=str(item["tracking_number"]),
-        status=item.get("status", "pending"),
-        substatus=_text(item, "substatus"),
-        lifecycle=item.get("lifecycle", "active"),
-        order_id=_text(item, "order_id"),
+        **_summary_fields(item),
         order_created_at=_time(item, "order_created_at"),
-        title=_text(item, "title"),
         logistics_channel=_text(item, "logistics_channel"),
         comment=_text(item, "comment"),
         customer=Customer(
@@ -217,14 +236,17 @@ def tracking_from_item(item: Mapping[str, Any]) -> Tracking:
         origin_country=_text(item, "origin_country"),
         destination_country=_text(item, "destination_country"),
         transit_days=_int(item, "transit_days"),
-        last_event=_text(item, "last_event"),
         checkpoints=checkpoints,
-        upstream_id=_text(item, "upstream_id"),
-        created_at=created_at,
-        updated_at=_time(item, "updated_at") or created_at,
-        last_checked_at=_time(item, "last_checked_at"),
-        last_changed_at=_time(item, "last_changed_at"),
     )
+
+
+#: The item attributes a :class:`~shiptrack.models.TrackingSummary` is read from (each a resource field as is).
+SUMMARY_ATTRIBUTES: Final = tuple(TrackingSummary.model_fields)
+
+
+def summary_from_item(item: Mapping[str, Any]) -> TrackingSummary:
+    """The summary of a tracking from its item, or from the :data:`SUMMARY_ATTRIBUTES` of it."""
+    return TrackingSummary(**_summary_fields(item))
 
 
 def tracking_item_from_item(item: Mapping[str, Any]) -> TrackingItem:
@@ -236,6 +258,7 @@ def tracking_item_from_item(item: Mapping[str, Any]) -> TrackingItem:
         last_realtime_at=_time(item, "last_realtime_at"),
         terminal_at=_time(item, "terminal_at"),
         expires_at=_int(item, "expires_at"),
+        created_by=_text(item, "created_by"),
     )
 
 

@@ -25,7 +25,15 @@ from shiptrack.data.codec import INDEX_KEYS
 from shiptrack.errors import InvalidCursorError
 from shiptrack.models import TrackingRef
 
-__all__ = ["CURSOR_VERSION", "CursorSigner", "decode_cursor", "decode_key", "encode_cursor"]
+__all__ = [
+    "CURSOR_VERSION",
+    "CursorSigner",
+    "decode_cursor",
+    "decode_key",
+    "decode_payload",
+    "encode_cursor",
+    "encode_payload",
+]
 
 CURSOR_VERSION: Final = 1
 #: The HMAC is cut to this many bytes: forging one still takes 2^128 tries, and cursors stay short in URLs.
@@ -90,14 +98,24 @@ class CursorSigner:
         return _b64(hmac.new(key, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES])
 
 
+def encode_payload(signer: CursorSigner, data: Mapping[str, Any]) -> str:
+    """Any small JSON object as a signed, opaque cursor: ``base64url(JSON)`` + ``.`` + the truncated HMAC."""
+    payload = json.dumps(dict(data), separators=(",", ":"), sort_keys=True).encode()
+    return f"{_b64(payload)}.{signer.sign(payload)}"
+
+
+def decode_payload(signer: CursorSigner, cursor: str) -> dict[str, Any]:
+    """The JSON object of a cursor made by :func:`encode_payload`; :class:`~shiptrack.errors.InvalidCursorError`
+    unless we signed it. The caller checks that it was issued for what it is used for."""
+    data = _verified_payload(signer, cursor)
+    if not isinstance(data, dict):
+        raise InvalidCursorError("The cursor is not valid for this listing; start again without it.")
+    return data
+
+
 def encode_cursor(signer: CursorSigner, key: Mapping[str, str], *, index: str, filter_key: str) -> str:
     """The cursor for continuing after ``key`` (an index key of the last item returned) in this listing."""
-    payload = json.dumps(
-        {"v": CURSOR_VERSION, "i": index, "f": filter_key, "k": dict(key)},
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    return f"{_b64(payload)}.{signer.sign(payload)}"
+    return encode_payload(signer, {"v": CURSOR_VERSION, "i": index, "f": filter_key, "k": dict(key)})
 
 
 def decode_cursor(

@@ -86,18 +86,28 @@ def batch_get(
     consistent: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int = MAX_BATCH_GET_ATTEMPTS,
+    attributes: Sequence[str] = (),
 ) -> Iterator[Item]:
     """The items of ``table`` at ``keys`` (BatchGetItem, 100 keys a call; strongly consistent unless told).
 
     Unprocessed keys are asked again with a capped exponential backoff, at most ``max_attempts`` calls per 100
     keys; then :class:`~shiptrack.errors.StorageBusyError` (503, retryable) is raised — after every item read so
-    far was yielded, so a caller that can live with a partial answer (a cache) keeps it.
+    far was yielded, so a caller that can live with a partial answer (a cache) keeps it. ``attributes``: only
+    these (top-level) attributes of each item.
     """
     # The Table's own client (de)serialises plain Python values (boto3's resource transformation hooks).
     client = table.meta.client
+    projection: dict[str, Any] = {}
+    if attributes:
+        names = {f"#a{number}": name for number, name in enumerate(attributes)}
+        projection = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
     for start in range(0, len(keys), BATCH_GET_KEYS):
         request: dict[str, Any] = {
-            table.name: {"Keys": list(keys[start : start + BATCH_GET_KEYS]), "ConsistentRead": consistent}
+            table.name: {
+                "Keys": list(keys[start : start + BATCH_GET_KEYS]),
+                "ConsistentRead": consistent,
+                **projection,
+            }
         }
         for attempt in range(1, max_attempts + 1):
             response = client.batch_get_item(RequestItems=request)

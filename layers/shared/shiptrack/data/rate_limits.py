@@ -19,7 +19,10 @@ concurrency:
    from it.
 
 So an uncontended reservation costs one conditional write, a contended one a write per instance that got in first;
-there is no lock and no read before the write. :meth:`SharedRateGate.pause` moves the pause's end forward for every
+there is no lock across instances and no read before the write. Within one instance, the threads reserving a route
+take turns (a lock per route, held for the write): they would otherwise race each other for the same revision, and
+an instance working many calls at once (the import worker's ten chunks) would lose most of its writes to itself
+and give up on contention it made. :meth:`SharedRateGate.pause` moves the pause's end forward for every
 instance (one ``UpdateItem``), and every later reservation sees it.
 
 Clocks: the slots are wall-clock times compared across instances (NTP-synchronised to within milliseconds); the
@@ -108,7 +111,8 @@ class SharedRateGate:
     """A :class:`~trackingmore.ratelimit.RateGate` over CacheTable, shared by every instance (see the module doc).
 
     ``clock`` is wall-clock epoch seconds (``time.time``; tests inject one). Thread-safe: what it remembers between
-    calls (the state last seen per route) is only a first guess, and every write is conditional.
+    calls (the state last seen per route) is only a first guess, and every write is conditional; the threads of one
+    gate reserve a route one at a time, so they never contend with each other.
     """
 
     def __init__(
@@ -125,6 +129,7 @@ class SharedRateGate:
         self._max_attempts = max_attempts
         self._seen: dict[str, RouteState | None] = {}
         self._lock = threading.Lock()
+        self._route_locks: dict[str, threading.Lock] = {}
 
     @staticmethod
     def key(route: str) -> str:
@@ -132,6 +137,12 @@ class SharedRateGate:
 
     def reserve(self, route: str, limit: RateLimit, *, within: float) -> Reservation:
         """Take the earliest slot of ``route`` under ``limit`` if it starts within ``within`` seconds."""
+        with self._lock:
+            route_lock = self._route_locks.setdefault(route, threading.Lock())
+        with route_lock:
+            return self._reserve(route, limit, within=within)
+
+    def _reserve(self, route: str, limit: RateLimit, *, within: float) -> Reservation:
         for _ in range(self._max_attempts):
             with self._lock:
                 seen = self._seen.get(route)

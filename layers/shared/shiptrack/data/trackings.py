@@ -18,7 +18,14 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from shiptrack.data import queries
-from shiptrack.data.codec import TrackingItem, item_from_tracking, tracking_from_item, tracking_item_from_item
+from shiptrack.data.codec import (
+    SUMMARY_ATTRIBUTES,
+    TrackingItem,
+    item_from_tracking,
+    summary_from_item,
+    tracking_from_item,
+    tracking_item_from_item,
+)
 from shiptrack.data.cursors import CursorSigner
 from shiptrack.data.dynamodb import batch_get, cancellation_reasons, conditional, storable
 from shiptrack.data.monotonic import clamp_version, finalize, is_stale, moved_to_carrier, propose
@@ -29,6 +36,7 @@ from shiptrack.models import (
     Tracking,
     TrackingList,
     TrackingRef,
+    TrackingSummary,
     content_fingerprint,
     format_utc,
     to_millis,
@@ -137,6 +145,15 @@ class TrackingsRepository:
             found[record.ref] = record
         return found
 
+    def batch_get_summaries(self, refs: Iterable[TrackingRef]) -> dict[TrackingRef, TrackingSummary]:
+        """The stored trackings among ``refs`` as summaries: only the summary's attributes are read (no
+        checkpoints), eventually consistent — for pages that show many trackings at once."""
+        wanted = sorted({ref.key for ref in refs if storable(ref.key)})
+        keys = [{"pk": key} for key in wanted]
+        items = batch_get(self._table, keys, consistent=False, sleep=self._sleep, attributes=SUMMARY_ATTRIBUTES)
+        summaries = (summary_from_item(item) for item in items)
+        return {TrackingRef(s.carrier_code, s.tracking_number): s for s in summaries}
+
     def list(self, query: ListQuery) -> TrackingList:
         """One page of trackings, newest first, as ``query`` filters them, or of the changes feed
         (see :func:`queries.list_trackings`)."""
@@ -168,22 +185,35 @@ class TrackingsRepository:
 
     # ----------------------------------------------------------------------------------------------- writes
 
-    def put_new(self, tracking: Tracking, *, version: str = "", last_realtime_at: datetime | None = None) -> PutOutcome:
+    def put_new(
+        self,
+        tracking: Tracking,
+        *,
+        version: str = "",
+        last_realtime_at: datetime | None = None,
+        created_by: str | None = None,
+    ) -> PutOutcome:
         """Store a tracking we did not hold (conditional on the identity being absent).
 
         When it already exists nothing is written and the stored copy is returned (``created=False``).
+        ``created_by`` is kept with the item (bookkeeping) so that its writer recognises its own work on a retry.
         """
         terminal_at = (tracking.last_changed_at or tracking.created_at) if tracking.is_terminal else None
         version = clamp_version(version, now=self._clock()) if version else version
         record = TrackingItem(
-            tracking=tracking, version=version, revision=1, last_realtime_at=last_realtime_at, terminal_at=terminal_at
+            tracking=tracking,
+            version=version,
+            revision=1,
+            last_realtime_at=last_realtime_at,
+            terminal_at=terminal_at,
+            created_by=created_by,
         )
         item = item_from_tracking(record)
         if conditional(lambda: self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")):
             return PutOutcome(created=True, tracking=tracking)
         existing = self.get(tracking.ref)
         if existing is None:  # deleted in between: a rare race, and storing it now is right
-            return self.put_new(tracking, version=version, last_realtime_at=last_realtime_at)
+            return self.put_new(tracking, version=version, last_realtime_at=last_realtime_at, created_by=created_by)
         return PutOutcome(created=False, tracking=existing)
 
     def apply_upstream_update(

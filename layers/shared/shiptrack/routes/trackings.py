@@ -11,12 +11,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from shiptrack import compose, errors
 from shiptrack import deadline as deadlines
-from shiptrack.http import json_response, model_response
+from shiptrack.http import IdempotencyKeyHeader, json_response, model_response
 from shiptrack.models import (
+    MAX_BATCH_ITEMS,
     BatchCreateRequest,
     BatchCreateResponse,
     CreateTrackingRequest,
@@ -41,16 +42,6 @@ CarrierCodePath = Annotated[
 ]
 TrackingNumberPath = Annotated[
     str, Path(min_length=1, max_length=60, pattern=r"^[0-9A-Za-z_-]+$", description="Tracking number")
-]
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Any client-chosen key (printable ASCII): a repeat with the same body replays the first answer",
-    ),
 ]
 
 
@@ -111,19 +102,31 @@ def create_tracking(
 
 @router.post(
     "/trackings/batch",
-    summary="Track up to 1000 parcels",
+    summary=f"Track up to {MAX_BATCH_ITEMS} parcels",
     description=(
-        "One result per input item, in input order: `created`, `existing` (already tracked; not sent upstream) or "
-        "`failed` with a problem object. Invalid items fail alone; duplicates collapse onto one tracking; the rest "
-        "go to TrackingMore 40 per call. A failed upstream call fails only its items, with `retryable: true`."
+        "One result per input item, in input order: `created`, `existing` (already tracked, or a repeat of an "
+        "earlier item: not sent upstream) or `failed` with a problem object; `summary` counts trackings. Invalid "
+        "items fail alone; the rest go to TrackingMore 40 per call, several calls at once within the account's "
+        "limits. A failed upstream call fails only its items, with `retryable: true`. Each result carries the "
+        "tracking without its checkpoints (`GET /trackings/{carrier_code}/{tracking_number}` has them). When the "
+        "request's time runs short, no more calls are sent: what was created is stored and answered, the rest "
+        f"fails with a retryable `deadline_exceeded` problem. More than {MAX_BATCH_ITEMS} items: 413, use "
+        "`POST /imports`."
     ),
     tags=TAGS,
     operation_id="createTrackingsBatch",
-    responses=_responses({200: model_response("Per-item results", BatchCreateResponse)}, upstream=True),
+    responses=_responses({200: model_response("Per-item results", BatchCreateResponse)}, 413, upstream=True),
 )
 def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Response[str]:
+    if len(request.items) > MAX_BATCH_ITEMS:
+        raise errors.TooManyItemsError(
+            f"This batch has {len(request.items)} items; POST /trackings/batch takes at most {MAX_BATCH_ITEMS}. "
+            "Send larger sets to POST /imports (up to 50,000 items, created in the background).",
+            max_items=MAX_BATCH_ITEMS,
+        )
     deps = compose.trackings()
-    return json_response(create.create_trackings(request.items, store=deps.store, client=deps.client))
+    response = create.create_trackings(request.items, store=deps.store, client=deps.client, detections=deps.detections)
+    return json_response(response)
 
 
 @router.get(

@@ -1,41 +1,49 @@
-"""Creating trackings: one (``POST /trackings``) or many (``POST /trackings/batch``, the Order Shipped consumer).
+"""Creating trackings: one (``POST /trackings``) or many (``POST /trackings/batch``, the Order Shipped consumer and
+each chunk of a bulk import: one pipeline for all three).
 
 Upstream first, then ours: a tracking is stored only once TrackingMore holds it. Dependencies are arguments, wired
 by the caller (``shiptrack.compose``): the trackings repository, a TrackingMore client *factory* (called only when
-upstream is needed: building the client reads the secret) and, for a single create, the create claims.
+upstream is needed: building the client reads the secret; bound to the request's deadline by the caller) and, for a
+single create, the create claims.
 
 A batch is a pipeline of named steps, each a function here:
 
 1. :func:`validate_items` — each item alone, as a :class:`~shiptrack.models.CreateTrackingRequest` (with the
    batch context filling its gaps); an invalid item fails alone;
-2. :func:`detect_carriers` — once per distinct number that has no carrier code;
+2. :func:`detect_carriers` — once per distinct number that has no carrier code, concurrently, through the detection
+   cache when the caller has one (:mod:`shiptrack.services.detection`);
 3. :func:`resolve_identities` — each item's identity; duplicates collapse onto their first occurrence;
-4. :func:`read_stored` — identities already stored are ``existing`` and go no further;
+4. :func:`read_stored` — identities already stored are ``existing`` and go no further (``created`` when the
+   caller stored them itself on an earlier attempt: ``created_by``);
 5. :func:`create_chunk`, per :data:`CHUNK_SIZE` identities — one upstream batch create, an item upstream already
-   holds (4016) adopted, each stored;
-6. :func:`summarise` — one result per input item, in order.
+   holds (4016) adopted, each stored; up to :data:`CHUNK_CONCURRENCY` chunks in flight at once, within the
+   client's rate gate (the account's batch-create limit) and deadline;
+6. :func:`summarise` — one result per input item, in order. A repeated identity's later occurrences are
+   ``existing`` and carry the first occurrence's tracking (or fail with its problem), so ``summary.created``
+   counts the trackings created.
 
-:func:`create_chunk` is the unit of upstream work, reusable alone: a caller that already has resolved identities
-(a bulk import handling one SQS message of 40) calls it directly. Chunks share nothing but the repository and the
-client, so they may run side by side; the one thing a caller learns across chunks is an account-wide refusal
-(:attr:`ChunkResult.account_problem`: credentials or quota), after which sending more only fails the same way.
+:func:`create_chunk` is the unit of upstream work, reusable alone. Chunks share nothing but the repository and the
+client, so they run side by side; the one thing they learn from each other is an account-wide refusal
+(:attr:`ChunkResult.account_problem`: credentials or quota), after which no chunk not yet started is sent: it would
+only fail the same way. When the client's deadline stops a chunk from being sent, its items fail with a retryable
+``deadline_exceeded`` problem and everything sent before is stored.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
 from shiptrack.errors import (
-    CarrierNotDetectedError,
     Problem,
     RequestInProgressError,
     ShiptrackError,
@@ -52,21 +60,25 @@ from shiptrack.models import (
     Customer,
     Tracking,
     TrackingRef,
-    normalize_tracking_number,
+    TrackingSummary,
     to_millis,
     utc_now,
 )
-from shiptrack.observability import counted_call, logger, metrics, record_upstream_call
+from shiptrack.observability import count, counted_call, logger, record_upstream_call
+from shiptrack.services.detection import detect_carrier, detect_carriers
 from shiptrack.upstream import tracking_from_upstream, upstream_version
 
 if TYPE_CHECKING:
     import trackingmore
+    from shiptrack.data.cache import TtlCache
     from shiptrack.data.claims import CreateClaims
     from shiptrack.data.trackings import TrackingsRepository
     from shiptrack.deadline import Deadline
+    from shiptrack.services.detection import DetectedCarrier
     from trackingmore import TrackingMoreClient
 
 __all__ = [
+    "CHUNK_CONCURRENCY",
     "CHUNK_SIZE",
     "CLAIM_WAIT_SECONDS",
     "ChunkResult",
@@ -77,7 +89,9 @@ __all__ = [
     "create_trackings",
     "detect_carrier",
     "detect_carriers",
+    "invalid_item_problem",
     "read_stored",
+    "repeated",
     "resolve_identities",
     "summarise",
     "validate_items",
@@ -85,6 +99,9 @@ __all__ = [
 
 #: Identities per upstream batch create: TrackingMore's limit (reference §3.2).
 CHUNK_SIZE: Final = 40
+#: Chunks of one pipeline run in flight at once. The account's batch-create rate is the client's rate gate's to keep;
+#: this bounds one request's share of the function's threads and connections (docs/benchmarks.md measured 5).
+CHUNK_CONCURRENCY: Final = 5
 # How long a concurrent identical create waits for the claimer's result before answering 409 (retryable), at most:
 # never past its own deadline.
 CLAIM_WAIT_SECONDS: Final = 20.0
@@ -123,24 +140,6 @@ class ChunkResult(NamedTuple):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # One
-
-
-def detect_carrier(tracking_number: str, *, client: Callable[[], TrackingMoreClient]) -> str:
-    """The carrier code for a number: the first match of ``POST /carriers/detect`` (reference §3.18, SUP-cat).
-
-    Raises :class:`~shiptrack.errors.CarrierNotDetectedError` (422) when TrackingMore finds none (4032).
-    """
-    import trackingmore
-
-    number = normalize_tracking_number(tracking_number)
-    try:
-        matches = counted_call("detect", lambda: client().detect_carrier(number))
-    except trackingmore.CarrierNotDetectedError as exc:
-        raise CarrierNotDetectedError(f"No carrier recognises the tracking number {number}.") from exc
-    codes: list[str] = [match.code for match in matches if match.code]
-    if not codes:
-        raise CarrierNotDetectedError(f"No carrier recognises the tracking number {number}.")
-    return codes[0].strip().lower()
 
 
 def create_tracking(
@@ -277,11 +276,13 @@ def _store_created(
     ref: TrackingRef,
     upstream: trackingmore.Tracking,
     now: datetime,
+    *,
+    created_by: str | None = None,
 ) -> CreateResult:
     tracking = tracking_from_upstream(upstream, now=now, base=_base_tracking(request, ref, now))
-    put = store.put_new(tracking, version=upstream_version(upstream))
+    put = store.put_new(tracking, version=upstream_version(upstream), created_by=created_by)
     if put.created:
-        metrics.add_metric(name="TrackingsCreated", unit=MetricUnit.Count, value=1)
+        count("TrackingsCreated")
     return CreateResult(created=put.created, tracking=put.tracking)
 
 
@@ -296,23 +297,28 @@ def create_trackings(
     client: Callable[[], TrackingMoreClient],
     context: CreateContext | None = None,
     now: datetime | None = None,
+    detections: TtlCache[DetectedCarrier] | None = None,
+    created_by: str | None = None,
+    concurrency: int = CHUNK_CONCURRENCY,
 ) -> BatchCreateResponse:
     """Track many parcels: one result per item, in order (the steps are in the module docstring).
 
     Invalid items, undetected carriers and items upstream refuses fail alone with their problem; a chunk that
     failed after the client's retries leaves its items ``failed`` with a retryable problem and nothing stored.
+    ``detections`` caches carrier detections across calls; ``created_by`` marks what this call stores, so that a
+    retry of the same work (an import chunk after a crash) answers ``created`` for it rather than ``existing``.
     """
     now = to_millis(now or utc_now())
     requests, failures = validate_items(items, context)
     numbers = (request.tracking_number for request in requests.values() if request.carrier_code is None)
-    refs, undetected = resolve_identities(requests, detect_carriers(numbers, client=client))
+    refs, undetected = resolve_identities(requests, detect_carriers(numbers, client=client, cache=detections))
     failures.update(undetected)
     first: dict[TrackingRef, int] = {}
     for index, ref in refs.items():
         first.setdefault(ref, index)  # duplicates collapse onto their first occurrence
-    outcomes = read_stored(first, store=store)
+    outcomes = read_stored(first, store=store, created_by=created_by)
     pending = [PendingCreate(index, ref, requests[index]) for ref, index in first.items() if ref not in outcomes]
-    outcomes.update(_create_in_chunks(pending, store, client, now))
+    outcomes.update(_create_in_chunks(pending, store, client, now, created_by=created_by, concurrency=concurrency))
     return summarise(len(items), failures, refs, outcomes)
 
 
@@ -327,26 +333,14 @@ def validate_items(
         try:
             requests[index] = CreateTrackingRequest.model_validate(raw).with_context(context)
         except ValidationError as exc:
-            errors = field_errors(exc.errors(include_url=False))
-            problem = ValidationFailedError("This item is not valid; see errors.", errors=errors).to_problem()
-            failures[index] = BatchItemResult(index=index, outcome="failed", problem=problem)
+            failures[index] = BatchItemResult(index=index, outcome="failed", problem=invalid_item_problem(exc))
     return requests, failures
 
 
-def detect_carriers(
-    numbers: Iterable[str], *, client: Callable[[], TrackingMoreClient]
-) -> dict[str, str | ShiptrackError | trackingmore.TrackingMoreError]:
-    """Step 2: the carrier of each distinct number (one detection each), or why none was found."""
-    import trackingmore
-
-    detected: dict[str, str | ShiptrackError | trackingmore.TrackingMoreError] = {}
-    for number in numbers:
-        if number not in detected:
-            try:
-                detected[number] = detect_carrier(number, client=client)
-            except (ShiptrackError, trackingmore.TrackingMoreError) as exc:
-                detected[number] = exc
-    return detected
+def invalid_item_problem(exc: ValidationError) -> Problem:
+    """The problem of one item that is not a valid :class:`~shiptrack.models.CreateTrackingRequest`."""
+    errors = field_errors(exc.errors(include_url=False))
+    return ValidationFailedError("This item is not valid; see errors.", errors=errors).to_problem()
 
 
 def resolve_identities(
@@ -367,16 +361,19 @@ def resolve_identities(
     return refs, failures
 
 
-def read_stored(first: Mapping[TrackingRef, int], *, store: TrackingsRepository) -> dict[TrackingRef, BatchItemResult]:
-    """Step 4: ``existing`` results for the identities already stored (one strongly consistent batch read)."""
-    stored = store.batch_get(first)
+def read_stored(
+    first: Mapping[TrackingRef, int], *, store: TrackingsRepository, created_by: str | None = None
+) -> dict[TrackingRef, BatchItemResult]:
+    """Step 4: results for the identities already stored (one strongly consistent batch read): ``existing``, or
+    ``created`` when ``created_by`` stored them (an earlier attempt of the same work)."""
+    stored = store.batch_load(first)
     return {
         ref: BatchItemResult(
             index=index,
-            outcome="existing",
+            outcome="created" if created_by is not None and stored[ref].created_by == created_by else "existing",
             carrier_code=ref.carrier_code,
             tracking_number=ref.tracking_number,
-            tracking=stored[ref],
+            tracking=TrackingSummary.of(stored[ref].tracking),
         )
         for ref, index in first.items()
         if ref in stored
@@ -388,32 +385,55 @@ def _create_in_chunks(
     store: TrackingsRepository,
     client: Callable[[], TrackingMoreClient],
     now: datetime,
+    *,
+    created_by: str | None,
+    concurrency: int,
 ) -> dict[TrackingRef, BatchItemResult]:
-    """Step 5 over every chunk, in order. After an account-wide refusal the rest is not sent: it fails the same."""
+    """Step 5 over every chunk, ``concurrency`` at a time. After an account-wide refusal no chunk not yet started is
+    sent: it fails the same way."""
     results: dict[TrackingRef, BatchItemResult] = {}
     if not pending:
         return results
     upstream = client()
-    refusal: Problem | None = None
-    for start in range(0, len(pending), CHUNK_SIZE):
-        chunk = pending[start : start + CHUNK_SIZE]
-        if refusal is not None:
-            results.update({item.ref: item.result(problem=refusal) for item in chunk})
-            continue
-        done = create_chunk(chunk, store=store, client=upstream, now=now)
-        results.update(done.results)
-        refusal = done.account_problem
+    chunks = [pending[start : start + CHUNK_SIZE] for start in range(0, len(pending), CHUNK_SIZE)]
+    refusal: list[Problem] = []
+    lock = threading.Lock()
+
+    def run(chunk: Sequence[PendingCreate]) -> dict[TrackingRef, BatchItemResult]:
+        with lock:
+            refused = refusal[0] if refusal else None
+        if refused is not None:
+            return {item.ref: item.result(problem=refused) for item in chunk}
+        done = create_chunk(chunk, store=store, client=upstream, now=now, created_by=created_by)
+        if done.account_problem is not None:
+            with lock:
+                refusal.append(done.account_problem)
+        return done.results
+
+    if concurrency <= 1 or len(chunks) == 1:
+        for chunk in chunks:
+            results.update(run(chunk))
+        return results
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(chunks))) as pool:
+        for done in pool.map(run, chunks):
+            results.update(done)
     return results
 
 
 def create_chunk(
-    chunk: Sequence[PendingCreate], *, store: TrackingsRepository, client: TrackingMoreClient, now: datetime
+    chunk: Sequence[PendingCreate],
+    *,
+    store: TrackingsRepository,
+    client: TrackingMoreClient,
+    now: datetime,
+    created_by: str | None = None,
 ) -> ChunkResult:
     """Step 5: create up to :data:`CHUNK_SIZE` identities upstream in one call and store each one created.
 
     An item upstream already holds (4016) is fetched and stored (``created``, as for a single create); one stored
     meanwhile by someone else is ``existing``. An item upstream refused fails with its problem; a chunk that failed
-    after the client's retries fails all its items (retryable) and stores nothing.
+    after the client's retries fails all its items (retryable) and stores nothing. ``created_by`` is recorded on
+    every tracking stored (see :func:`create_trackings`).
     """
     if len(chunk) > CHUNK_SIZE:
         msg = f"a chunk holds at most {CHUNK_SIZE} identities, not {len(chunk)}"
@@ -423,7 +443,9 @@ def create_chunk(
     results: dict[TrackingRef, BatchItemResult] = {}
     refusal: Problem | None = None
     for pending, item in zip(chunk, answer.items, strict=True):
-        results[pending.ref] = _store_chunk_item(pending, item, store=store, client=client, now=now)
+        results[pending.ref] = _store_chunk_item(
+            pending, item, store=store, client=client, now=now, created_by=created_by
+        )
         if refusal is None and _account_wide(item):
             refusal = results[pending.ref].problem
     return ChunkResult(results, refusal)
@@ -436,6 +458,7 @@ def _store_chunk_item(
     store: TrackingsRepository,
     client: TrackingMoreClient,
     now: datetime,
+    created_by: str | None,
 ) -> BatchItemResult:
     import trackingmore
 
@@ -448,10 +471,11 @@ def _store_chunk_item(
             upstream = counted_call("get", partial(client.get_tracking, ref.carrier_code, ref.tracking_number))
         else:
             return pending.result(problem=_item_problem(item))
-        created = _store_created(store, pending.request, ref, upstream, now)
+        created = _store_created(store, pending.request, ref, upstream, now, created_by=created_by)
     except (ShiptrackError, trackingmore.TrackingMoreError) as exc:
         return pending.result(problem=_problem(exc))
-    return pending.result(outcome="created" if created.created else "existing", tracking=created.tracking)
+    outcome = "created" if created.created else "existing"
+    return pending.result(outcome=outcome, tracking=TrackingSummary.of(created.tracking))
 
 
 def _account_wide(item: trackingmore.BatchCreateItem) -> bool:
@@ -472,9 +496,21 @@ def summarise(
     refs: Mapping[int, TrackingRef],
     outcomes: Mapping[TrackingRef, BatchItemResult],
 ) -> BatchCreateResponse:
-    """Step 6: one result per input item, in input order (a collapsed duplicate gets its identity's result)."""
-    results = [failures[index] if index in failures else outcomes[refs[index]] for index in range(count)]
-    final = [result.model_copy(update={"index": index}) for index, result in enumerate(results)]
+    """Step 6: one result per input item, in input order. The first occurrence of an identity gets its result; a
+    later one is ``existing`` with the same tracking (or fails with the same problem), so the summary counts
+    trackings, not items."""
+    seen: set[TrackingRef] = set()
+    final: list[BatchItemResult] = []
+    for index in range(count):
+        if index in failures:
+            result = failures[index]
+        else:
+            ref = refs[index]
+            result = outcomes[ref]
+            if ref in seen:
+                result = repeated(result)
+            seen.add(ref)
+        final.append(result.model_copy(update={"index": index}))
     summary = BatchSummary(
         created=sum(1 for r in final if r.outcome == "created"),
         existing=sum(1 for r in final if r.outcome == "existing"),
@@ -485,19 +521,28 @@ def summarise(
     return BatchCreateResponse(results=final, summary=summary)
 
 
+def repeated(first: BatchItemResult) -> BatchItemResult:
+    """The result of a later occurrence of an identity whose first occurrence had ``first``: the tracking is
+    ``existing`` by then (it was created or found for the first), a failure is the same failure."""
+    return first.model_copy(update={"outcome": "existing"}) if first.outcome == "created" else first
+
+
 def _problem(exc: BaseException) -> Problem:
     problem, _ = problem_for(exc)
     return problem
 
 
 def _item_problem(item: trackingmore.BatchCreateItem) -> Problem:
-    """The problem object for an item the upstream batch could not create, through the one error map."""
+    """The problem object for an item the upstream batch could not create, through the one error map: the client
+    error that failed it when the client kept it (a deadline, a timeout …), else one rebuilt from its code."""
     import trackingmore
     from trackingmore.errors import error_class_for
 
     message = item.error_message or "TrackingMore could not create this tracking."
     exc: trackingmore.TrackingMoreError
-    if item.error_code is None:
+    if item.error is not None:
+        exc = item.error
+    elif item.error_code is None:
         exc = trackingmore.TransportError(message)
     else:
         exc = error_class_for(item.error_code)(message, code=item.error_code)

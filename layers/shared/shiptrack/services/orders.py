@@ -43,14 +43,11 @@ from shiptrack.models import (
     CountryCode,
     CreateContext,
     CustomerInput,
-    CustomerName,
-    Email,
-    OrderId,
-    Phone,
     TrackingNumberInput,
     UtcTimestamp,
 )
 from shiptrack.observability import logger
+from shiptrack.text import CustomerName, Email, OrderId, Phone
 
 if TYPE_CHECKING:
     from shiptrack.data.order_markers import OrderMarkers

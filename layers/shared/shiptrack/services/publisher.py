@@ -20,6 +20,9 @@ its backoff fits: when time runs short, the first record not yet published and e
 Redelivered records produce the same event ids (:func:`shiptrack.events.event_id`), so subscribers deduplicate.
 A record whose image is not a tracking is logged and reported failed: it cannot be published, and the retry
 policy moves it to the on-failure queue instead of silently dropping it.
+
+The same function publishes ``Import Completed`` from the ImportsTable stream (``shiptrack.import_events``):
+records keyed by ``pk`` and ``sk`` are import headers.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from shiptrack.events import MAX_ENTRY_BYTES, OutboundEvent, entry_size, events_for_record
 from shiptrack.observability import logger
+from shiptrack.streams import record_images, sequence_number
 
 if TYPE_CHECKING:
     from shiptrack.deadline import Deadline
+    from shiptrack.import_events import ImportCompleted
 
 __all__ = ["CHUNK_BUDGET_MS", "MAX_PUT_ATTEMPTS", "PUT_EVENTS_MAX_ENTRIES", "PublishResult", "publish_stream_records"]
 
@@ -66,25 +71,30 @@ class PublishResult:
 @dataclass
 class _Pending:
     record_index: int
-    event: OutboundEvent
+    event: OutboundEvent | ImportCompleted
     entry: dict[str, Any]
     size: int
     attempts: int = 0
 
 
-def _images(record: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The record's old and new images as plain Python values (``None`` when absent), through Powertools'
-    public stream data class (numbers are ``Decimal``, as boto3 gives them)."""
-    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+def _events(record: Mapping[str, Any], *, include_customer_data: bool) -> Sequence[OutboundEvent | ImportCompleted]:
+    """The events of one stream record: a TrackingsTable record's (keyed by ``pk``), or an ImportsTable one's
+    (keyed by ``pk`` and ``sk``: import headers only reach the publisher)."""
+    old_image, new_image = record_images(record)
+    event_name = str(record.get("eventName") or "")
+    keys = (record.get("dynamodb") or {}).get("Keys") or {}
+    if "sk" in keys:
+        # Imported here: only the function's ImportsTable event source pays for the import models.
+        from shiptrack.import_events import import_events_for_record
 
-    stream = DynamoDBRecord(dict(record)).dynamodb
-    if stream is None:
-        return None, None
-    return stream.old_image or None, stream.new_image or None
-
-
-def _sequence_number(record: Mapping[str, Any]) -> str:
-    return str((record.get("dynamodb") or {}).get("SequenceNumber") or "")
+        return import_events_for_record(event_name, old_image, new_image)
+    return events_for_record(
+        event_name,
+        old_image,
+        new_image,
+        sequence_number=sequence_number(record) or None,
+        include_customer_data=include_customer_data,
+    )
 
 
 def _chunks(pending: Sequence[_Pending]) -> list[list[_Pending]]:
@@ -143,7 +153,7 @@ def publish_stream_records(
             break
 
     if first_failed is not None:
-        result.failed_sequence_numbers = [_sequence_number(record) for record in records[first_failed:]]
+        result.failed_sequence_numbers = [sequence_number(record) for record in records[first_failed:]]
     return result
 
 
@@ -155,17 +165,10 @@ def _pending_events(
     pending: list[_Pending] = []
     for index, record in enumerate(records):
         try:
-            old_image, new_image = _images(record)
-            events = events_for_record(
-                str(record.get("eventName") or ""),
-                old_image,
-                new_image,
-                sequence_number=_sequence_number(record) or None,
-                include_customer_data=include_customer_data,
-            )
-        except ValueError:
-            # ValueError covers pydantic's ValidationError: an image that is not a tracking.
-            logger.exception("stream record cannot be published", extra={"sequence_number": _sequence_number(record)})
+            events = _events(record, include_customer_data=include_customer_data)
+        except (ValueError, KeyError):
+            # ValueError covers pydantic's ValidationError: an image that is not a tracking (or an import).
+            logger.exception("stream record cannot be published", extra={"sequence_number": sequence_number(record)})
             result.unpublishable_records += 1
             return pending, index
         if not events:
