@@ -87,7 +87,10 @@ def test_batch_over_http(client: Client) -> None:
 
     assert answer.status_code == 200, answer.text
     outcomes = [r["outcome"] for r in answer.json()["results"]]
-    assert outcomes == ["created"] * 46 + ["failed"]
+    # the repeat of the first number is `existing`, carrying the first occurrence's tracking
+    assert outcomes == ["created"] * 45 + ["existing", "failed"]
+    assert answer.json()["results"][45]["tracking"]["tracking_number"] == numbers[0]
+    assert answer.json()["summary"] == {"created": 45, "existing": 1, "failed": 1}
     assert client.upstream_calls("POST /trackings/batch") == batches + 2  # ⌈45/40⌉
 
 

@@ -129,12 +129,15 @@ def test_batch_killed_halfway_through_storing_completes_on_retry_without_duplica
 
     with pytest.raises(SimulatedCrash):
         system.api("POST", "/trackings/batch", {"items": items})
-    assert len(system.items(keys_only=True)) == 25
+    # The crash stops the chunk it hits; the chunk sent beside it (chunks go concurrently) may finish storing
+    stored = set(system.items(keys_only=True))
+    assert 25 <= len(stored) < len(items)
     retry = system.api("POST", "/trackings/batch", {"items": items})
 
-    # Upstream already holds all 60 (4016 for the 35 not stored yet: adopted, as a single create does)
+    # Upstream already holds all 60 (4016 for those not stored yet: adopted, as a single create does)
     assert retry.status == 200, retry.body
-    assert [r["outcome"] for r in retry.body["results"]] == ["existing"] * 25 + ["created"] * 35
+    expected = ["existing" if f"china-post#{item['tracking_number']}" in stored else "created" for item in items]
+    assert [r["outcome"] for r in retry.body["results"]] == expected
     assert_once_everywhere(system, {TrackingRef.of("china-post", item["tracking_number"]) for item in items})
 
 

@@ -108,15 +108,21 @@ ClientFactory = Callable[[], "TrackingMoreClient"]
 #: Seconds a client bound to an invocation's deadline keeps for its caller after giving up on TrackingMore: to store
 #: what it got and shape the answer (the deadline's own reserve then covers getting the answer out).
 CLIENT_DEADLINE_MARGIN = 1.0
+#: The batch route's margin instead: after its client gives up it still stores what the chunks in flight brought
+#: back (up to ``CHUNK_CONCURRENCY`` × 40 trackings, one write each) and answers up to 1000 results.
+BATCH_CLIENT_DEADLINE_MARGIN = 4.0
 
 
-def bound_client(deadline: Deadline | None, *, max_retries: int | None = None) -> TrackingMoreClient:
+def bound_client(
+    deadline: Deadline | None, *, max_retries: int | None = None, margin: float = CLIENT_DEADLINE_MARGIN
+) -> TrackingMoreClient:
     """The process's TrackingMore client (``runtime.trackingmore_client``) as a view bound to ``deadline``
-    (``TrackingMoreClient.with_deadline``: same session, gate and policy), so no call outlives it."""
+    (``TrackingMoreClient.with_deadline``: same session, gate and policy), so no call outlives it; ``margin``
+    seconds are kept for the caller."""
     client = runtime.trackingmore_client(max_retries=max_retries)
     if deadline is None:
         return client
-    return client.with_deadline(deadline.seconds_left, margin=CLIENT_DEADLINE_MARGIN)
+    return client.with_deadline(deadline.seconds_left, margin=margin)
 
 
 def _client(*, max_retries: int | None = None) -> ClientFactory:
@@ -144,11 +150,13 @@ class Trackings(NamedTuple):
     retention_days: int
     deadline: Deadline | None
     detections: TtlCache[DetectedCarrier]
+    batch_client: ClientFactory
 
 
 def trackings() -> Trackings:
     """TrackingsFunction: create (one / batch), list, get, update, delete. ``deadline``: the request's (waits for
-    an identical create in flight end with it; the batch route sends no chunk past it)."""
+    an identical create in flight end with it); ``batch_client``: the batch route's, keeping
+    :data:`BATCH_CLIENT_DEADLINE_MARGIN` to store and answer."""
     return Trackings(
         store=runtime.trackings_repository(),
         client=_client(),
@@ -156,6 +164,7 @@ def trackings() -> Trackings:
         retention_days=get_settings().retention_days,
         deadline=deadlines.current(),
         detections=detection_cache(),
+        batch_client=partial(bound_client, deadlines.current(), margin=BATCH_CLIENT_DEADLINE_MARGIN),
     )
 
 

@@ -125,7 +125,9 @@ def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Re
             max_items=MAX_BATCH_ITEMS,
         )
     deps = compose.trackings()
-    response = create.create_trackings(request.items, store=deps.store, client=deps.client, detections=deps.detections)
+    response = create.create_trackings(
+        request.items, store=deps.store, client=deps.batch_client, detections=deps.detections
+    )
     return json_response(response)
 
 
