@@ -7,7 +7,7 @@ botocore ``before-call`` hook on every DynamoDB call the layer makes.
 
 * **Create** n = 1, 40, 1000 through TrackingsFunction's handler (``POST /trackings/batch``, carriers given).
   Minimum: ⌈n/40⌉ upstream calls (batch create takes 40, reference §3.2), n tracking writes.
-* **Refresh** N trackings (default 10 000, created the same way, 1000 per request), in steady state: the previous
+* **Refresh** N trackings (default 10 000, created the same way), in steady state: the previous
   run's watermark 30 min ago, every tracking last changed upstream 2 h ago, then exactly ``changed`` of them
   change upstream and ``stale`` others have not been checked for longer than ``STALE_AFTER_HOURS``. One run of
   ``shiptrack.services.refresh.run_refresh``. Minimum: ⌈changed/2000⌉ list calls (2000 per page, §3.3) +
@@ -39,7 +39,6 @@ LIST_PAGE = 2000  # reference §3.3
 NUMBERS_PER_LIST = 40  # reference §3.3
 REALTIME_PER_SECOND = 3  # reference §8
 LIST_PER_SECOND = 1  # reference §8
-BATCH_BODY_LIMIT = 1000  # our POST /trackings/batch
 
 
 @dataclass
@@ -109,12 +108,14 @@ class EconomyResult:
 
 
 def _batch_create(handler: Any, numbers: Sequence[str]) -> dict[str, int]:
-    """POST /trackings/batch in bodies of at most 1000; returns outcome counts."""
+    """POST /trackings/batch in bodies of at most ``MAX_BATCH_ITEMS`` (a multiple of 40); returns outcome counts."""
     import json
 
+    from shiptrack.models import MAX_BATCH_ITEMS
+
     outcomes: dict[str, int] = {}
-    for start in range(0, len(numbers), BATCH_BODY_LIMIT):
-        items = [{"tracking_number": n, "carrier_code": "ups"} for n in numbers[start : start + BATCH_BODY_LIMIT]]
+    for start in range(0, len(numbers), MAX_BATCH_ITEMS):
+        items = [{"tracking_number": n, "carrier_code": "ups"} for n in numbers[start : start + MAX_BATCH_ITEMS]]
         event = harness.api_event("POST", "/trackings/batch", body={"items": items})
         response = handler(event, harness.lambda_context("TrackingsFunction"))
         if response["statusCode"] != 200:

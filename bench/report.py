@@ -270,7 +270,7 @@ def _economy(entry: dict[str, Any]) -> list[str]:
             f"### Refresh (`shiptrack.services.refresh.run_refresh`, {f['total']:,} trackings, "
             f"{f['changed']:,} changed, {f['stale']:,} stale)",
             "",
-            f"Set-up: {f['total']:,} trackings created through the handler (1000 per request: "
+            f"Set-up: {f['total']:,} trackings created through the handler (`POST /trackings/batch`: "
             f"{sum((seeding.get('upstream_calls') or {}).values())} batch calls for a minimum of "
             f"{seeding.get('minimum_calls', '?')}, {seeding.get('tracking_writes', '?')} writes). Steady state: "
             "every tracking created and last changed upstream 2 h ago, the previous run's watermark 30 min ago; then "

@@ -239,7 +239,7 @@ def _push_events(bodies: list[bytes]) -> list[dict[str, Any]]:
 def run(
     rounds: int = 7, *, raw_block: int = 200, create_block: int = 60, batch_requests: int = 3, webhook_block: int = 100
 ) -> ThroughputResult:
-    from shiptrack.models import TrackingRef
+    from shiptrack.models import MAX_BATCH_ITEMS, TrackingRef
 
     started = time.monotonic()
     samples: dict[str, list[float]] = {
@@ -265,8 +265,8 @@ def run(
             _check(create(event, context), 201, "warm-up create")
         template_item = table.get_item(Key={"pk": TrackingRef.of("ups", warm[0]).key})["Item"]
         pool = harness.ups_numbers(rounds * webhook_block, 91_000_000)
-        for start in range(0, len(pool), 1000):  # trackings the webhooks will change (not timed)
-            items = [{"tracking_number": n, "carrier_code": "ups"} for n in pool[start : start + 1000]]
+        for start in range(0, len(pool), MAX_BATCH_ITEMS):  # trackings the webhooks will change (not timed)
+            items = [{"tracking_number": n, "carrier_code": "ups"} for n in pool[start : start + MAX_BATCH_ITEMS]]
             _check(create(harness.api_event("POST", "/trackings/batch", body={"items": items}), context), 200, "seed")
         # What a webhook apply writes: a tracking with the carrier's events (the baseline of the apply rows)
         webhook_context = harness.lambda_context("WebhookFunction")

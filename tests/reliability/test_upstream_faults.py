@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from local.stack import StackProcess
-from shiptrack.models import TrackingRef
+from shiptrack.models import MAX_BATCH_ITEMS, TrackingRef
 from tests.reliability.harness import BATCH, FAULT_KINDS, System
 
 pytestmark = pytest.mark.reliability
@@ -32,7 +32,7 @@ REALTIME = "POST /trackings/realtime"
 UPSTREAM_FAILURE_STATUSES = {429, 502, 503, 504}
 
 
-def batch_items(count: int = 500, detected: int = 20) -> list[dict[str, Any]]:
+def batch_items(count: int = MAX_BATCH_ITEMS, detected: int = 20) -> list[dict[str, Any]]:
     """``count`` parcels: most with their carrier, ``detected`` UPS numbers without one (detection under faults)."""
     items: list[dict[str, Any]] = [
         {"tracking_number": f"UF{index:09d}CN", "carrier_code": "china-post", "order_id": f"SO-{index // 3}"}
@@ -88,7 +88,7 @@ def assert_matches_upstream(system: System, refs: list[TrackingRef]) -> None:
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
-def test_a_500_parcel_batch_stores_each_parcel_once_or_fails_it_retryably(system: System, kind: str) -> None:
+def test_a_full_batch_stores_each_parcel_once_or_fails_it_retryably(system: System, kind: str) -> None:
     items = batch_items()
     system.faults(ERROR_RATE, [kind])
 

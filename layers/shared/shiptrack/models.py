@@ -111,7 +111,7 @@ MAX_CHECKPOINT_TEXT: Final = 500
 #: The most items ``POST /trackings/batch`` takes: the largest size whose p99 under the realistic upstream profile
 #: stays under 20 s (docs/benchmarks.md, "The batch route's size"), and whose largest answer fits Lambda's 6 MB
 #: (tests/contract/test_payload_limits.py). More is a 413 that points to ``POST /imports``.
-MAX_BATCH_ITEMS: Final = 1000
+MAX_BATCH_ITEMS: Final = 200
 MAX_LIST_LIMIT: Final = 100
 DEFAULT_LIST_LIMIT: Final = 25
 
