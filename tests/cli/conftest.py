@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -43,15 +45,29 @@ def run_cli(args: Sequence[str], env: Mapping[str, str | None] | None = None, st
 
 
 def cli_process(args: Sequence[str], env: Mapping[str, str | None] | None = None) -> subprocess.Popen[str]:
-    """``python -m shiptrack_cli ARGS`` as a child process (for signals), output piped, text mode."""
+    """``python -m shiptrack_cli ARGS`` as a child process (for signals), output piped, text mode.
+
+    The child starts with SIGINT at its default, as a terminal's Ctrl-C finds it: an ignored SIGINT survives
+    ``exec``, and a test worker that ignores it (some code under test may) would otherwise hand that on, so the
+    child would never see its Ctrl-C."""
     environment = {key: value for key, value in os.environ.items() if key not in TERMINAL_ENV}
     environment["PYTHONPATH"] = f"{ROOT / 'cli'}{os.pathsep}{environment.get('PYTHONPATH', '')}"
     environment.update({key: value for key, value in (env or {}).items() if value is not None})
-    return subprocess.Popen(
-        [sys.executable, "-m", "shiptrack_cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment,
-        cwd=ROOT,
+    # Only an ignored disposition survives exec; a Python handler becomes the default again in the child.
+    ignored = (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread()
     )
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "shiptrack_cli", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+            cwd=ROOT,
+        )
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -178,7 +178,12 @@ def test_events_tail_shows_a_created_tracking_as_it_arrives(stack: Stack) -> Non
         line = eventually(shown, timeout=90)
     finally:
         tail.send_signal(signal.SIGINT)
-        _, stderr = tail.communicate(timeout=60)
+        try:
+            _, stderr = tail.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            tail.kill()  # a tail left running would consume the tap queue other tests read
+            tail.communicate()
+            raise
 
     assert line.split()[1:6] == ["Tracking", "Created", "china-post", number, "pending"]
     assert tail.returncode == 0, stderr

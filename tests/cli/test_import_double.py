@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -286,7 +287,12 @@ def test_ctrl_c_on_the_running_command_exits_130_and_says_the_import_goes_on(par
         assert process.stdout is not None
         seen = [process.stdout.readline() for _ in range(3)]  # accepted, queued, running: it is being followed
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        try:
+            _, stderr = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
         record = double.imports["imp-0001"]
 
     assert seen == [

@@ -72,7 +72,19 @@ def numbers(prefix: str, count: int) -> list[str]:
     return [f"{prefix}{index:09d}CN" for index in range(count)]
 
 
-def test_chunks_go_upstream_several_at_once_but_never_more_than_the_bound(api: Api, session: CountingSession) -> None:
+@pytest.fixture
+def more_chunks_than_the_bound(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The route's size limit raised past ``CHUNK_CONCURRENCY`` chunks: ``MAX_BATCH_ITEMS`` (200) is exactly the
+    bound, so only a larger batch shows the pipeline holding it (the Order Shipped consumer and imports have no such
+    limit)."""
+    limit = CHUNK_SIZE * (CHUNK_CONCURRENCY + 3)
+    monkeypatch.setattr("shiptrack.routes.trackings.MAX_BATCH_ITEMS", limit)
+    return limit
+
+
+def test_chunks_go_upstream_several_at_once_but_never_more_than_the_bound(
+    api: Api, session: CountingSession, more_chunks_than_the_bound: int
+) -> None:
     api.sandbox.set_latency("flat", scale=0.3)  # every call takes 300 ms, so chunks sent together overlap
     items = [{"tracking_number": n, "carrier_code": "china-post"} for n in numbers("CC", CHUNK_SIZE * 7)]
 
@@ -112,7 +124,7 @@ def test_an_undetectable_number_is_remembered_too(api: Api, session: CountingSes
 
 
 def test_when_the_deadline_nears_the_batch_stops_sending_stores_what_it_has_and_fails_the_rest_retryably(
-    api: Api, session: CountingSession
+    api: Api, session: CountingSession, more_chunks_than_the_bound: int
 ) -> None:
     # Given a slow upstream and a request whose time runs short once the first chunk has been answered
     api.sandbox.set_latency("flat", scale=0.5)
