@@ -6,6 +6,7 @@ without cleaning up (SIGKILL) does not leave a moto server holding the port.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -28,6 +29,8 @@ def main() -> None:
     from local.moto_patches import apply as apply_moto_patches
 
     apply_moto_patches()
+    # werkzeug logs every request at INFO: a seventh of the server's time under load, and nobody reads it.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
