@@ -9,9 +9,10 @@ Each reads an `AWS::Lambda::EventSourceMapping` or a rule of the transformed tem
   function set its visibility itself (ChangeMessageVisibility, a retry schedule): as on AWS, that stands
   (`local.moto_patches`). Up to `ScalingConfig.MaximumConcurrency` batches (at most the function's concurrency)
   are in flight at once.
-* `StreamEventSource`: polls every shard of a DynamoDB stream from StartingPosition, invokes in BatchSize
-  batches in order, retries a failing batch (`MaximumRetryAttempts`, `MaximumRecordAgeInSeconds`), bisects
-  it (`BisectBatchOnFunctionError`), honours `ReportBatchItemFailures`, and sends a failure record to
+* `StreamEventSource`: polls every shard of a DynamoDB stream from StartingPosition, gathers a shard's records
+  (those its FilterCriteria keep) until BatchSize or `MaximumBatchingWindowInSeconds`, invokes in order,
+  retries a failing batch (`MaximumRetryAttempts`, `MaximumRecordAgeInSeconds`), bisects it
+  (`BisectBatchOnFunctionError`), honours `ReportBatchItemFailures`, and sends a failure record to
   `DestinationConfig.OnFailure` (an SQS queue) when it gives up.
 * `QueueInvokeSource`: EventBridge rules whose target is a function deliver to a local queue; this invokes the
   function asynchronously with each event (retried as its EventInvokeConfig says, 2 times by default).
@@ -291,6 +292,7 @@ class StreamEventSource(_Poller):
         self.sqs = sqs
         self.region = region
         self.batch_size = int(props.get("BatchSize", 100))
+        self.window = float(props.get("MaximumBatchingWindowInSeconds", 0))
         self.starting_position = str(props.get("StartingPosition", "LATEST"))
         self.bisect = str(props.get("BisectBatchOnFunctionError", "false")).lower() == "true"
         self.max_retries = int(props.get("MaximumRetryAttempts", -1))
@@ -306,25 +308,33 @@ class StreamEventSource(_Poller):
     def run(self) -> None:
         last_describe = 0.0
         shard_ids: list[str] = []
+        # Lambda gathers a shard's records until the batch is full or MaximumBatchingWindowInSeconds has passed since
+        # the first of them, then invokes: (records, when the first arrived) per shard.
+        gathered: dict[str, tuple[list[dict[str, Any]], float]] = {}
         while not self.stopping:
             if time.monotonic() - last_describe > 5 or not shard_ids:
                 shard_ids = self._refresh_shards()
                 last_describe = time.monotonic()
                 self.ready.set()
-            got_any = False
+            invoked = False
             for shard_id in shard_ids:
                 iterator = self._iterators.get(shard_id)
-                if not iterator:
-                    continue
-                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
-                self._iterators[shard_id] = page.get("NextShardIterator")
-                records = [self._record(r) for r in page.get("Records", [])]
-                if records:
-                    got_any = True
+                if iterator:
+                    page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                    self._iterators[shard_id] = page.get("NextShardIterator")
+                    records = [self._record(r) for r in page.get("Records", [])]
+                    records = [r for r in records if _matches_filters(self.filters, r, None)]
+                    if records:
+                        earlier, since = gathered.get(shard_id, ([], time.monotonic()))
+                        gathered[shard_id] = (earlier + records, since)
+                records, since = gathered.get(shard_id, ([], 0.0))
+                if records and (len(records) >= self.batch_size or time.monotonic() - since >= self.window):
+                    del gathered[shard_id]
+                    invoked = True
                     self._handle(shard_id, records)
                 if self.stopping:
                     return
-            if not got_any:
+            if not invoked:
                 self._stop.wait(0.25)
 
     def _refresh_shards(self) -> list[str]:
@@ -351,7 +361,6 @@ class StreamEventSource(_Poller):
     # -- one batch, Lambda's error handling --------------------------------------------------------
 
     def _handle(self, shard_id: str, records: list[dict[str, Any]]) -> None:
-        records = [r for r in records if _matches_filters(self.filters, r, None)]
         for start in range(0, len(records), self.batch_size):
             if self.stopping:
                 return
