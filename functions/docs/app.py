@@ -5,20 +5,8 @@ Thin: the routes live in `shiptrack.routes.docs`. No metrics: the page emits non
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from shiptrack.http import build_resolver
-from shiptrack.observability import logger, trace_handler
+from shiptrack.http import api_handler, build_resolver
 from shiptrack.routes.docs import router
 
 app = build_resolver(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@trace_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response: dict[str, Any] = app.resolve(event, context)
-    return response
+lambda_handler = api_handler(app, emit_metrics=False)

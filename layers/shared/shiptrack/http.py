@@ -23,6 +23,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Header
+from aws_lambda_powertools.logging import correlation_paths
 
 import trackingmore
 from shiptrack.deadline import Deadline, bound
@@ -43,14 +44,17 @@ from shiptrack.errors import (
     problem_for,
 )
 from shiptrack.jsonbody import loads_bounded
-from shiptrack.observability import logger
+from shiptrack.observability import logger, metrics, trace_handler
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from pydantic import BaseModel
 
 __all__ = [
     "MAX_BODY_BYTES",
     "IdempotencyKeyHeader",
+    "LambdaHandler",
+    "api_handler",
     "build_resolver",
     "json_response",
     "model_response",
@@ -72,6 +76,9 @@ IdempotencyKeyHeader = Annotated[
         description="Any client-chosen key (printable ASCII): a repeat with the same body replays the first answer",
     ),
 ]
+
+#: What Lambda calls: an API Gateway proxy event and the context in, the proxy response out.
+LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
 API_TITLE = "shiptrack"
 API_VERSION = "1.0.0"
@@ -260,3 +267,21 @@ def build_resolver(
     if configure is not None:
         configure(app)
     return app
+
+
+def api_handler(app: Any, *, emit_metrics: bool = True) -> LambdaHandler:
+    """The Lambda handler of an API function whose resolver is ``app`` (from :func:`build_resolver`): the request's
+    correlation id and Lambda context in every log line, the invocation's metrics flushed (unless ``emit_metrics`` is
+    false: a function that emits none), the invocation traced when tracing is on."""
+
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        response: dict[str, Any] = app.resolve(event, context)
+        return response
+
+    handler: LambdaHandler = trace_handler(lambda_handler)
+    if emit_metrics:
+        handler = metrics.log_metrics(handler)
+    with_context: LambdaHandler = logger.inject_lambda_context(
+        handler, correlation_id_path=correlation_paths.API_GATEWAY_REST
+    )
+    return with_context

@@ -3,8 +3,10 @@
 Knows nothing about AWS or shiptrack. Start with ``TrackingMoreClient``; webhook helpers live in
 ``trackingmore.webhooks``.
 
-Names are imported lazily on first use so that ``import trackingmore`` stays cheap for Lambda cold starts:
-a webhook receiver that only needs ``trackingmore.webhooks`` never loads ``requests``.
+The exceptions (``trackingmore.errors``: the standard library only, and loaded by every other module of the package)
+are imported with the package. Every other name is imported on first use, from the module ``_LAZY`` names for it, so
+that ``import trackingmore`` stays cheap for Lambda cold starts: a webhook receiver that only needs
+``trackingmore.webhooks`` never loads ``requests``, and nothing loads ``pydantic`` before it needs a model.
 """
 
 from __future__ import annotations
@@ -12,184 +14,68 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from trackingmore.client import (
-        BATCH_CREATE_LIMIT,
-        DEFAULT_BASE_URL,
-        TrackingMoreClient,
-    )
-    from trackingmore.deadline import Deadline
-    from trackingmore.errors import (
-        AuthenticationError,
-        CarrierNotDetectedError,
-        DeadlineExceededError,
-        InvalidRequestError,
-        QuotaExceededError,
-        RateLimitError,
-        RequestTimeoutError,
-        ServerError,
-        TimeoutError,
-        TrackingAlreadyExistsError,
-        TrackingMoreError,
-        TrackingNotFoundError,
-        TransportError,
-        WebhookPayloadError,
-    )
-    from trackingmore.models import (
-        TRACKING_STATUSES,
-        AirCargo,
-        AirCargoEvent,
-        AirlineInfo,
-        BatchCreateItem,
-        BatchCreateResult,
-        BatchResult,
-        BatchResultItem,
-        Carrier,
-        CarrierInfo,
-        CarrierMatch,
-        Checkpoint,
-        CreateTrackingRequest,
-        FlightInfo,
-        RealtimeRequest,
-        RemoteArea,
-        RemoteCheck,
-        RemoteCheckResult,
-        StatusCounts,
-        StatusCountsFilters,
-        Tracking,
-        TrackingListFilters,
-        TrackingPage,
-        TrackingRef,
-        TransitTime,
-        TransitTimeQuery,
-        UpdateTrackingRequest,
-        UpdateTrackingsItem,
-        UserInfo,
-        WebhookMeta,
-        WebhookPush,
-    )
-    from trackingmore.ratelimit import InProcessRateGate, RateGate, RateLimit, Reservation
+from trackingmore import errors as _errors
+from trackingmore.errors import *  # noqa: F403 (every name of ``errors.__all__``)
 
-_EXPORTS: dict[str, str] = {
-    **dict.fromkeys(["BATCH_CREATE_LIMIT", "DEFAULT_BASE_URL", "TrackingMoreClient"], "trackingmore.client"),
-    "Deadline": "trackingmore.deadline",
-    **dict.fromkeys(["InProcessRateGate", "RateGate", "RateLimit", "Reservation"], "trackingmore.ratelimit"),
-    **dict.fromkeys(
-        [
-            "AuthenticationError",
-            "CarrierNotDetectedError",
-            "DeadlineExceededError",
-            "InvalidRequestError",
-            "QuotaExceededError",
-            "RateLimitError",
-            "RequestTimeoutError",
-            "ServerError",
-            "TimeoutError",
-            "TrackingAlreadyExistsError",
-            "TrackingMoreError",
-            "TrackingNotFoundError",
-            "TransportError",
-            "WebhookPayloadError",
-        ],
-        "trackingmore.errors",
-    ),
-    **dict.fromkeys(
-        [
-            "TRACKING_STATUSES",
-            "AirCargo",
-            "AirCargoEvent",
-            "AirlineInfo",
-            "BatchCreateItem",
-            "BatchCreateResult",
-            "BatchResult",
-            "BatchResultItem",
-            "Carrier",
-            "CarrierInfo",
-            "CarrierMatch",
-            "Checkpoint",
-            "CreateTrackingRequest",
-            "FlightInfo",
-            "RealtimeRequest",
-            "RemoteArea",
-            "RemoteCheck",
-            "RemoteCheckResult",
-            "StatusCounts",
-            "StatusCountsFilters",
-            "Tracking",
-            "TrackingListFilters",
-            "TrackingPage",
-            "TrackingRef",
-            "TransitTime",
-            "TransitTimeQuery",
-            "UpdateTrackingRequest",
-            "UpdateTrackingsItem",
-            "UserInfo",
-            "WebhookMeta",
-            "WebhookPush",
-        ],
-        "trackingmore.models",
+if TYPE_CHECKING:  # what ``_LAZY`` imports on first use, as mypy should see it
+    from trackingmore.client import BATCH_CREATE_LIMIT as BATCH_CREATE_LIMIT
+    from trackingmore.client import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+    from trackingmore.client import TrackingMoreClient as TrackingMoreClient
+    from trackingmore.deadline import Deadline as Deadline
+    from trackingmore.models import *  # noqa: F403 (the names of ``_LAZY["trackingmore.models"]``, and a few more)
+    from trackingmore.ratelimit import InProcessRateGate as InProcessRateGate
+    from trackingmore.ratelimit import RateGate as RateGate
+    from trackingmore.ratelimit import RateLimit as RateLimit
+    from trackingmore.ratelimit import Reservation as Reservation
+
+#: The names imported on first use, by the module that defines them.
+_LAZY: dict[str, tuple[str, ...]] = {
+    "trackingmore.client": ("BATCH_CREATE_LIMIT", "DEFAULT_BASE_URL", "TrackingMoreClient"),
+    "trackingmore.deadline": ("Deadline",),
+    "trackingmore.ratelimit": ("InProcessRateGate", "RateGate", "RateLimit", "Reservation"),
+    # The request and response models; not the query models and limits the client builds its requests with.
+    "trackingmore.models": (
+        "TRACKING_STATUSES",
+        "AirCargo",
+        "AirCargoEvent",
+        "AirlineInfo",
+        "BatchCreateItem",
+        "BatchCreateResult",
+        "BatchResult",
+        "BatchResultItem",
+        "Carrier",
+        "CarrierInfo",
+        "CarrierMatch",
+        "Checkpoint",
+        "CreateTrackingRequest",
+        "FlightInfo",
+        "RealtimeRequest",
+        "RemoteArea",
+        "RemoteCheck",
+        "RemoteCheckResult",
+        "StatusCounts",
+        "StatusCountsFilters",
+        "Tracking",
+        "TrackingListFilters",
+        "TrackingPage",
+        "TrackingRef",
+        "TransitTime",
+        "TransitTimeQuery",
+        "UpdateTrackingRequest",
+        "UpdateTrackingsItem",
+        "UserInfo",
+        "WebhookMeta",
+        "WebhookPush",
     ),
 }
+_MODULE_OF: dict[str, str] = {name: module for module, names in _LAZY.items() for name in names}
 
-__all__ = [
-    "BATCH_CREATE_LIMIT",
-    "DEFAULT_BASE_URL",
-    "TRACKING_STATUSES",
-    "AirCargo",
-    "AirCargoEvent",
-    "AirlineInfo",
-    "AuthenticationError",
-    "BatchCreateItem",
-    "BatchCreateResult",
-    "BatchResult",
-    "BatchResultItem",
-    "Carrier",
-    "CarrierInfo",
-    "CarrierMatch",
-    "CarrierNotDetectedError",
-    "Checkpoint",
-    "CreateTrackingRequest",
-    "Deadline",
-    "DeadlineExceededError",
-    "FlightInfo",
-    "InProcessRateGate",
-    "InvalidRequestError",
-    "QuotaExceededError",
-    "RateGate",
-    "RateLimit",
-    "RateLimitError",
-    "RealtimeRequest",
-    "RemoteArea",
-    "RemoteCheck",
-    "RemoteCheckResult",
-    "RequestTimeoutError",
-    "Reservation",
-    "ServerError",
-    "StatusCounts",
-    "StatusCountsFilters",
-    "TimeoutError",
-    "Tracking",
-    "TrackingAlreadyExistsError",
-    "TrackingListFilters",
-    "TrackingMoreClient",
-    "TrackingMoreError",
-    "TrackingNotFoundError",
-    "TrackingPage",
-    "TrackingRef",
-    "TransitTime",
-    "TransitTimeQuery",
-    "TransportError",
-    "UpdateTrackingRequest",
-    "UpdateTrackingsItem",
-    "UserInfo",
-    "WebhookMeta",
-    "WebhookPayloadError",
-    "WebhookPush",
-]
+# Built from the tables (mypy reads the same names from the imports above).
+__all__ = sorted([*_errors.__all__, *_MODULE_OF])  # noqa: PLE0605
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'trackingmore' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -198,4 +84,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted([*globals(), *_MODULE_OF])

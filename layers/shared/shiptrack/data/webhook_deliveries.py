@@ -82,19 +82,11 @@ class DeliveryRecord:
         return self.attempt_count - self.cycle_start
 
     def resource(self) -> WebhookDelivery:
-        return WebhookDelivery(
-            id=self.id,
-            endpoint_id=self.endpoint_id,
-            event_id=self.event_id,
-            event_type=self.event_type,
-            status=self.status,
-            attempt_count=self.attempt_count,
-            next_attempt_at=self.next_attempt_at if self.status == "pending" else None,
-            note=self.note,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            attempts=[DeliveryAttempt.model_validate(attempt) for attempt in self.attempts],
-        )
+        """The API resource: the record's fields that ``WebhookDelivery`` has; a next attempt only while pending."""
+        delivery = WebhookDelivery.model_validate(self, from_attributes=True)
+        if self.status != "pending":
+            delivery.next_attempt_at = None
+        return delivery
 
 
 def _time(item: Mapping[str, Any], name: str) -> datetime | None:

@@ -68,17 +68,8 @@ class EndpointRecord:
         return [self.secret, self.previous_secret] if keep_previous and self.previous_secret else [self.secret]
 
     def resource(self) -> WebhookEndpoint:
-        return WebhookEndpoint(
-            id=self.id,
-            url=self.url,
-            events=list(self.events) if self.events is not None else None,
-            description=self.description,
-            status=self.status,
-            disabled_reason=self.disabled_reason,
-            failing_since=self.failing_since,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-        )
+        """The API resource: the record's fields that ``WebhookEndpoint`` has (never a secret)."""
+        return WebhookEndpoint.model_validate(self, from_attributes=True)
 
 
 def _time(item: Mapping[str, Any], name: str) -> datetime | None:

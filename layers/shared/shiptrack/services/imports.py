@@ -218,13 +218,7 @@ def import_view(record: ImportRecord) -> Import:
     return Import(
         id=record.import_id,
         status=record.status,
-        summary=ImportSummary(
-            total=record.total,
-            created=record.created,
-            existing=record.existing,
-            failed=record.failed,
-            pending=record.pending,
-        ),
+        summary=ImportSummary.model_validate(record, from_attributes=True),
         created_at=record.created_at,
         started_at=record.started_at,
         completed_at=record.completed_at,
