@@ -15,17 +15,20 @@ from botocore.exceptions import ClientError
 
 from shiptrack.data.rate_limits import (
     CONTENTION_RETRY_SECONDS,
+    FIRST_WRITE_LEAD_MS,
+    OWN_LIMIT_MARGIN_SECONDS,
     SHARED_WINDOW_MARGIN_SECONDS,
     RouteState,
     SharedRateGate,
 )
 from shiptrack.errors import StorageBusyError
-from trackingmore import RateGate, RateLimit
+from trackingmore import RateGate, RateLimit, Reservation
 
 pytestmark = pytest.mark.unit
 
 REALTIME = "POST /trackings/realtime"
 LIST = "GET /trackings/get"
+BATCH = "POST /trackings/batch"
 THREE_PER_SECOND = RateLimit(3, 1.0)
 WINDOW = 1.0 + SHARED_WINDOW_MARGIN_SECONDS
 
@@ -68,7 +71,8 @@ def clock() -> Clock:
 
 
 def gate(table: Any, clock: Clock) -> SharedRateGate:
-    return SharedRateGate(table, clock=clock)
+    """A gate whose first write is given no lead: the test's writes take no time unless the test says so."""
+    return SharedRateGate(table, clock=clock, first_lead_ms=0)
 
 
 def waits(subject: SharedRateGate, count: int, *, within: float = 60.0) -> list[float]:
@@ -144,6 +148,98 @@ def test_a_shorter_pause_does_not_cut_a_longer_one(table: CountingTable, clock: 
     assert state.paused_until == int((clock.now + 120) * 1000)
 
 
+def test_a_limit_with_its_own_margin_is_spaced_by_it_across_instances(table: CountingTable, clock: Clock) -> None:
+    first, second = gate(table, clock), gate(table, clock)
+    own = RateLimit(1, 1.0, margin=OWN_LIMIT_MARGIN_SECONDS)
+
+    granted = [subject.reserve(BATCH, own, within=60).wait for subject in (first, second, first)]
+
+    step = 1.0 + OWN_LIMIT_MARGIN_SECONDS
+    assert [round(wait, 3) for wait in granted] == [0.0, step, 2 * step]
+
+
+class SlowTable(CountingTable):
+    """Every write takes ``write_seconds`` on the test's clock (a busy DynamoDB)."""
+
+    def __init__(self, table: Any, clock: Clock, write_seconds: float) -> None:
+        super().__init__(table)
+        self._clock, self._write_seconds = clock, write_seconds
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = super().__getattr__(name)
+        if name not in ("put_item", "update_item"):
+            return attribute
+
+        def slow(*args: Any, **kwargs: Any) -> Any:
+            self._clock.now += self._write_seconds
+            return attribute(*args, **kwargs)
+
+        return slow
+
+
+def test_the_caller_sleeps_until_its_slot_whatever_the_write_took(aws: Any, clock: Clock) -> None:
+    subject = gate(SlowTable(aws.table("CacheTable"), clock, 0.3), clock)
+    one_per_second = RateLimit(1, 1.0)
+    subject.reserve(REALTIME, THREE_PER_SECOND, within=60)  # learns that its writes take 0.3 s
+
+    first = subject.reserve(LIST, one_per_second, within=60)
+    first_goes = clock.now + first.wait
+    second = subject.reserve(LIST, one_per_second, within=60)
+    second_goes = clock.now + second.wait
+
+    # The second slot is a window after the first; the 0.3 s its write took is not slept on top of it.
+    assert second_goes - first_goes == pytest.approx(WINDOW, abs=0.002)  # epoch milliseconds, truncated
+    stored = subject.state(LIST)
+    assert stored is not None
+    assert second_goes * 1000 == pytest.approx(stored.slots[-1], abs=2)
+
+
+def test_before_its_first_write_a_gate_gives_a_free_slot_the_default_lead(table: CountingTable, clock: Clock) -> None:
+    subject = SharedRateGate(table, clock=clock)
+
+    granted = subject.reserve(LIST, RateLimit(1, 1.0), within=60)
+
+    assert granted == Reservation(granted=True, wait=FIRST_WRITE_LEAD_MS / 1000)
+
+
+def test_a_slot_that_passed_during_a_slower_write_is_left_and_the_next_one_taken(aws: Any, clock: Clock) -> None:
+    table = SlowTable(aws.table("CacheTable"), clock, 0.0)
+    subject = gate(table, clock)
+    one_per_second = RateLimit(1, 1.0)
+    subject.reserve(LIST, one_per_second, within=60)  # writes take no time: no lead
+    clock.now += 10
+    table._write_seconds = 0.3  # DynamoDB got slower
+    table.calls.clear()
+
+    asked_at = clock.now
+    granted = subject.reserve(LIST, one_per_second, within=60)
+
+    stored = subject.state(LIST)
+    assert stored is not None
+    # The first slot (asked_at) had passed by 0.3 s when its write returned: it stays unused, and the call goes at
+    # the next, a window after it, instead of reaching TrackingMore 0.3 s late.
+    assert table.calls["put_item"] == 2
+    assert stored.slots[-1] == pytest.approx((asked_at + WINDOW) * 1000, abs=2)
+    assert (clock.now + granted.wait) * 1000 == pytest.approx(stored.slots[-1], abs=2)
+
+
+def test_a_free_slot_is_taken_where_the_write_will_have_ended(aws: Any, clock: Clock) -> None:
+    subject = gate(SlowTable(aws.table("CacheTable"), clock, 0.3), clock)
+    one_per_second = RateLimit(1, 1.0)
+    subject.reserve(LIST, one_per_second, within=60)  # learns that its writes take 0.3 s
+    clock.now += 10  # the route is idle again
+
+    asked_at = clock.now
+    granted = subject.reserve(LIST, one_per_second, within=60)
+
+    stored = subject.state(LIST)
+    assert stored is not None
+    # Not a slot that had passed when the write returned: its call would reach TrackingMore 0.3 s late, closer than
+    # a window to the next caller's.
+    assert stored.slots[-1] == pytest.approx((asked_at + 0.3) * 1000, abs=2)
+    assert granted.wait == pytest.approx(0.0, abs=0.002)
+
+
 def test_routes_and_limits_are_independent(table: CountingTable, clock: Clock) -> None:
     subject = gate(table, clock)
     waits(subject, 3)
@@ -177,15 +273,17 @@ def test_a_lost_race_costs_one_more_write_and_no_read(table: CountingTable, cloc
 def test_racing_instances_never_exceed_the_limit(aws: Any) -> None:
     """Eight instances (threads, each its own gate) take 24 slots at once: any 1 s window holds at most 3."""
     clock = Clock()
-    gates = [SharedRateGate(aws.table("CacheTable"), clock=clock) for _ in range(8)]
+    gates = [gate(aws.table("CacheTable"), clock) for _ in range(8)]
 
-    def take(index: int) -> list[float]:
+    def take(index: int) -> list[Reservation]:
         subject = gates[index % len(gates)]
-        return [subject.reserve(REALTIME, THREE_PER_SECOND, within=60).wait for _ in range(3)]
+        return [subject.reserve(REALTIME, THREE_PER_SECOND, within=60) for _ in range(3)]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        slots = sorted(wait for batch in pool.map(take, range(8)) for wait in batch)
+        reservations = [reservation for batch in pool.map(take, range(8)) for reservation in batch]
+    slots = sorted(reservation.wait for reservation in reservations)
 
+    assert all(reservation.granted for reservation in reservations)  # no one gave up on contention
     assert len(slots) == 24
     for start in slots:
         assert sum(1 for slot in slots if start <= slot < start + 1.0) <= 3, slots

@@ -192,6 +192,7 @@ def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient
     one client is kept per policy, so a path that must never retry (realtime behind API Gateway's 29 s) shares
     nothing it should not. ``shiptrack.compose`` binds it to the invocation's deadline.
     """
+    from shiptrack.data.rate_limits import OWN_LIMIT_MARGIN_SECONDS
     from trackingmore.client import DEFAULT_MAX_RETRIES, TrackingMoreClient
     from trackingmore.ratelimit import RateLimit
 
@@ -207,7 +208,9 @@ def trackingmore_client(*, max_retries: int | None = None) -> TrackingMoreClient
                 base_url=base_url,
                 max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
                 rate_gate=rate_gate(),
-                batch_create_rate_limit=RateLimit(per_second, 1.0) if per_second > 0 else None,
+                batch_create_rate_limit=(
+                    RateLimit(per_second, 1.0, margin=OWN_LIMIT_MARGIN_SECONDS) if per_second > 0 else None
+                ),
             )
             cached = (api_key, base_url, client)
             _clients[max_retries] = cached

@@ -44,14 +44,23 @@ RATE_LIMIT_MARGIN_SECONDS: Final = 0.05
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most ``requests`` calls in any window of ``per_seconds``."""
+    """At most ``requests`` calls in any window of ``per_seconds``.
+
+    ``margin`` is how much wider than ``per_seconds`` a gate keeps each window, for the spread between a call's slot
+    and its arrival; ``None`` leaves it to the gate. A limit TrackingMore enforces wants the gate's (a 429 on
+    realtime pauses the account for 120 s); a limit the caller sets for itself (``batch_create_rate_limit``) may take
+    a narrower one and lose less of its rate to it.
+    """
 
     requests: int
     per_seconds: float = 1.0
+    margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.requests < 1 or self.per_seconds <= 0:
             raise ValueError("a rate limit needs requests >= 1 and per_seconds > 0")
+        if self.margin is not None and self.margin < 0:
+            raise ValueError("a rate limit's margin cannot be negative")
 
 
 class Reservation(NamedTuple):
@@ -79,7 +88,7 @@ class RateGate(Protocol):
 
 class RateLimiter:
     """One sliding window, thread-safe, on an injected clock: at most ``limit.requests`` slots in any window of
-    ``limit.per_seconds`` (plus ``RATE_LIMIT_MARGIN_SECONDS``)."""
+    ``limit.per_seconds`` (plus the limit's margin, by default ``RATE_LIMIT_MARGIN_SECONDS``)."""
 
     def __init__(self, limit: RateLimit, *, clock: Clock, sleep: Sleep = time.sleep) -> None:
         self._limit = limit
@@ -94,7 +103,8 @@ class RateLimiter:
             now = self._clock()
             slot = max(now, not_before)
             if len(self._slots) == self._limit.requests:
-                slot = max(slot, self._slots[0] + self._limit.per_seconds + RATE_LIMIT_MARGIN_SECONDS)
+                margin = RATE_LIMIT_MARGIN_SECONDS if self._limit.margin is None else self._limit.margin
+                slot = max(slot, self._slots[0] + self._limit.per_seconds + margin)
             wait = slot - now
             if wait > within:
                 return Reservation(granted=False, wait=wait)

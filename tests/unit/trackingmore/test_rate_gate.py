@@ -45,6 +45,20 @@ def test_reservations_space_calls_by_the_window(clock: FakeClock) -> None:
     assert waits == [(True, 0.0), (True, WINDOW), (True, 2 * WINDOW)]
 
 
+def test_a_limit_with_its_own_margin_spaces_calls_by_it(clock: FakeClock) -> None:
+    gate = InProcessRateGate(clock)
+    wide = RateLimit(requests=1, per_seconds=1.0, margin=0.25)
+
+    waits = [rounded(gate.reserve(LIST, wide, within=10)) for _ in range(3)]
+
+    assert waits == [(True, 0.0), (True, 1.25), (True, 2.5)]
+
+
+def test_a_negative_margin_is_refused() -> None:
+    with pytest.raises(ValueError, match="margin"):
+        RateLimit(requests=1, per_seconds=1.0, margin=-0.1)
+
+
 def test_a_refused_reservation_takes_nothing_and_says_when_the_earliest_slot_is(clock: FakeClock) -> None:
     gate = InProcessRateGate(clock)
     gate.reserve(LIST, ONE_PER_SECOND, within=10)

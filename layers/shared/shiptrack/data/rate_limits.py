@@ -10,13 +10,16 @@ An item holds the route's last slots (epoch milliseconds; as many as the limit a
 in force, and a ``revision``. Reserving a slot is the in-process limiter's sliding window, made shared by optimistic
 concurrency:
 
-1. compute the earliest slot from the state this instance last saw (or "no item yet"): at least a window (plus
-   :data:`SHARED_WINDOW_MARGIN_SECONDS`) after the oldest of the last ``n`` slots, and not before a pause ends;
+1. compute the earliest slot from the state this instance last saw (or "no item yet"): at least a window (plus the
+   limit's margin, by default :data:`SHARED_WINDOW_MARGIN_SECONDS`) after the oldest of the last ``n`` slots, not
+   before a pause ends, and not before the write that takes it is likely done (the slowest of this gate's last
+   writes: a slot that has passed when the caller learns it is one its request reaches TrackingMore late for; one
+   that has passed by more than half the margin anyway is left unused, and the next taken);
 2. if it starts later than the caller can wait, refuse — nothing is written (the real state can only be busier, so
    the refusal holds);
 3. otherwise write the new slot list conditionally on the revision seen. If another instance wrote first, DynamoDB
    answers the current item with the refusal (``ReturnValuesOnConditionCheckFailure``) and the next attempt starts
-   from it.
+   from it. The caller sleeps until the slot itself, so what the write took is not added to it.
 
 So an uncontended reservation costs one conditional write, a contended one a write per instance that got in first;
 there is no lock across instances and no read before the write. Within one instance, the threads reserving a route
@@ -32,8 +35,10 @@ which is what TrackingMore counts (docs/operations.md "Shared rate limits").
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -48,8 +53,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_RESERVE_ATTEMPTS",
+    "OWN_LIMIT_MARGIN_SECONDS",
     "RATE_PREFIX",
     "SHARED_WINDOW_MARGIN_SECONDS",
+    "WRITE_TIMES_KEPT",
     "RouteState",
     "SharedRateGate",
 ]
@@ -60,9 +67,23 @@ RATE_PREFIX: Final = "RATE#"
 #: and on time after later ones would otherwise squeeze more than the limit into one of TrackingMore's windows. The
 #: in-process limiter's 50 ms suits one process on a warm connection; instances across AZs need more.
 SHARED_WINDOW_MARGIN_SECONDS: Final = 0.2
+#: The margin of the limit we set ourselves (``BatchCreateRateLimit``: TrackingMore documents no limit on batch
+#: creates), the in-process limiter's: a call that reaches TrackingMore a few ms early against our own limit costs
+#: nothing, while 0.2 s of every 1 s window would cost a sixth of the rate an import is paced at.
+OWN_LIMIT_MARGIN_SECONDS: Final = 0.05
 #: Conditional writes per reservation before giving up: each lost one means another instance got a slot meanwhile,
 #: so this many in a row is dozens of instances racing for one route. The caller is then refused (429, retryable).
-MAX_RESERVE_ATTEMPTS: Final = 12
+MAX_RESERVE_ATTEMPTS: Final = 32
+#: After each lost race a reservation waits a random moment, up to this many seconds per race lost so far, before it
+#: writes again. Without it the instance that just won, which knows the current revision, tends to win again at
+#: once, and the same loser loses every race (eight instances at once exhausted 12 attempts one run in two).
+CONTENTION_BACKOFF_SECONDS: Final = 0.002
+#: How many of its last writes a gate remembers the duration of (the slowest is the lead it gives a new slot), and
+#: the most lead it gives: a write slower than that is DynamoDB in trouble, not a slot to plan for.
+WRITE_TIMES_KEPT: Final = 8
+MAX_WRITE_LEAD_MS: Final = 1_000
+#: The lead before a gate has timed a write of its own: a new instance's first write also opens its connection.
+FIRST_WRITE_LEAD_MS: Final = 250
 #: How soon a caller refused for contention is told to try again.
 CONTENTION_RETRY_SECONDS: Final = 1.0
 #: An item outlives its last slot or pause by a day, then DynamoDB's TTL removes it (an idle route costs nothing).
@@ -90,7 +111,8 @@ class RouteState:
         )
 
     def earliest_slot(self, limit: RateLimit, now: int, margin_ms: int) -> int:
-        """The earliest slot (epoch ms) at or after ``now`` that keeps ``limit`` and respects the pause."""
+        """The earliest slot (epoch ms) at or after ``now`` that keeps ``limit`` (each window widened by
+        ``margin_ms``) and respects the pause."""
         slot = max(now, self.paused_until)
         recent = self.slots[-limit.requests :]
         if len(recent) >= limit.requests:
@@ -122,12 +144,15 @@ class SharedRateGate:
         clock: Callable[[], float] = time.time,
         margin_seconds: float = SHARED_WINDOW_MARGIN_SECONDS,
         max_attempts: int = MAX_RESERVE_ATTEMPTS,
+        first_lead_ms: int = FIRST_WRITE_LEAD_MS,
     ) -> None:
         self._table = table
         self._clock = clock
         self._margin_ms = int(margin_seconds * 1000)
         self._max_attempts = max_attempts
         self._seen: dict[str, RouteState | None] = {}
+        self._write_ms: deque[int] = deque(maxlen=WRITE_TIMES_KEPT)
+        self._first_lead_ms = first_lead_ms
         self._lock = threading.Lock()
         self._route_locks: dict[str, threading.Lock] = {}
 
@@ -143,21 +168,32 @@ class SharedRateGate:
             return self._reserve(route, limit, within=within)
 
     def _reserve(self, route: str, limit: RateLimit, *, within: float) -> Reservation:
-        for _ in range(self._max_attempts):
+        margin_ms = self._margin_ms if limit.margin is None else int(limit.margin * 1000)
+        for attempt in range(self._max_attempts):
+            if attempt:
+                time.sleep(random.uniform(0, CONTENTION_BACKOFF_SECONDS * attempt))  # noqa: S311 - jitter, not secrets
             with self._lock:
                 seen = self._seen.get(route)
+                lead = min(max(self._write_ms, default=self._first_lead_ms), MAX_WRITE_LEAD_MS)
             now = _epoch_ms(self._clock)
             state = seen or RouteState()
-            slot = state.earliest_slot(limit, now, self._margin_ms)
+            slot = state.earliest_slot(limit, now + lead, margin_ms)
             wait = (slot - now) / 1000.0
             if wait > within:
                 return Reservation(granted=False, wait=wait)
             taken = state.with_slot(slot, limit)
             written, current = self._write(route, expected=seen, new=taken)
+            done = _epoch_ms(self._clock)
             with self._lock:
                 self._seen[route] = taken if written else current
+                self._write_ms.append(done - now)
+            if written and done - slot > margin_ms // 2:
+                # The write outlasted its lead (DynamoDB got slower): a call sent now reaches TrackingMore closer than
+                # a window to the next one. The slot is left unused and the next one taken, with the longer lead.
+                logger.debug("rate gate slot passed during its write", extra={"route": route, "late_ms": done - slot})
+                continue
             if written:
-                return Reservation(granted=True, wait=max(wait, 0.0))
+                return Reservation(granted=True, wait=max((slot - done) / 1000.0, 0.0))
         logger.warning("rate gate contended: no slot taken", extra={"route": route, "attempts": self._max_attempts})
         return Reservation(granted=False, wait=CONTENTION_RETRY_SECONDS)
 
