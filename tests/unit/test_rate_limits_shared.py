@@ -195,7 +195,7 @@ def test_the_caller_sleeps_until_its_slot_whatever_the_write_took(aws: Any, cloc
 
 
 def test_before_its_first_write_a_gate_gives_a_free_slot_the_default_lead(table: CountingTable, clock: Clock) -> None:
-    subject = SharedRateGate(table, clock=clock)
+    subject = SharedRateGate(table, clock=clock)  # type: ignore[arg-type]
 
     granted = subject.reserve(LIST, RateLimit(1, 1.0), within=60)
 
