@@ -41,7 +41,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=7, help="throughput: rounds of blocks")
     parser.add_argument("--stack-runs", type=int, default=3, help="local stack: measured starts")
     parser.add_argument("--import-sizes", default="1000,10000", help="imports: sizes through the local stack")
-    parser.add_argument("--import-rate", type=int, default=2, help="imports: BatchCreateRateLimit")
+    parser.add_argument("--import-rate", type=int, default=1, help="imports: BatchCreateRateLimit")
     parser.add_argument("--import-workers", type=int, default=2, help="imports: ImportWorkerConcurrency")
     parser.add_argument("--reliability-items", type=int, default=5000, help="imports: items of the fault scenario")
     parser.add_argument("--batch-sizes", default="200,400,600,800,1000", help="batch_size: sizes to measure")

@@ -229,7 +229,7 @@ def reliability(items: int) -> dict[str, Any]:
 def run(
     sizes: tuple[int, ...] = (1000, 10_000),
     *,
-    rate: int = 2,
+    rate: int = 1,
     workers: int = 2,
     latency: str = "flat:1",
     write_items: int = 1000,
@@ -345,24 +345,34 @@ def render(entry: dict[str, Any], stamp: str, table: Any) -> list[str]:
             f"**The local stack's own ceiling.** The same import path with no upstream latency and no rate limit "
             f"({bound['items']:,} items, the workers sending as fast as they can): **{bound['items_per_s']:.0f} items "
             f"a second ({bound['calls_per_s']:.2f} batch calls a second)**, {bound['wall_s']:.0f} s — moto (one "
-            "process holding every table, stream, queue and the bus) and this machine's two shared cores are the bound "
-            "there, not the pipeline. Where the ceiling is below the configured rate, no import can reach the "
-            "floor on this machine:",
-            "",
-            table(
-                ["items", "floor at min(rate, ceiling) s", "wall s", "speed vs that floor"],
-                [
-                    [
-                        f"{run_['items']:,}",
-                        f"{_achievable(run_, r, bound):.1f}",
-                        f"{run_['wall_s']:.1f}",
-                        f"{_achievable(run_, r, bound) / run_['wall_s']:.2f}",
-                    ]
-                    for run_ in r["runs"]
-                ],
-            ),
+            "process holding every table, stream, queue and the bus, with its costs that AWS does not have removed: "
+            "`local/moto_speed.py`) and this machine's two shared cores are the bound there, not the pipeline.",
             "",
         ]
+        if float(bound["calls_per_s"]) >= float(r["rate"]):
+            out += [
+                f"That is above the configured {r['rate']} call(s) a second, so the runs above are bound by the rate, "
+                "as on AWS, and their speed is the pipeline's own.",
+                "",
+            ]
+        else:
+            out += [
+                "That is below the configured rate, so no import can reach the floor on this machine:",
+                "",
+                table(
+                    ["items", "floor at min(rate, ceiling) s", "wall s", "speed vs that floor"],
+                    [
+                        [
+                            f"{run_['items']:,}",
+                            f"{_achievable(run_, r, bound):.1f}",
+                            f"{run_['wall_s']:.1f}",
+                            f"{_achievable(run_, r, bound) / run_['wall_s']:.2f}",
+                        ]
+                        for run_ in r["runs"]
+                    ],
+                ),
+                "",
+            ]
     if r.get("reliability"):
         rel = r["reliability"]
         out += [
