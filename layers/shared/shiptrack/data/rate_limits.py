@@ -82,8 +82,9 @@ CONTENTION_BACKOFF_SECONDS: Final = 0.002
 #: the most lead it gives: a write slower than that is DynamoDB in trouble, not a slot to plan for.
 WRITE_TIMES_KEPT: Final = 8
 MAX_WRITE_LEAD_MS: Final = 1_000
-#: The lead before a gate has timed a write of its own: a new instance's first write also opens its connection.
-FIRST_WRITE_LEAD_MS: Final = 250
+#: The lead before a gate has timed a write of its own: a new instance's first write also opens its connection (a
+#: TLS handshake with DynamoDB). It delays only a call to an idle route, by at most this less the write's own time.
+FIRST_WRITE_LEAD_MS: Final = 100
 #: How soon a caller refused for contention is told to try again.
 CONTENTION_RETRY_SECONDS: Final = 1.0
 #: An item outlives its last slot or pause by a day, then DynamoDB's TTL removes it (an idle route costs nothing).
