@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +23,20 @@ from shiptrack_cli.errors import ExitCode
 from tests.cli.conftest import run_cli
 from tests.plugins.stack import StackFactory
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_cli_imports_e2e")]
 
 BATCH = "POST /trackings/batch"
 
 
 @pytest.fixture(scope="module")
-def stack(local_stack_factory: StackFactory) -> StackProcess:
-    return local_stack_factory.start(
+def stack(local_stack_factory: StackFactory) -> Iterator[StackProcess]:
+    with local_stack_factory.running(
         DEFAULT_TEMPLATE,
         name="cli-imports",
         env={"LOCAL_PARAMETER_OVERRIDES": "ImportRetrySeconds=1", "LOCAL_UPSTREAM_LATENCY": "flat:0.3"},
-    )
+    ) as stack:
+        yield stack
 
 
 def cli(stack: StackProcess, *args: str) -> Any:

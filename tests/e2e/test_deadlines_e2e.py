@@ -21,7 +21,8 @@ from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE
 from tests.plugins.stack import StackFactory
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_deadlines_e2e")]
 
 TIMEOUT = 60  # the gateway answers by 29 s whatever happens; this only bounds a broken stack
 CONCURRENCY = 6
@@ -29,10 +30,11 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(scope="module")
-def stack(local_stack_factory: StackFactory) -> StackProcess:
-    return local_stack_factory.start(
+def stack(local_stack_factory: StackFactory) -> Iterator[StackProcess]:
+    with local_stack_factory.running(
         DEFAULT_TEMPLATE, name="deadlines", env={"LOCAL_MAX_CONCURRENCY": str(CONCURRENCY)}
-    )
+    ) as stack:
+        yield stack
 
 
 class Http:

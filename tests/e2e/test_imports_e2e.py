@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +22,8 @@ from local.template import DEFAULT_TEMPLATE
 from shiptrack.services.create import CHUNK_SIZE
 from tests.plugins.stack import StackFactory, eventually
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_imports_e2e")]
 
 BATCH = "POST /trackings/batch"
 #: The account's batch-create rate in this stack, shared by 4 workers (2 calls a second each).
@@ -32,13 +34,14 @@ SANDBOX_LIMIT = RATE + RATE // 2
 
 
 @pytest.fixture(scope="module")
-def stack(local_stack_factory: StackFactory) -> StackProcess:
+def stack(local_stack_factory: StackFactory) -> Iterator[StackProcess]:
     overrides = f"BatchCreateRateLimit={RATE} ImportWorkerConcurrency=4 ImportRetrySeconds=1"
-    return local_stack_factory.start(
+    with local_stack_factory.running(
         DEFAULT_TEMPLATE,
         name="imports",
         env={"LOCAL_PARAMETER_OVERRIDES": overrides, "LOCAL_UPSTREAM_LATENCY": "flat:0.3"},
-    )
+    ) as stack:
+        yield stack
 
 
 class Client:

@@ -7,6 +7,8 @@ asks for it through the gateway, as a storefront would.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import boto3
 import pytest
 import requests
@@ -18,12 +20,14 @@ from shiptrack.models import MAX_LIST_LIMIT
 from tests.payloads import LAMBDA_RESPONSE_LIMIT, TEXTS, lambda_payload_bytes, largest_tracking
 from tests.plugins.stack import StackFactory
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_largest_responses")]
 
 
 @pytest.fixture(scope="module")
-def stack(local_stack_factory: StackFactory) -> StackProcess:
-    return local_stack_factory.start(DEFAULT_TEMPLATE, name="largest-responses")
+def stack(local_stack_factory: StackFactory) -> Iterator[StackProcess]:
+    with local_stack_factory.running(DEFAULT_TEMPLATE, name="largest-responses") as stack:
+        yield stack
 
 
 def test_the_largest_page_of_trackings_is_served(stack: StackProcess) -> None:

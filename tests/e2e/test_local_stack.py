@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,16 @@ from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE, load_template
 from tests.plugins.stack import StackFactory, eventually
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_local_stack")]
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent.parent / "fixtures" / "stack" / "template.yaml"
 API_KEY = "e2e-key"
 
 
 @pytest.fixture(scope="module")
-def stack(local_stack_factory: StackFactory) -> StackProcess:
-    return local_stack_factory.start(
+def stack(local_stack_factory: StackFactory) -> Iterator[StackProcess]:
+    with local_stack_factory.running(
         FIXTURE_TEMPLATE,
         sandbox=False,
         name="fixture-stack",
@@ -37,7 +39,8 @@ def stack(local_stack_factory: StackFactory) -> StackProcess:
             "LOCAL_API_TIMEOUT_SECONDS": "6",
             "LOCAL_SCHEDULE_SECONDS": "0",
         },
-    )
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE, load_template
 from tests.plugins.stack import StackFactory, eventually
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_prod_parameters")]
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -40,10 +42,11 @@ def sample_event(code_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def prod_stack(local_stack_factory: StackFactory) -> StackProcess:
-    return local_stack_factory.start(
+def prod_stack(local_stack_factory: StackFactory) -> Iterator[StackProcess]:
+    with local_stack_factory.running(
         DEFAULT_TEMPLATE, name="prod-parameters", env={"LOCAL_PARAMETER_OVERRIDES": prod_parameter_overrides()}
-    )
+    ) as stack:
+        yield stack
 
 
 def test_the_prod_parameters_turn_tracing_on() -> None:

@@ -75,6 +75,24 @@ class StackFactory:
             raise
         return stack
 
+    @contextlib.contextmanager
+    def running(
+        self,
+        template_path: str | Path = DEFAULT_TEMPLATE,
+        *,
+        env: Mapping[str, str] | None = None,
+        sandbox: bool = True,
+        name: str = "stack",
+    ) -> Iterator[StackProcess]:
+        """A stack for one module's tests, stopped when they are done: an idle stack still polls its queues and
+        streams (about a sixth of a core), and the suite's module stacks would otherwise all run until the end."""
+        stack = self.start(template_path, env=env, sandbox=sandbox, name=name)
+        try:
+            yield stack
+        finally:
+            with contextlib.suppress(Exception):
+                stack.stop()
+
     def stop_all(self) -> None:
         for stack in self.started:
             with contextlib.suppress(Exception):
