@@ -11,7 +11,7 @@ LAYER_LOCK  := layers/shared/requirements.txt
 SAM         := $(TOOLS)/bin/sam
 SAM_VERSION := 1.170.0
 UV_VERSION  := 0.13.8
-PYTEST_ARGS ?= -n auto --dist loadgroup --durations=25
+PYTEST_ARGS ?= -n auto --durations=25
 
 # SAM and cfn-lint need a region, never credentials; nothing here talks to AWS.
 export AWS_DEFAULT_REGION ?= us-east-1

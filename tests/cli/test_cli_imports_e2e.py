@@ -23,8 +23,7 @@ from shiptrack_cli.errors import ExitCode
 from tests.cli.conftest import run_cli
 from tests.plugins.stack import StackFactory
 
-# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_cli_imports_e2e")]
+pytestmark = pytest.mark.e2e
 
 BATCH = "POST /trackings/batch"
 

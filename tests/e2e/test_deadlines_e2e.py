@@ -21,8 +21,7 @@ from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE
 from tests.plugins.stack import StackFactory
 
-# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_deadlines_e2e")]
+pytestmark = pytest.mark.e2e
 
 TIMEOUT = 60  # the gateway answers by 29 s whatever happens; this only bounds a broken stack
 CONCURRENCY = 6

@@ -22,8 +22,7 @@ from local.template import DEFAULT_TEMPLATE
 from shiptrack.services.create import CHUNK_SIZE
 from tests.plugins.stack import StackFactory, eventually
 
-# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_imports_e2e")]
+pytestmark = pytest.mark.e2e
 
 BATCH = "POST /trackings/batch"
 #: The account's batch-create rate in this stack, shared by 4 workers (2 calls a second each).

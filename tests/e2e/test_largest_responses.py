@@ -20,8 +20,7 @@ from shiptrack.models import MAX_LIST_LIMIT
 from tests.payloads import LAMBDA_RESPONSE_LIMIT, TEXTS, lambda_payload_bytes, largest_tracking
 from tests.plugins.stack import StackFactory
 
-# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_largest_responses")]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

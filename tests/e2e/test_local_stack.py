@@ -21,8 +21,7 @@ from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE, load_template
 from tests.plugins.stack import StackFactory, eventually
 
-# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_local_stack")]
+pytestmark = pytest.mark.e2e
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent.parent / "fixtures" / "stack" / "template.yaml"
 API_KEY = "e2e-key"

@@ -22,8 +22,7 @@ from local.stack import StackProcess
 from local.template import DEFAULT_TEMPLATE, load_template
 from tests.plugins.stack import StackFactory, eventually
 
-# One worker runs the module, so one stack serves all its tests (make test runs xdist with --dist loadgroup).
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("test_prod_parameters")]
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
