@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 __all__ = [
+    "FIRST_WRITE_LEAD_MS",
     "MAX_RESERVE_ATTEMPTS",
     "OWN_LIMIT_MARGIN_SECONDS",
     "RATE_PREFIX",
