@@ -71,6 +71,13 @@ def test_every_exported_name_resolves() -> None:
     assert set(trackingmore.__all__) <= set(dir(trackingmore))
 
 
+def test_every_model_is_exported_from_the_package() -> None:
+    import trackingmore.models
+
+    assert set(trackingmore.models.__all__) <= set(trackingmore.__all__)
+    assert trackingmore.ListTrackingsQuery is trackingmore.models.ListTrackingsQuery
+
+
 def test_unknown_attribute_raises() -> None:
     with pytest.raises(AttributeError):
         trackingmore.NoSuchThing  # noqa: B018
