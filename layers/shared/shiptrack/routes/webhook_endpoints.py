@@ -13,22 +13,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from shiptrack import compose, errors
+from shiptrack import webhook_models as models
 from shiptrack.http import json_response, model_response
 from shiptrack.services import webhook_endpoints as service
 from shiptrack.services.webhook_endpoints import MAX_ENDPOINTS
-from shiptrack.webhook_models import (
-    MAX_DELIVERY_LIST_LIMIT,
-    MAX_ENDPOINT_LIST_LIMIT,
-    CreateEndpointRequest,
-    DeliveryStatus,
-    PingResponse,
-    UpdateEndpointRequest,
-    WebhookDelivery,
-    WebhookDeliveryList,
-    WebhookEndpoint,
-    WebhookEndpointList,
-    WebhookEndpointWithSecret,
-)
 
 __all__ = ["router"]
 
@@ -60,9 +48,9 @@ def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
     tags=TAGS,
     operation_id="createWebhookEndpoint",
     status_code=201,
-    responses=_responses({201: model_response("Created, with its secret", WebhookEndpointWithSecret)}, 409),
+    responses=_responses({201: model_response("Created, with its secret", models.WebhookEndpointWithSecret)}, 409),
 )
-def create_endpoint(request: Annotated[CreateEndpointRequest, Body()]) -> Response[str]:
+def create_endpoint(request: Annotated[models.CreateEndpointRequest, Body()]) -> Response[str]:
     deps = compose.webhook_endpoints()
     created = service.create_endpoint(request, endpoints=deps.endpoints, allow_loopback=deps.allow_loopback)
     return json_response(created, 201)
@@ -74,10 +62,10 @@ def create_endpoint(request: Annotated[CreateEndpointRequest, Body()]) -> Respon
     description="Newest first. Pass `next_cursor` back as `cursor` for the next page.",
     tags=TAGS,
     operation_id="listWebhookEndpoints",
-    responses=_responses({200: model_response("One page", WebhookEndpointList)}),
+    responses=_responses({200: model_response("One page", models.WebhookEndpointList)}),
 )
 def list_endpoints(
-    limit: Annotated[int, Query(ge=1, le=MAX_ENDPOINT_LIST_LIMIT)] = 25, cursor: CursorQuery = None
+    limit: Annotated[int, Query(ge=1, le=models.MAX_ENDPOINT_LIST_LIMIT)] = 25, cursor: CursorQuery = None
 ) -> Response[str]:
     return json_response(service.list_endpoints(limit, cursor, endpoints=compose.webhook_endpoints().endpoints))
 
@@ -87,7 +75,7 @@ def list_endpoints(
     summary="Get a webhook endpoint",
     tags=TAGS,
     operation_id="getWebhookEndpoint",
-    responses=_responses({200: model_response("The endpoint", WebhookEndpoint)}, 404),
+    responses=_responses({200: model_response("The endpoint", models.WebhookEndpoint)}, 404),
 )
 def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     return json_response(service.get_endpoint(endpoint_id, endpoints=compose.webhook_endpoints().endpoints))
@@ -99,9 +87,11 @@ def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     description="`url`, `events`, `description`, and `status` (`disabled` stops deliveries, `enabled` resumes).",
     tags=TAGS,
     operation_id="updateWebhookEndpoint",
-    responses=_responses({200: model_response("The endpoint", WebhookEndpoint)}, 404, 409),
+    responses=_responses({200: model_response("The endpoint", models.WebhookEndpoint)}, 404, 409),
 )
-def update_endpoint(endpoint_id: EndpointIdPath, request: Annotated[UpdateEndpointRequest, Body()]) -> Response[str]:
+def update_endpoint(
+    endpoint_id: EndpointIdPath, request: Annotated[models.UpdateEndpointRequest, Body()]
+) -> Response[str]:
     deps = compose.webhook_endpoints()
     updated = service.update_endpoint(
         endpoint_id, request, endpoints=deps.endpoints, allow_loopback=deps.allow_loopback
@@ -133,7 +123,7 @@ def delete_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     tags=TAGS,
     operation_id="rotateWebhookEndpointSecret",
     responses=_responses(
-        {200: model_response("The endpoint with its new secret", WebhookEndpointWithSecret)}, 404, 409
+        {200: model_response("The endpoint with its new secret", models.WebhookEndpointWithSecret)}, 404, 409
     ),
 )
 def rotate_secret(endpoint_id: EndpointIdPath) -> Response[str]:
@@ -147,7 +137,7 @@ def rotate_secret(endpoint_id: EndpointIdPath) -> Response[str]:
     tags=TAGS,
     operation_id="testWebhookEndpoint",
     status_code=202,
-    responses=_responses({202: model_response("Queued; follow it in the delivery log", PingResponse)}, 404, 409),
+    responses=_responses({202: model_response("Queued; follow it in the delivery log", models.PingResponse)}, 404, 409),
 )
 def send_test_event(endpoint_id: EndpointIdPath) -> Response[str]:
     deps = compose.webhook_endpoints()
@@ -160,12 +150,12 @@ def send_test_event(endpoint_id: EndpointIdPath) -> Response[str]:
     description="Deliveries to this endpoint, newest first, each with its attempts (time, status, latency, error).",
     tags=TAGS,
     operation_id="listWebhookDeliveries",
-    responses=_responses({200: model_response("One page", WebhookDeliveryList)}, 404),
+    responses=_responses({200: model_response("One page", models.WebhookDeliveryList)}, 404),
 )
 def list_deliveries(
     endpoint_id: EndpointIdPath,
-    status: Annotated[DeliveryStatus | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_DELIVERY_LIST_LIMIT)] = 25,
+    status: Annotated[models.DeliveryStatus | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=models.MAX_DELIVERY_LIST_LIMIT)] = 25,
     cursor: CursorQuery = None,
 ) -> Response[str]:
     deps = compose.webhook_endpoints()
@@ -182,7 +172,7 @@ def list_deliveries(
     tags=TAGS,
     operation_id="retryWebhookDelivery",
     status_code=202,
-    responses=_responses({202: model_response("Queued", WebhookDelivery)}, 404, 409),
+    responses=_responses({202: model_response("Queued", models.WebhookDelivery)}, 404, 409),
 )
 def retry_delivery(endpoint_id: EndpointIdPath, delivery_id: DeliveryIdPath) -> Response[str]:
     deps = compose.webhook_endpoints()
