@@ -221,28 +221,24 @@ def chunks(items: Iterable[TrackingRef], size: int) -> Iterator[list[TrackingRef
         yield chunk
 
 
+@dataclass(kw_only=True)
 class _RefreshRun:
-    def __init__(
-        self,
-        *,
-        store: TrackingsRepository,
-        jobs: JobStateStore,
-        client: TrackingMoreClient,
-        clock: Callable[[], datetime],
-        deadline: Deadline,
-        config: RefreshConfig,
-    ) -> None:
-        self.store = store
-        self.jobs = jobs
-        self.client = client
-        self.clock = clock
-        self.deadline = deadline
-        self.config = config
-        self.report = RefreshReport()
-        loaded = jobs.load(JOB_NAME, RefreshState)
-        self.state = loaded.state
-        self.revision = loaded.revision
-        self.started = clock()
+    store: TrackingsRepository
+    jobs: JobStateStore
+    client: TrackingMoreClient
+    clock: Callable[[], datetime]
+    deadline: Deadline
+    config: RefreshConfig
+    report: RefreshReport = field(init=False, default_factory=RefreshReport)
+    # Where the last run stopped, and the revision its checkpoint is saved against.
+    state: RefreshState = field(init=False)
+    revision: int = field(init=False)
+    started: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        loaded = self.jobs.load(JOB_NAME, RefreshState)
+        self.state, self.revision = loaded.state, loaded.revision
+        self.started = self.clock()
 
     # -- bookkeeping -----------------------------------------------------------------------------------------------
 
