@@ -43,6 +43,7 @@ from shiptrack.errors import (
     printable,
     problem_for,
 )
+from shiptrack.errors import responses as error_responses
 from shiptrack.jsonbody import loads_bounded
 from shiptrack.observability import logger, metrics, trace_handler
 
@@ -59,6 +60,7 @@ __all__ = [
     "json_response",
     "model_response",
     "problem_response",
+    "route_responses",
 ]
 
 # Our own limit on request bodies (the issue's bound; API Gateway's hard limit is 10 MB). A function whose routes
@@ -94,6 +96,11 @@ API_DESCRIPTION = (
 def json_response(model: BaseModel, status_code: int = 200) -> Response[str]:
     """A pydantic model as a JSON API Gateway response."""
     return Response(status_code=status_code, content_type="application/json", body=model.model_dump_json())
+
+
+def route_responses(success: Mapping[int, Any], *statuses: int, upstream: bool = False) -> dict[int, Any]:
+    """A route's OpenAPI responses: ``success``, then the problems it answers (:func:`shiptrack.errors.responses`)."""
+    return {**success, **error_responses(*statuses, upstream=upstream)}
 
 
 def model_response(description: str, model: type[BaseModel]) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from shiptrack import compose, errors
+from shiptrack import compose
 from shiptrack import deadline as deadlines
-from shiptrack.http import IdempotencyKeyHeader, json_response, model_response
+from shiptrack.http import IdempotencyKeyHeader, json_response, model_response, route_responses
 from shiptrack.import_models import (
     DEFAULT_RESULTS_LIMIT,
     MAX_IMPORT_ITEMS,
@@ -63,10 +63,6 @@ OPENAPI_REQUEST_BODIES: Final[dict[tuple[str, str], dict[str, Any]]] = {
 OPENAPI_BODY_MODELS: Final = (ImportRequest,)
 
 
-def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
-    return {**success, **errors.responses(*statuses)}
-
-
 @router.post(
     "/imports",
     summary=f"Import up to {MAX_IMPORT_ITEMS:,} parcels",
@@ -87,7 +83,7 @@ def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
     tags=TAGS,
     operation_id="createImport",
     status_code=202,
-    responses=_responses({202: model_response("Accepted: the import, queued", Import)}, 409, 413, 422),
+    responses=route_responses({202: model_response("Accepted: the import, queued", Import)}, 409, 413, 422),
 )
 def create_import(idempotency_key: IdempotencyKeyHeader = None) -> Response[str]:
     from shiptrack.idempotency import CreateResponse, run_idempotent
@@ -123,7 +119,7 @@ def create_import(idempotency_key: IdempotencyKeyHeader = None) -> Response[str]
     description="Recent imports, newest first (imports are kept for the `ImportRetentionDays` parameter).",
     tags=TAGS,
     operation_id="listImports",
-    responses=_responses({200: model_response("One page", ImportList)}),
+    responses=route_responses({200: model_response("One page", ImportList)}),
 )
 def list_imports(
     limit: Annotated[int, Query(ge=1, le=MAX_IMPORTS_LIMIT)] = 25,
@@ -145,7 +141,7 @@ def list_imports(
     ),
     tags=TAGS,
     operation_id="getImport",
-    responses=_responses({200: model_response("The import", Import)}, 404),
+    responses=route_responses({200: model_response("The import", Import)}, 404),
 )
 def get_import(import_id: ImportIdPath) -> Response[str]:
     from shiptrack.services.imports import get_import as get_one
@@ -164,7 +160,7 @@ def get_import(import_id: ImportIdPath) -> Response[str]:
     ),
     tags=TAGS,
     operation_id="getImportResults",
-    responses=_responses({200: model_response("One page", ImportResults)}, 404),
+    responses=route_responses({200: model_response("One page", ImportResults)}, 404),
 )
 def get_import_results(
     import_id: ImportIdPath,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from shiptrack import compose, errors
-from shiptrack.http import json_response, model_response
+from shiptrack import compose
+from shiptrack.http import json_response, model_response, route_responses
 from shiptrack.models import RealtimeRequest, RealtimeResponse
 from shiptrack.services import realtime as service
 
@@ -17,10 +17,9 @@ __all__ = ["router"]
 
 router = Router()  # type: ignore[no-untyped-call]
 
-_RESPONSES: dict[int, Any] = {
-    200: model_response("The tracking (live, or stored: see `cache_reason`)", RealtimeResponse),
-    **errors.responses(upstream=True),
-}
+_RESPONSES = route_responses(
+    {200: model_response("The tracking (live, or stored: see `cache_reason`)", RealtimeResponse)}, upstream=True
+)
 
 
 @router.post(

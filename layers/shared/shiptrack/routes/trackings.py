@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from shiptrack import compose, errors
 from shiptrack import deadline as deadlines
-from shiptrack.http import IdempotencyKeyHeader, json_response, model_response
+from shiptrack.http import IdempotencyKeyHeader, json_response, model_response, route_responses
 from shiptrack.models import (
     MAX_BATCH_ITEMS,
     BatchCreateRequest,
@@ -45,10 +45,6 @@ TrackingNumberPath = Annotated[
 ]
 
 
-def _responses(success: dict[int, Any], *statuses: int, upstream: bool = False) -> dict[int, Any]:
-    return {**success, **errors.responses(*statuses, upstream=upstream)}
-
-
 @router.post(
     "/trackings",
     summary="Track a parcel",
@@ -61,7 +57,7 @@ def _responses(success: dict[int, Any], *statuses: int, upstream: bool = False) 
     tags=TAGS,
     operation_id="createTracking",
     status_code=201,
-    responses=_responses(
+    responses=route_responses(
         {
             201: model_response("Created", Tracking),
             200: model_response("Already tracked: the stored tracking", Tracking),
@@ -115,7 +111,7 @@ def create_tracking(
     ),
     tags=TAGS,
     operation_id="createTrackingsBatch",
-    responses=_responses({200: model_response("Per-item results", BatchCreateResponse)}, 413, upstream=True),
+    responses=route_responses({200: model_response("Per-item results", BatchCreateResponse)}, 413, upstream=True),
 )
 def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Response[str]:
     if len(request.items) > MAX_BATCH_ITEMS:
@@ -148,7 +144,7 @@ def create_trackings_batch(request: Annotated[BatchCreateRequest, Body()]) -> Re
     ),
     tags=TAGS,
     operation_id="listTrackings",
-    responses=_responses({200: model_response("One page", TrackingList)}),
+    responses=route_responses({200: model_response("One page", TrackingList)}),
 )
 def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to one argument
     status: Annotated[Status | None, Query()] = None,
@@ -193,7 +189,7 @@ def _list_query(**params: Any) -> ListQuery:
     description="The stored tracking (carrier code and number are normalised first: case and spaces do not matter).",
     tags=TAGS,
     operation_id="getTracking",
-    responses=_responses({200: model_response("The tracking", Tracking)}, 404),
+    responses=route_responses({200: model_response("The tracking", Tracking)}, 404),
 )
 def get_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
     ref = TrackingRef.of(carrier_code, tracking_number)
@@ -210,7 +206,7 @@ def get_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberP
     ),
     tags=TAGS,
     operation_id="updateTracking",
-    responses=_responses({200: model_response("The updated tracking", Tracking)}, 404, 409, upstream=True),
+    responses=route_responses({200: model_response("The updated tracking", Tracking)}, 404, 409, upstream=True),
 )
 def update_tracking(
     carrier_code: CarrierCodePath,
@@ -240,7 +236,7 @@ def update_tracking(
     ),
     tags=TAGS,
     operation_id="resyncTracking",
-    responses=_responses(
+    responses=route_responses(
         {200: model_response("The tracking as TrackingMore has it", Tracking)}, 404, 409, upstream=True
     ),
 )
@@ -257,7 +253,7 @@ def resync_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumb
     tags=TAGS,
     operation_id="deleteTracking",
     status_code=204,
-    responses=_responses({204: {"description": "Deleted"}}, 404, upstream=True),
+    responses=route_responses({204: {"description": "Deleted"}}, 404, upstream=True),
 )
 def delete_tracking(carrier_code: CarrierCodePath, tracking_number: TrackingNumberPath) -> Response[str]:
     deps = compose.trackings()

@@ -6,15 +6,15 @@ Thin: validate (Powertools + pydantic), call one service function with the funct
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from shiptrack import compose, errors
+from shiptrack import compose
 from shiptrack import webhook_models as models
-from shiptrack.http import json_response, model_response
+from shiptrack.http import json_response, model_response, route_responses
 from shiptrack.services import webhook_endpoints as service
 from shiptrack.services.webhook_endpoints import MAX_ENDPOINTS
 
@@ -33,10 +33,6 @@ DeliveryIdPath = Annotated[
 CursorQuery = Annotated[str | None, Query(min_length=1, max_length=2048, description="`next_cursor` of a page")]
 
 
-def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
-    return {**success, **errors.responses(*statuses)}
-
-
 @router.post(
     "/webhook-endpoints",
     summary="Register a webhook endpoint",
@@ -48,7 +44,7 @@ def _responses(success: dict[int, Any], *statuses: int) -> dict[int, Any]:
     tags=TAGS,
     operation_id="createWebhookEndpoint",
     status_code=201,
-    responses=_responses({201: model_response("Created, with its secret", models.WebhookEndpointWithSecret)}, 409),
+    responses=route_responses({201: model_response("Created, with its secret", models.WebhookEndpointWithSecret)}, 409),
 )
 def create_endpoint(request: Annotated[models.CreateEndpointRequest, Body()]) -> Response[str]:
     deps = compose.webhook_endpoints()
@@ -62,7 +58,7 @@ def create_endpoint(request: Annotated[models.CreateEndpointRequest, Body()]) ->
     description="Newest first. Pass `next_cursor` back as `cursor` for the next page.",
     tags=TAGS,
     operation_id="listWebhookEndpoints",
-    responses=_responses({200: model_response("One page", models.WebhookEndpointList)}),
+    responses=route_responses({200: model_response("One page", models.WebhookEndpointList)}),
 )
 def list_endpoints(
     limit: Annotated[int, Query(ge=1, le=models.MAX_ENDPOINT_LIST_LIMIT)] = 25, cursor: CursorQuery = None
@@ -75,7 +71,7 @@ def list_endpoints(
     summary="Get a webhook endpoint",
     tags=TAGS,
     operation_id="getWebhookEndpoint",
-    responses=_responses({200: model_response("The endpoint", models.WebhookEndpoint)}, 404),
+    responses=route_responses({200: model_response("The endpoint", models.WebhookEndpoint)}, 404),
 )
 def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     return json_response(service.get_endpoint(endpoint_id, endpoints=compose.webhook_endpoints().endpoints))
@@ -87,7 +83,7 @@ def get_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     description="`url`, `events`, `description`, and `status` (`disabled` stops deliveries, `enabled` resumes).",
     tags=TAGS,
     operation_id="updateWebhookEndpoint",
-    responses=_responses({200: model_response("The endpoint", models.WebhookEndpoint)}, 404, 409),
+    responses=route_responses({200: model_response("The endpoint", models.WebhookEndpoint)}, 404, 409),
 )
 def update_endpoint(
     endpoint_id: EndpointIdPath, request: Annotated[models.UpdateEndpointRequest, Body()]
@@ -106,7 +102,7 @@ def update_endpoint(
     tags=TAGS,
     operation_id="deleteWebhookEndpoint",
     status_code=204,
-    responses=_responses({204: {"description": "Deleted"}}, 404),
+    responses=route_responses({204: {"description": "Deleted"}}, 404),
 )
 def delete_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     service.delete_endpoint(endpoint_id, endpoints=compose.webhook_endpoints().endpoints)
@@ -122,7 +118,7 @@ def delete_endpoint(endpoint_id: EndpointIdPath) -> Response[str]:
     ),
     tags=TAGS,
     operation_id="rotateWebhookEndpointSecret",
-    responses=_responses(
+    responses=route_responses(
         {200: model_response("The endpoint with its new secret", models.WebhookEndpointWithSecret)}, 404, 409
     ),
 )
@@ -137,7 +133,9 @@ def rotate_secret(endpoint_id: EndpointIdPath) -> Response[str]:
     tags=TAGS,
     operation_id="testWebhookEndpoint",
     status_code=202,
-    responses=_responses({202: model_response("Queued; follow it in the delivery log", models.PingResponse)}, 404, 409),
+    responses=route_responses(
+        {202: model_response("Queued; follow it in the delivery log", models.PingResponse)}, 404, 409
+    ),
 )
 def send_test_event(endpoint_id: EndpointIdPath) -> Response[str]:
     deps = compose.webhook_endpoints()
@@ -150,7 +148,7 @@ def send_test_event(endpoint_id: EndpointIdPath) -> Response[str]:
     description="Deliveries to this endpoint, newest first, each with its attempts (time, status, latency, error).",
     tags=TAGS,
     operation_id="listWebhookDeliveries",
-    responses=_responses({200: model_response("One page", models.WebhookDeliveryList)}, 404),
+    responses=route_responses({200: model_response("One page", models.WebhookDeliveryList)}, 404),
 )
 def list_deliveries(
     endpoint_id: EndpointIdPath,
@@ -172,7 +170,7 @@ def list_deliveries(
     tags=TAGS,
     operation_id="retryWebhookDelivery",
     status_code=202,
-    responses=_responses({202: model_response("Queued", models.WebhookDelivery)}, 404, 409),
+    responses=route_responses({202: model_response("Queued", models.WebhookDelivery)}, 404, 409),
 )
 def retry_delivery(endpoint_id: EndpointIdPath, delivery_id: DeliveryIdPath) -> Response[str]:
     deps = compose.webhook_endpoints()
