@@ -8,10 +8,12 @@ bus with a rule of your own instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from types import FrameType
 from typing import Any, Final
 
 import boto3
@@ -39,10 +41,40 @@ def tail_events(
     json_output: bool = False,
     stop: threading.Event | None = None,
 ) -> int:
-    """Print events until ``stop`` is set, SIGTERM, or (with ``once``) the queue is empty; return how many."""
+    """Print events until ``stop`` is set, SIGTERM or Ctrl-C, or (with ``once``) the queue is empty; return how many.
+
+    A signal ends the tail after the receive under way (at most ``WAIT_SECONDS``): the events it brings are shown
+    and deleted. Cut short, that receive would still take them on the server, and hide them from every reader for
+    the queue's visibility timeout. A second Ctrl-C stops at once.
+    """
     stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with _stopped_by_signals(stop):
+        return _tail(aws_url, console, queue=queue, keep=keep, once=once, json_output=json_output, stop=stop)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:  # None: a handler not set from Python, which cannot be put back
+                signal.signal(signum, handler)
+
+
+def _tail(
+    aws_url: str, console: Console, *, queue: str, keep: bool, once: bool, json_output: bool, stop: threading.Event
+) -> int:
     sqs = boto3.session.Session(region_name=LOCAL_REGION).client(
         "sqs", endpoint_url=aws_url, aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY
     )

@@ -12,13 +12,16 @@ import secrets
 import signal
 import subprocess
 import threading
+import time
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
 from local.stack import StackProcess
 from shiptrack_cli.errors import ExitCode
+from shiptrack_cli.tail import FAKE_KEY, LOCAL_REGION, TAP_QUEUE
 from tests.cli.conftest import cli_process, run_cli
 from tests.plugins.stack import eventually
 
@@ -41,6 +44,27 @@ class Stack:
 
     def get(self, path: str) -> requests.Response:
         return self.http.get(f"{self.stack.api_url}/v1{path}", timeout=60)
+
+    def sqs(self) -> Any:
+        return boto3.client(
+            "sqs",
+            endpoint_url=self.stack.aws_endpoint,
+            region_name=LOCAL_REGION,
+            aws_access_key_id=FAKE_KEY,
+            aws_secret_access_key=FAKE_KEY,
+        )
+
+    def empty_tap(self) -> None:
+        """Drop what the tap holds: every test on the shared stack (the fuzzing's thousands of trackings included) puts
+        its events there, and a tail would print them all before this test's."""
+        sqs = self.sqs()
+        url = sqs.get_queue_url(QueueName=TAP_QUEUE)["QueueUrl"]
+        # Not PurgeQueue: SQS (and moto) allow one a minute per queue.
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        ):
+            entries = [{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)]
+            sqs.delete_message_batch(QueueUrl=url, Entries=entries)
 
     def upstream_creates(self) -> int:
         stats = self.http.get(f"{self.stack.sandbox_control_url}/_sandbox/stats", timeout=10).json()
@@ -164,6 +188,7 @@ def read_lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
 
 def test_events_tail_shows_a_created_tracking_as_it_arrives(stack: Stack) -> None:
     number = unique("ET")
+    stack.empty_tap()
     tail = cli_process(["events", "tail"], env={"SHIPTRACK_LOCAL_AWS_URL": stack.stack.aws_endpoint})
     try:
         lines = read_lines(tail)
@@ -189,9 +214,36 @@ def test_events_tail_shows_a_created_tracking_as_it_arrives(stack: Stack) -> Non
     assert tail.returncode == 0, stderr
 
 
+def test_ctrl_c_ends_the_tail_without_hiding_what_its_last_receive_took(stack: Stack) -> None:
+    stack.empty_tap()
+    sqs = stack.sqs()
+    url = sqs.get_queue_url(QueueName=TAP_QUEUE)["QueueUrl"]
+    first, last = (json.dumps({"detail-type": "Tap Probe", "id": secrets.token_hex(8)}) for _ in range(2))
+    tail = cli_process(["events", "tail", "--json"], env={"SHIPTRACK_LOCAL_AWS_URL": stack.stack.aws_endpoint})
+    try:
+        lines = read_lines(tail)
+        sqs.send_message(QueueUrl=url, MessageBody=first)
+        assert lines.get(timeout=60).strip() == first  # the tail is reading
+        time.sleep(0.5)  # it has deleted that one and waits in its next long poll (2 s): nothing shows that
+        # Ctrl-C, then an event while that poll is still open on the server
+        tail.send_signal(signal.SIGINT)
+        sqs.send_message(QueueUrl=url, MessageBody=last)
+        tail.wait(timeout=60)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+            tail.wait()
+
+    shown = [lines.get().strip() for _ in range(lines.qsize())]
+    still_queued = [m["Body"] for m in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages", [])]
+    assert tail.returncode == 0
+    assert [*shown, *still_queued] == [last]  # shown by the tail, or left for the next reader: not hidden
+
+
 def test_events_tail_once_with_json_prints_raw_events(stack: Stack) -> None:
     number = unique("EJ")
     env = {"SHIPTRACK_LOCAL_AWS_URL": stack.stack.aws_endpoint}
+    stack.empty_tap()
     assert stack.shiptrack("trackings", "create", number, "--carrier", "china-post").exit_code == 0
     events: list[dict[str, Any]] = []
 
