@@ -288,41 +288,6 @@ class Checkpoint(_Model):
     source: CheckpointSource = Field(description="`origin` (origin carrier) or `destination` (last-mile carrier)")
 
 
-class Tracking(_Model):
-    """The tracking resource (docs/design.md §3): what routes answer and events carry."""
-
-    carrier_code: str
-    tracking_number: str
-    status: Status = "pending"
-    substatus: str | None = None
-    lifecycle: Lifecycle = "active"
-    order_id: str | None = None
-    order_created_at: UtcTimestamp | None = None
-    title: str | None = None
-    logistics_channel: str | None = None
-    comment: str | None = None
-    customer: Customer = Field(default_factory=Customer)
-    destination_code: str | None = None
-    origin_country: str | None = None
-    destination_country: str | None = None
-    transit_days: int | None = None
-    last_event: str | None = None
-    checkpoints: list[Checkpoint] = Field(default_factory=list, description="Newest first")
-    upstream_id: str | None = None
-    created_at: UtcTimestamp
-    updated_at: UtcTimestamp
-    last_checked_at: UtcTimestamp | None = None
-    last_changed_at: UtcTimestamp | None = None
-
-    @property
-    def ref(self) -> TrackingRef:
-        return TrackingRef(self.carrier_code, self.tracking_number)
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
-
-
 class TrackingSummary(_Model):
     """A tracking without its checkpoints, contact details and free text but its title and last event: what each
     result of a batch create or an import carries. A page of whole trackings cannot fit Lambda's 6 MB answer
@@ -342,10 +307,33 @@ class TrackingSummary(_Model):
     last_checked_at: UtcTimestamp | None = None
     last_changed_at: UtcTimestamp | None = None
 
-    @classmethod
-    def of(cls, tracking: Tracking) -> TrackingSummary:
+    @staticmethod
+    def of(tracking: Tracking) -> TrackingSummary:
         """The summary of a whole tracking."""
-        return cls.model_validate(tracking.model_dump(include=set(cls.model_fields)))
+        return TrackingSummary.model_validate(tracking.model_dump(include=set(TrackingSummary.model_fields)))
+
+
+class Tracking(TrackingSummary):
+    """The tracking resource (docs/design.md §3): what routes answer and events carry. Its summary's fields, then
+    the rest, checkpoints last."""
+
+    order_created_at: UtcTimestamp | None = None
+    logistics_channel: str | None = None
+    comment: str | None = None
+    customer: Customer = Field(default_factory=Customer)
+    destination_code: str | None = None
+    origin_country: str | None = None
+    destination_country: str | None = None
+    transit_days: int | None = None
+    checkpoints: list[Checkpoint] = Field(default_factory=list, description="Newest first")
+
+    @property
+    def ref(self) -> TrackingRef:
+        return TrackingRef(self.carrier_code, self.tracking_number)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
 
 
 #: Resource fields that do not describe the parcel: they change on every look upstream or every write.
