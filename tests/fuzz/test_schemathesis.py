@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,20 @@ def operations() -> list[tuple[str, str, bool]]:
             security = operation.get("security", default_security)
             found.append((method.upper(), path, bool(security)))
     return found
+
+
+def test_each_operation_is_a_test_with_its_own_node_id() -> None:
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", __file__],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=OPENAPI.parents[1],
+    ).stdout.splitlines()
+    ids = [line.split("::", 1)[1] for line in collected if "::test_every_operation_conforms" in line]
+
+    assert len(ids) == len(set(ids)), "operations share a node id: xdist may schedule only one of them"
+    assert sorted(ids) == sorted(f"test_every_operation_conforms[{method} {path}]" for method, path, _ in operations())
 
 
 def test_the_happy_path_of_every_tracking_operation_is_the_documented_response(local_stack: StackProcess) -> None:
