@@ -25,7 +25,7 @@ trackings leave TerminalByTime, so the resumed run simply queries again from the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
@@ -85,39 +85,24 @@ def run_archive(
     """Run (or resume) one archive cycle until it completes or the time budget says stop; see the module doc."""
     from trackingmore.errors import DeadlineExceededError, RateLimitError, ServerError, TransportError
 
-    report = ArchiveReport()
-    loaded = jobs.load(JOB_NAME, ArchiveState)
-    state, revision = loaded.state, loaded.revision
-
-    def save() -> None:
-        nonlocal revision
-        try:
-            revision = jobs.save(JOB_NAME, state, revision=revision, now=clock())
-        except JobConflictError as exc:
-            raise JobInterruptedError("conflict") from exc
-
+    run = _ArchiveRun(
+        store=store, jobs=jobs, client=client, deadline=deadline, clock=clock, retention_days=retention_days
+    )
+    state, report = run.state, run.report
     try:
         if state.cutoff is None:
             started = clock().astimezone(UTC)
             state.cutoff = format_utc(started - timedelta(days=archive_after_days))
             state.cycle_started_at = format_utc(started)
-            save()
+            run.save()
         report.cutoff = state.cutoff
         cutoff = parse_utc(state.cutoff)
         # Lazy: each page is read after the previous groups left the index.
         for group in chunks(store.iter_terminal_before(cutoff), group_size):
-            _archive_group(
-                group,
-                store=store,
-                client=client,
-                deadline=deadline,
-                clock=clock,
-                report=report,
-                retention_days=retention_days,
-            )
+            run.archive_group(group)
         state.cutoff = None
         state.last_completed_at = format_utc(clock())
-        save()
+        run.save()
         report.completed = True
     except JobInterruptedError as stop:
         report.interrupted_by = stop.why
@@ -129,53 +114,69 @@ def run_archive(
     return report
 
 
-def _archive_group(
-    refs: list[TrackingRef],
-    *,
-    store: TrackingsRepository,
-    client: TrackingMoreClient,
-    deadline: Deadline,
-    clock: Callable[[], datetime],
-    report: ArchiveReport,
-    retention_days: int,
-) -> None:
-    from trackingmore.models import TrackingRef as UpstreamRef
-    from trackingmore.models import UpdateTrackingsItem
+@dataclass(kw_only=True)
+class _ArchiveRun:
+    store: TrackingsRepository
+    jobs: JobStateStore
+    client: TrackingMoreClient
+    deadline: Deadline
+    clock: Callable[[], datetime]
+    retention_days: int
+    report: ArchiveReport = field(init=False, default_factory=ArchiveReport)
+    # Where the last run stopped, and the revision its checkpoint is saved against.
+    state: ArchiveState = field(init=False)
+    revision: int = field(init=False)
 
-    if not deadline.allows(GROUP_BUDGET_MS):
-        raise JobInterruptedError("time")
-    records = store.batch_load(refs)
-    stored = {ref: record.tracking for ref, record in records.items()}
-    due = [ref for ref in refs if ref in stored and stored[ref].lifecycle != "archived"]
-    report.candidates += len(due)
-    if not due:
-        return
+    def __post_init__(self) -> None:
+        loaded = self.jobs.load(JOB_NAME, ArchiveState)
+        self.state, self.revision = loaded.state, loaded.revision
 
-    report.upstream_calls += 1
-    result = client.update_trackings(
-        [
-            UpdateTrackingsItem(tracking_number=r.tracking_number, carrier_code=r.carrier_code, archived=True)
-            for r in due
-        ]
-    )
-    refused = failed_refs(result, due)
-    archived_upstream = [ref for ref in due if ref not in refused]
+    def save(self) -> None:
+        try:
+            self.revision = self.jobs.save(JOB_NAME, self.state, revision=self.revision, now=self.clock())
+        except JobConflictError as exc:
+            raise JobInterruptedError("conflict") from exc
 
-    still_updating = [ref for ref in archived_upstream if stored[ref].lifecycle == "active"]
-    if still_updating:
+    def archive_group(self, refs: list[TrackingRef]) -> None:
+        from trackingmore.models import TrackingRef as UpstreamRef
+        from trackingmore.models import UpdateTrackingsItem
+
+        if not self.deadline.allows(GROUP_BUDGET_MS):
+            raise JobInterruptedError("time")
+        report = self.report
+        records = self.store.batch_load(refs)
+        stored = {ref: record.tracking for ref, record in records.items()}
+        due = [ref for ref in refs if ref in stored and stored[ref].lifecycle != "archived"]
+        report.candidates += len(due)
+        if not due:
+            return
+
         report.upstream_calls += 1
-        stop_result = client.stop_updating(
-            [UpstreamRef(carrier_code=r.carrier_code, tracking_number=r.tracking_number) for r in still_updating]
+        result = self.client.update_trackings(
+            [
+                UpdateTrackingsItem(tracking_number=r.tracking_number, carrier_code=r.carrier_code, archived=True)
+                for r in due
+            ]
         )
-        refused |= failed_refs(stop_result, still_updating)
+        refused = failed_refs(result, due)
+        archived_upstream = [ref for ref in due if ref not in refused]
 
-    now = clock().astimezone(UTC)
-    expires_at = now + timedelta(days=retention_days) if retention_days > 0 else None
-    for ref in due:
-        if ref in refused:
-            report.refused_upstream += 1
-            logger.warning("TrackingMore refused to archive a tracking", extra={"tracking": str(ref)})
-            continue
-        # The group's read is the first attempt's: archiving writes on its revision (a change meanwhile: a retry).
-        store.set_lifecycle(ref, "archived", now=now, expires_at=expires_at, current=records[ref])
-        report.archived += 1
+        still_updating = [ref for ref in archived_upstream if stored[ref].lifecycle == "active"]
+        if still_updating:
+            report.upstream_calls += 1
+            stop_result = self.client.stop_updating(
+                [UpstreamRef(carrier_code=r.carrier_code, tracking_number=r.tracking_number) for r in still_updating]
+            )
+            refused |= failed_refs(stop_result, still_updating)
+
+        now = self.clock().astimezone(UTC)
+        expires_at = now + timedelta(days=self.retention_days) if self.retention_days > 0 else None
+        for ref in due:
+            if ref in refused:
+                report.refused_upstream += 1
+                logger.warning("TrackingMore refused to archive a tracking", extra={"tracking": str(ref)})
+                continue
+            # The group's read is the first attempt's: archiving writes on its revision (a change meanwhile: a
+            # retry).
+            self.store.set_lifecycle(ref, "archived", now=now, expires_at=expires_at, current=records[ref])
+            report.archived += 1
