@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 
 from local.moto_patches import apply as apply_moto_patches
@@ -29,6 +31,17 @@ from local.template import DEFAULT_TEMPLATE, Template, load_template
 REGION = "us-east-1"
 # Nothing listens there: a test that forgot the sandbox fails at once instead of trying the real TrackingMore.
 UNSET_UPSTREAM = "http://127.0.0.1:9/v2"
+
+
+#: One botocore loader for every test's session. A new session would parse the service models and the endpoint rules
+#: again, about half of what provisioning the template costs.
+_LOADER = botocore.loaders.create_loader()
+
+
+def _session() -> boto3.session.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(botocore_session=core, region_name=REGION)
 
 
 class StreamReader:
@@ -186,7 +199,7 @@ def aws(aws_template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        session = boto3.session.Session(region_name=REGION)
+        session = _session()
         names = provision(aws_template, session)
         env = aws_template.functions_environment
         _set_env(monkeypatch, env)
@@ -233,7 +246,7 @@ def aws_server(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server.endpoint)
-    session = boto3.session.Session(region_name=REGION)
+    session = _session()
     names = provision(template, session, endpoint_url=moto_server.endpoint)
     env = template.functions_environment
     _set_env(monkeypatch, env)
