@@ -76,8 +76,9 @@ def air_waybill() -> str:
 def every_route(http: Http, *, transit_carrier: str) -> dict[str, Callable[[], requests.Response]]:
     """One request per route of the API (those that call TrackingMore, and the rest), ready to send; nothing any
     earlier test asked (lookups are cached)."""
-    held = number("DL")
-    assert http("POST", "/trackings", {"tracking_number": held, "carrier_code": "china-post"}).status_code == 201
+    held, doomed = number("DL"), number("DD")  # read and patched; deleted (at the same time)
+    for tracked in (held, doomed):
+        assert http("POST", "/trackings", {"tracking_number": tracked, "carrier_code": "china-post"}).status_code == 201
     batch = [{"tracking_number": number("DB"), "carrier_code": "china-post"} for _ in range(120)]
     webhook = f"/webhooks/trackingmore/{LOCAL_SECRET_VALUES['webhook_token']}"
     push = {"meta": {"code": 200}, "data": {}}  # no upstream call: answered at once
@@ -102,17 +103,14 @@ def every_route(http: Http, *, transit_carrier: str) -> dict[str, Callable[[], r
         ),
         "webhook (not a push)": lambda: http("POST", webhook, push),
         "openapi": lambda: http("GET", "/openapi.json"),
-        "delete": lambda: http("DELETE", f"/trackings/china-post/{held}"),
+        "delete": lambda: http("DELETE", f"/trackings/china-post/{doomed}"),
     }
 
 
 def send_all(routes: dict[str, Callable[[], requests.Response]]) -> dict[str, requests.Response]:
     with ThreadPoolExecutor(max_workers=len(routes)) as pool:
-        futures = {name: pool.submit(send) for name, send in routes.items() if name != "delete"}
-        answers = {name: future.result() for name, future in futures.items()}
-    if "delete" in routes:  # after the patch of the same tracking
-        answers["delete"] = routes["delete"]()
-    return answers
+        futures = {name: pool.submit(send) for name, send in routes.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 def gateway_timeouts(answers: dict[str, requests.Response]) -> list[str]:
