@@ -3,7 +3,8 @@
     python -m local.tap                       # moto on LOCAL_AWS_PORT (default 5000)
     python -m local.tap --endpoint-url http://127.0.0.1:5000 --keep --once
 
-Messages are deleted after printing unless `--keep` (then they reappear after the visibility timeout).
+Messages are deleted after printing unless `--keep` (then they reappear after the visibility timeout). Ctrl-C ends
+it after the receive under way (up to 2 s), as it does `shiptrack events tail`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 from typing import Any
 
-import boto3
-
-from local.functions import FAKE_CREDENTIALS
-from local.intrinsics import DEFAULT_REGION
 from local.stack import TAP_QUEUE
+from shiptrack_cli.tail import follow_queue
 
 
 def format_event(body: str) -> str:
@@ -35,35 +31,20 @@ def format_event(body: str) -> str:
 
 
 def tail(endpoint_url: str, queue: str = TAP_QUEUE, *, keep: bool = False, once: bool = False, out: Any = None) -> int:
-    """Print events until interrupted (or, with `once`, until the queue is empty). Returns how many were shown."""
+    """Print events until Ctrl-C or SIGTERM (or, with `once`, until the queue is empty). Returns how many were shown.
+
+    The loop is the `shiptrack events tail` command's (`shiptrack_cli.tail.follow_queue`), printed the long way.
+    """
     out = out or sys.stdout
-    stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    sqs = boto3.session.Session(region_name=DEFAULT_REGION).client(
-        "sqs",
-        endpoint_url=endpoint_url,
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    shown = 0
+
+    def show(body: str) -> None:
+        out.write(format_event(body) + "\n\n")
+        out.flush()
+
     try:
-        while not stop.is_set():
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if once else 2).get(
-                "Messages", []
-            )
-            if not messages and once:
-                break
-            for message in messages:
-                out.write(format_event(message["Body"]) + "\n\n")
-                out.flush()
-                shown += 1
-                if not keep:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    except KeyboardInterrupt:
-        pass
-    return shown
+        return follow_queue(endpoint_url, show, queue=queue, keep=keep, once=once)
+    except KeyboardInterrupt:  # the second Ctrl-C
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:

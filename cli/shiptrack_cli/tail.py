@@ -12,7 +12,7 @@ import contextlib
 import json
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import FrameType
 from typing import Any, Final
 
@@ -41,15 +41,37 @@ def tail_events(
     json_output: bool = False,
     stop: threading.Event | None = None,
 ) -> int:
-    """Print events until ``stop`` is set, SIGTERM or Ctrl-C, or (with ``once``) the queue is empty; return how many.
+    """Print events until ``stop`` is set, SIGTERM or Ctrl-C, or (with ``once``) the queue is empty; return how many
+    (see :func:`follow_queue`)."""
+    return follow_queue(
+        aws_url,
+        lambda body: show_event(body, console, json_output=json_output),
+        queue=queue,
+        keep=keep,
+        once=once,
+        stop=stop,
+    )
 
-    A signal ends the tail after the receive under way (at most ``WAIT_SECONDS``): the events it brings are shown
-    and deleted. Cut short, that receive would still take them on the server, and hide them from every reader for
-    the queue's visibility timeout. A second Ctrl-C stops at once.
+
+def follow_queue(
+    aws_url: str,
+    show: Callable[[str], None],
+    *,
+    queue: str = TAP_QUEUE,
+    keep: bool = False,
+    once: bool = False,
+    stop: threading.Event | None = None,
+) -> int:
+    """Hand each message of ``queue`` to ``show`` as it arrives, and delete it (unless ``keep``), until ``stop`` is
+    set, SIGTERM or Ctrl-C, or (with ``once``) the queue is empty; return how many were shown.
+
+    A signal ends it after the receive under way (at most ``WAIT_SECONDS``): the messages that receive brings are
+    shown and deleted. Cut short, the receive would still take them on the server, and hide them from every reader
+    for the queue's visibility timeout. A second Ctrl-C stops at once.
     """
     stop = stop or threading.Event()
     with _stopped_by_signals(stop):
-        return _tail(aws_url, console, queue=queue, keep=keep, once=once, json_output=json_output, stop=stop)
+        return _follow(aws_url, show, queue=queue, keep=keep, once=once, stop=stop)
 
 
 @contextlib.contextmanager
@@ -72,8 +94,8 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
                 signal.signal(signum, handler)
 
 
-def _tail(
-    aws_url: str, console: Console, *, queue: str, keep: bool, once: bool, json_output: bool, stop: threading.Event
+def _follow(
+    aws_url: str, show: Callable[[str], None], *, queue: str, keep: bool, once: bool, stop: threading.Event
 ) -> int:
     sqs = boto3.session.Session(region_name=LOCAL_REGION).client(
         "sqs", endpoint_url=aws_url, aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY
@@ -89,7 +111,7 @@ def _tail(
             if not messages and once:
                 break
             for message in messages:
-                show_event(message["Body"], console, json_output=json_output)
+                show(message["Body"])
                 shown += 1
                 if not keep:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
