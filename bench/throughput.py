@@ -19,6 +19,10 @@ and wrong the other).
 * ``raw one-write update_item``: the single conditional ``UpdateItem`` an apply without a read would have to send
   (every carrier attribute set or removed, the bookkeeping and index keys, the monotonic and delivered conditions;
   :func:`one_write_update`). Not used by the store: this row is why (moto's UpdateItem costs per clause).
+* ``raw push work``: what one push costs the receiver with no code of ours (a push is a notification, not the
+  truth: docs/security.md): read the stored copy, record the push against replays (conditional put), take the
+  parcel's read lease (conditional update), ``GET`` TrackingMore's copy from the sandbox, write it on the stored
+  copy's revision, release the lease. The floor of the ``webhook apply`` row.
 * ``create (POST /trackings)``: one new tracking per request, carrier given.
 * ``create (POST /trackings/batch, 40 per request)``: items per second.
 * ``webhook apply``: a signed v2 push (``trackingmore.webhooks.sign``) carrying a real change of a stored tracking.
@@ -49,6 +53,7 @@ RAW_CALLS: dict[str, dict[str, float]] = {
     "raw_apply": {"GetItem": 1.0, "PutItem": 1.0},
     "raw_update": {"UpdateItem": 1.0},
     "raw_create": {"GetItem": 1.0, "PutItem": 2.0},
+    "raw_push": {"GetItem": 1.0, "PutItem": 2.0, "UpdateItem": 2.0},
 }
 WEBHOOK_TOKEN = LOCAL_SECRET_VALUES["webhook_token"]
 WEBHOOK_EMAIL = LOCAL_SECRET_VALUES["account_email"]
@@ -243,7 +248,18 @@ def run(
 
     started = time.monotonic()
     samples: dict[str, list[float]] = {
-        k: [] for k in ("raw", "raw_applied", "raw_apply", "raw_update", "raw_create", "create", "batch", "webhook")
+        k: []
+        for k in (
+            "raw",
+            "raw_applied",
+            "raw_apply",
+            "raw_update",
+            "raw_push",
+            "raw_create",
+            "create",
+            "batch",
+            "webhook",
+        )
     }
     calls: dict[str, dict[str, float]] = {}
     with (
@@ -309,6 +325,50 @@ def run(
             for update in updates:
                 table.update_item(**update)
             samples["raw_update"].append(_rate(pairs, time.perf_counter() - before))
+
+            # the work alone of one push as the receiver does it (a push is a notification: docs/security.md,
+            # "Forged pushes"): read the stored copy, record the push against replays, take the parcel's read lease,
+            # read TrackingMore's copy, write it on the stored copy's revision, release the lease
+            numbers = pool[round_no * webhook_block : round_no * webhook_block + min(pairs, webhook_block)]
+            now = int(time.time())
+            before = time.perf_counter()
+            for i, number in enumerate(numbers):
+                raw_key = {"pk": f"RAW#{round_no}#{i}"}
+                current = table.get_item(Key=raw_key, ConsistentRead=True)["Item"]
+                cache.put_item(
+                    Item={"pk": f"PUSH#bench#{round_no}#{i}", "expires_at": now + 600},
+                    ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                    ExpressionAttributeValues={":now": now},
+                )
+                lease = {"pk": f"FETCH#bench#{round_no}#{i}"}
+                cache.update_item(
+                    Key=lease,
+                    UpdateExpression="SET #owner = :me, lease_until = :until, expires_at = :ttl ADD requested :one",
+                    ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={
+                        ":me": "bench",
+                        ":one": 1,
+                        ":now": now * 1000,
+                        ":until": (now + 30) * 1000,
+                        ":ttl": now + 600,
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+                upstream.get(f"{sandbox.base_url}/trackings/ups/{number}", headers=sandbox.headers, timeout=10).json()
+                table.put_item(
+                    Item={**applied_item, **raw_key, "revision": int(current.get("revision", 0)) + 1},
+                    ConditionExpression="revision = :rev",
+                    ExpressionAttributeValues={":rev": current.get("revision", 0)},
+                )
+                cache.update_item(
+                    Key=lease,
+                    UpdateExpression="REMOVE lease_until, #owner",
+                    ConditionExpression="#owner = :me AND requested = :seen",
+                    ExpressionAttributeNames={"#owner": "owner"},
+                    ExpressionAttributeValues={":me": "bench", ":seen": 1},
+                )
+            samples["raw_push"].append(_rate(len(numbers), time.perf_counter() - before))
 
             # the work alone of single creates: read, claim, create upstream, write
             numbers = harness.ups_numbers(create_block, 94_000_000 + serial)
@@ -385,6 +445,11 @@ def run(
         "batch": ("create (POST /trackings/batch, 40/request)", "trackings/s", "raw"),
         "raw_apply": ("raw get_item + conditional put_item (the DynamoDB work of one apply)", "pairs/s", "raw_applied"),
         "raw_update": ("raw one-write update_item (an apply without a read: not used)", "updates/s", "raw_applied"),
+        "raw_push": (
+            "raw push work (get, replay put, lease update, upstream get, conditional put, lease update)",
+            "pushes/s",
+            "raw_applied",
+        ),
         "webhook": ("webhook apply (POST /webhooks/trackingmore/{token})", "applies/s", "raw_applied"),
     }
     rates = []
