@@ -333,7 +333,8 @@ def run(
             now = int(time.time())
             before = time.perf_counter()
             for i, number in enumerate(numbers):
-                raw_key = {"pk": f"RAW#{round_no}#{i}"}
+                # a new tracking, as the webhooks find theirs (the apply block above rewrote the first ``pairs``)
+                raw_key = {"pk": f"RAW#{round_no}#{pairs + i}"}
                 current = table.get_item(Key=raw_key, ConsistentRead=True)["Item"]
                 cache.put_item(
                     Item={"pk": f"PUSH#bench#{round_no}#{i}", "expires_at": now + 600},

@@ -60,7 +60,7 @@ def test_throughput_drives_both_handlers_against_the_same_moto_server() -> None:
     result = throughput.run(rounds=1, raw_block=5, create_block=2, batch_requests=1, webhook_block=2)
 
     rates = {rate.kind: rate for rate in result.rates}
-    assert len(result.rates) == 8
+    assert len(result.rates) == 9
     assert all(rate.median_per_s > 0 for rate in result.rates)
     new, applied = "raw put_item (a new tracking)", "raw put_item (a tracking with its carrier events)"
     assert rates[new].ratio is None
@@ -70,6 +70,7 @@ def test_throughput_drives_both_handlers_against_the_same_moto_server() -> None:
     assert {kind for kind, baseline in baselines.items() if baseline == applied} == {
         "raw get_item + conditional put_item (the DynamoDB work of one apply)",
         "raw one-write update_item (an apply without a read: not used)",
+        "raw push work (get, replay put, lease update, upstream get, conditional put, lease update)",
         "webhook apply (POST /webhooks/trackingmore/{token})",
     }
     assert all(baseline in (new, applied) for baseline in baselines.values())
@@ -77,6 +78,9 @@ def test_throughput_drives_both_handlers_against_the_same_moto_server() -> None:
     # taken and released (the push is a notification: TrackingMore's copy is read), and one conditional write
     webhook = rates["webhook apply (POST /webhooks/trackingmore/{token})"]
     assert webhook.dynamodb_calls_per_op == {"GetItem": 1.0, "PutItem": 2.0, "UpdateItem": 2.0}
+    # ... the calls its floor row makes (a receiver that changes its calls needs a new floor)
+    floor = rates["raw push work (get, replay put, lease update, upstream get, conditional put, lease update)"]
+    assert floor.dynamodb_calls_per_op == webhook.dynamodb_calls_per_op
     # A new single create: the stored-copy read, the claim and the tracking; no re-read, no claim delete
     assert rates["create (POST /trackings)"].dynamodb_calls_per_op == {"GetItem": 1.0, "PutItem": 2.0}
     # A batch: one put per tracking, and one per 40 for the account-wide batch-create limit (RATE# in CacheTable)
