@@ -565,10 +565,10 @@ def _throughput_findings(results: dict[str, Any]) -> list[str]:
         "so the re-read after claiming went too: 3 DynamoDB calls instead of 5 (0.19× in the previous figures); "
         "DELETE and a carrier change clear the identity's claim so it can be created again at once (tested). "
         "Clients with many parcels have the batch route, which meets the target.",
-        '- A push is a notification, not the truth (docs/security.md, "Forged pushes"): v2 signs only a '
-        "timestamp, so the receiver applies TrackingMore's own copy, not the body. Per push it reads the stored "
-        "copy, records the push against replays, takes the parcel's read lease (pushes for one parcel share a "
-        "read), reads TrackingMore's copy, writes it on the stored copy's revision and releases the lease: "
+        '- A push is a notification, not the truth (docs/security.md, "Forged or replayed TrackingMore pushes"): v2 '
+        "signs only a timestamp, so the receiver applies TrackingMore's own copy, not the body. Per push it reads "
+        "the stored copy, records the push against replays, takes the parcel's read lease (pushes for one parcel "
+        "share a read), reads TrackingMore's copy, writes it on the stored copy's revision and releases the lease: "
         f"{_rate(results, 'raw push work')} with no handler at all, {reach('raw push work')}; "
         f"{_over(results, 'webhook', 'raw push work')}. Its DynamoDB part alone, a read and a conditional write, "
         f"runs at {_rate(results, 'raw get_item')}. The one way round that read, a single conditional `UpdateItem` "

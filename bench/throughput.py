@@ -327,8 +327,9 @@ def run(
             samples["raw_update"].append(_rate(pairs, time.perf_counter() - before))
 
             # the work alone of one push as the receiver does it (a push is a notification: docs/security.md,
-            # "Forged pushes"): read the stored copy, record the push against replays, take the parcel's read lease,
-            # read TrackingMore's copy, write it on the stored copy's revision, release the lease
+            # "Forged or replayed TrackingMore pushes"): read the stored copy, record the push against replays, take
+            # the parcel's read lease, read TrackingMore's copy, write it on the stored copy's revision, release the
+            # lease
             numbers = pool[round_no * webhook_block : round_no * webhook_block + min(pairs, webhook_block)]
             now = int(time.time())
             before = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Exit codes and the errors the CLI reports (docs/cli.md, "Exit codes").
+"""Exit codes and the errors the CLI reports (docs/cli.md, "Errors and exit codes").
 
 Commands raise a :class:`CliError` where something fails; the root command group is the one place that prints it
 (:mod:`shiptrack_cli.render`) and exits with its :attr:`CliError.exit_code`.

@@ -1,4 +1,4 @@
-"""What Lambda counts of a response, and the byte budget a page of trackings keeps to (docs/api.md, "Pages").
+"""What Lambda counts of a response, and the byte budget a page of trackings keeps to (docs/api.md, "List trackings").
 
 Lambda refuses a result whose JSON, as the Python runtime serialises it, is over :data:`LAMBDA_RESPONSE_LIMIT` bytes
 (API Gateway then answers 502). A proxy result carries the body as a JSON *string*, so what counts is the body

@@ -1,4 +1,4 @@
-"""Text and values a caller sends, held to what may be stored and shown to others (docs/security.md, "Strict input").
+"""Text and values a caller sends, held to what may be stored and shown to others (docs/security.md, "Loose input").
 
 The field types of the request models (:mod:`shiptrack.models`, :mod:`shiptrack.webhook_models`): one-line text,
 free text, a strict JSON boolean, and the bounded shapes of titles, order ids, customer contact fields.
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 # Text we store and show others (dashboards, e-mails, storefront webhooks) must not carry characters that change how
-# it reads or breaks what reads it (docs/security.md, "Strict input"): C0/C1 controls (NUL, ESC …), DEL, the bidi
+# it reads or breaks what reads it (docs/security.md, "Loose input"): C0/C1 controls (NUL, ESC …), DEL, the bidi
 # embeddings, overrides and isolates that reorder text on screen ("Trojan Source"), and lone surrogates (not Unicode).
 # Such input is refused with a 422 naming the field, never silently cleaned: the caller learns what was wrong.
 # Right-to-left *letters* (Arabic, Hebrew) and the invisible LRM/RLM marks are ordinary text and pass.

@@ -2,7 +2,7 @@
 
 Cursors are not secret (they hold the caller's own keys) but tamper-evident and bound to the filters they were
 issued for: one that does not verify, or names a key outside the queried partition, is a 400 ``invalid_cursor``
-and never reaches DynamoDB (docs/data-model.md "Cursors").
+and never reaches DynamoDB (docs/security.md, "Forged or malformed cursors").
 
 The HMAC keys come from :class:`CursorSigner`, built by the composition root (``shiptrack.runtime``): the first key
 signs, every key verifies, so a key can be rotated without breaking the cursors callers hold.

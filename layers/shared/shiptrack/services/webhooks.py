@@ -1,6 +1,7 @@
 """TrackingMore v2 push receiver (docs/design.md §6, reference §7.1): a push is a notification, not the truth.
 
-A push must pass these checks, in this order, or nothing changes (docs/security.md, "Forged pushes"):
+A push must pass these checks, in this order, or nothing changes (docs/security.md, "Forged or replayed TrackingMore
+pushes"):
 
 1. the secret token in the URL path equals a configured one (constant-time; the previous token too while a rotation
    is in progress) — checked before the body is even parsed, so a scanner learns nothing about what we accept (401);
