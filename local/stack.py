@@ -822,10 +822,14 @@ def main(argv: list[str] | None = None) -> int:
         overrides["verbose"] = True
     for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         os.environ.pop(variable, None)  # the stack talks to its own moto only
-    stop_requested = threading.Event()
+    stop_requested = threading.Event()  # set by the starter thread when the stack cannot start
+    signalled: list[int] = []
 
     def request_stop(signum: int, frame: Any) -> None:
-        stop_requested.set()
+        # No lock here (Event.set() takes one): a handler runs between two bytecodes of the main thread, possibly
+        # inside the handler of the signal before. make forwards the TERM it gets, so two arrive at once, and
+        # stop_requested.set() here deadlocked about one stop in fifteen (then SIGKILL).
+        signalled.append(signum)
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -839,7 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     starter.start()
     # Wake up now and then: the kernel may deliver SIGTERM/SIGINT to any thread, and a main thread blocked in a lock
     # without a timeout would then never run the Python handler (seen: a stop that never began, then SIGKILL).
-    while not stop_requested.wait(timeout=0.2):
+    while not signalled and not stop_requested.wait(timeout=0.2):
         pass
     started_stopping = time.monotonic()
     stack.log("stopping")

@@ -70,24 +70,33 @@ def follow_queue(
     for the queue's visibility timeout. A second Ctrl-C stops at once.
     """
     stop = stop or threading.Event()
-    with _stopped_by_signals(stop):
-        return _follow(aws_url, show, queue=queue, keep=keep, once=once, stop=stop)
+    with _signals() as signalled:
+        return _follow(
+            aws_url, show, queue=queue, keep=keep, once=once, stopping=lambda: stop.is_set() or bool(signalled)
+        )
 
 
 @contextlib.contextmanager
-def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+def _signals() -> Iterator[list[int]]:
+    """The SIGINT and SIGTERM received meanwhile (in the main thread; elsewhere none are caught).
+
+    The handler takes no lock: it runs between two bytecodes of the main thread, which may be inside the handler of
+    the signal before (``make`` forwards the TERM it gets, so two can arrive at once). ``Event.set()`` there
+    deadlocked the local stack on its own lock.
+    """
+    signalled: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signalled
         return
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGINT and stop.is_set():
+        if signum == signal.SIGINT and signalled:
             raise KeyboardInterrupt
-        stop.set()
+        signalled.append(signum)
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield signalled
     finally:
         for signum, handler in previous.items():
             if handler is not None:  # None: a handler not set from Python, which cannot be put back
@@ -95,7 +104,7 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _follow(
-    aws_url: str, show: Callable[[str], None], *, queue: str, keep: bool, once: bool, stop: threading.Event
+    aws_url: str, show: Callable[[str], None], *, queue: str, keep: bool, once: bool, stopping: Callable[[], bool]
 ) -> int:
     sqs = boto3.session.Session(region_name=LOCAL_REGION).client(
         "sqs", endpoint_url=aws_url, aws_access_key_id=FAKE_KEY, aws_secret_access_key=FAKE_KEY
@@ -103,7 +112,7 @@ def _follow(
     shown = 0
     try:
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        while not stop.is_set():
+        while not stopping():
             answer = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0 if once else WAIT_SECONDS
             )
