@@ -841,8 +841,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     starter = threading.Thread(target=_start_into, args=(stack, stop_requested), daemon=True)
     starter.start()
-    # Wake up now and then: the kernel may deliver SIGTERM/SIGINT to any thread, and a main thread blocked in a lock
-    # without a timeout would then never run the Python handler (seen: a stop that never began, then SIGKILL).
+    # Poll: the handler only records the signal, and the main thread must not block without a timeout (it runs the
+    # Python handlers, only between bytecodes).
     while not signalled and not stop_requested.wait(timeout=0.2):
         pass
     started_stopping = time.monotonic()
