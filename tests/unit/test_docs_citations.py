@@ -35,7 +35,8 @@ def cited_in() -> list[Path]:
         text=True,
         check=True,
     ).stdout.split()
-    return [ROOT / name for name in listed if (ROOT / name).is_file()]
+    this = Path(__file__).resolve()  # its own examples cite a passage that does not exist, on purpose
+    return [ROOT / name for name in listed if (ROOT / name).is_file() and (ROOT / name).resolve() != this]
 
 
 def flowing_text(path: Path) -> str:
