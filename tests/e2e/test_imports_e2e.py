@@ -27,9 +27,12 @@ pytestmark = pytest.mark.e2e
 BATCH = "POST /trackings/batch"
 #: The account's batch-create rate in this stack, shared by 4 workers (2 calls a second each).
 RATE = 8
-#: What the sandbox refuses beyond: the rate plus room for the jitter between a call leaving a worker and arriving
-#: (the client paces sends; the sandbox counts arrivals). Without pacing, 4 workers × 10 chunks would send 40 at once.
-SANDBOX_LIMIT = RATE + RATE // 2
+#: What the sandbox refuses beyond: twice the rate, room for the jitter between a slot and the call's arrival (the
+#: client paces sends; the sandbox counts arrivals). On a loaded 2-core machine (a test run beside this one) the
+#: paced 8/s once arrived as 13 within one second, past the 12 this allowed before. Without pacing, 4 workers × 10
+#: chunks would send 40 at once; the benchmark holds the gate to a sandbox that refuses any excess at all
+#: (docs/benchmarks.md, "Imports").
+SANDBOX_LIMIT = 2 * RATE
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +92,10 @@ def test_1000_items_complete_with_25_upstream_calls_within_the_account_limit(cli
     after = client.sandbox("GET", "stats")
     assert final["status"] == "completed"
     assert final["summary"] == {"total": 1000, "created": 1000, "existing": 0, "failed": 0, "pending": 0}
-    assert after["calls"][BATCH] - before["calls"].get(BATCH, 0) == math.ceil(1000 / CHUNK_SIZE)
-    assert after["rate_limited"] == before["rate_limited"]  # never over the account's batch-create rate
+    # Both counts in each message: an extra call is either a 429's retry or a chunk sent twice
+    calls = after["calls"][BATCH] - before["calls"].get(BATCH, 0)
+    refused = after["rate_limited"] - before["rate_limited"]
+    assert (calls, refused) == (math.ceil(1000 / CHUNK_SIZE), 0), f"{calls} calls, {refused} refused (429)"
 
     results = client.get(f"/imports/{final['id']}/results", limit=500).json()
     assert [r["index"] for r in results["items"]] == list(range(500))
