@@ -4,8 +4,8 @@
   free loopback ports, ready (`GET /_local/health` is 200) before the first test, always stopped at the end.
   It is a `local.stack.StackProcess`: `.api_url`, `.invoke_url`, `.aws_endpoint`, `.sandbox_url`,
   `.sandbox_control_url`, `.api_key`, `.client(service)`, `.logs()`.
-* `local_stack_factory` — session-scoped: `start(template_path, env=..., sandbox=...)` starts another stack
-  (e.g. on a fixture template) and stops it at the end of the session.
+* `local_stack_factory` — session-scoped: `with running(template_path, env=..., sandbox=...) as stack:` starts another
+  stack (e.g. on a fixture template), ready, and stops it when the block ends (a module fixture's teardown).
 
 Stacks run their functions on `.local/runtime` (local/runtime.py: the layer's lock and the runtime's boto3, not the
 dev venv); the factory builds it first when the lock changed.
@@ -50,30 +50,7 @@ READY_TIMEOUT_SECONDS = 120.0  # generous: the machine is shared
 class StackFactory:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.started: list[StackProcess] = []
-
-    def start(
-        self,
-        template_path: str | Path = DEFAULT_TEMPLATE,
-        *,
-        env: Mapping[str, str] | None = None,
-        sandbox: bool = True,
-        name: str = "stack",
-    ) -> StackProcess:
-        stack = StackProcess(
-            template_path,
-            env={"LOCAL_SCHEDULE_SECONDS": "0", **(env or {})},
-            sandbox=sandbox,
-            log_path=self.log_dir / f"{name}-{len(self.started)}.log",
-        )
-        self.started.append(stack)
-        stack.start()
-        try:
-            stack.wait_ready(READY_TIMEOUT_SECONDS)
-        except Exception:
-            stack.stop()
-            raise
-        return stack
+        self.started = 0  # numbers the stacks' logs
 
     @contextlib.contextmanager
     def running(
@@ -84,29 +61,28 @@ class StackFactory:
         sandbox: bool = True,
         name: str = "stack",
     ) -> Iterator[StackProcess]:
-        """A stack for one module's tests, stopped when they are done: an idle stack still polls its queues and
-        streams (about a sixth of a core), and the suite's module stacks would otherwise all run until the end."""
-        stack = self.start(template_path, env=env, sandbox=sandbox, name=name)
+        """A stack, ready, stopped when the block ends: a module's own stack when its tests are done (an idle stack
+        still polls its queues and streams, about a sixth of a core), the session's at the end."""
+        stack = StackProcess(
+            template_path,
+            env={"LOCAL_SCHEDULE_SECONDS": "0", **(env or {})},
+            sandbox=sandbox,
+            log_path=self.log_dir / f"{name}-{self.started}.log",
+        )
+        self.started += 1
+        stack.start()
         try:
+            stack.wait_ready(READY_TIMEOUT_SECONDS)
             yield stack
         finally:
             with contextlib.suppress(Exception):
                 stack.stop()
 
-    def stop_all(self) -> None:
-        for stack in self.started:
-            with contextlib.suppress(Exception):
-                stack.stop()
-
 
 @pytest.fixture(scope="session")
-def local_stack_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
+def local_stack_factory(tmp_path_factory: pytest.TempPathFactory) -> StackFactory:
     ensure_runtime()  # once here, not raced by the stacks' own start-up
-    factory = StackFactory(tmp_path_factory.mktemp("local-stack"))
-    try:
-        yield factory
-    finally:
-        factory.stop_all()
+    return StackFactory(tmp_path_factory.mktemp("local-stack"))
 
 
 #: The session stack's upstream: the realistic profile (docs/sandbox.md), ten times faster, so the main paths meet
@@ -118,7 +94,8 @@ SESSION_PARAMETER_OVERRIDES = "ChangesFeedDelaySeconds=1"
 
 
 @pytest.fixture(scope="session")
-def local_stack(local_stack_factory: StackFactory) -> StackProcess:
+def local_stack(local_stack_factory: StackFactory) -> Iterator[StackProcess]:
     """The whole service (template.yaml, the sandbox, moto) running locally for the session."""
     env = {"LOCAL_UPSTREAM_LATENCY": SESSION_UPSTREAM_LATENCY, "LOCAL_PARAMETER_OVERRIDES": SESSION_PARAMETER_OVERRIDES}
-    return local_stack_factory.start(DEFAULT_TEMPLATE, name="local-stack", env=env)
+    with local_stack_factory.running(DEFAULT_TEMPLATE, name="local-stack", env=env) as stack:
+        yield stack
