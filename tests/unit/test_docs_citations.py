@@ -27,7 +27,8 @@ OUTSIDE = re.compile("|".join([r"\.\./" + "shared", "DESIGN" + r"\.md", "DESIGN"
 WRAP = re.compile(r"\s*\n\s*(?:#+:?\s*|//\s*)?")
 
 
-def cited_in() -> list[Path]:
+@cache
+def cited_in() -> tuple[Path, ...]:
     listed = subprocess.run(
         ["git", "ls-files", "*.py", "*.md", "*.yaml", "*.toml", "*.cfg", "Makefile", "*.sh"],
         cwd=ROOT,
@@ -36,7 +37,7 @@ def cited_in() -> list[Path]:
         check=True,
     ).stdout.split()
     this = Path(__file__).resolve()  # its own examples cite a passage that does not exist, on purpose
-    return [ROOT / name for name in listed if (ROOT / name).is_file() and (ROOT / name).resolve() != this]
+    return tuple(ROOT / name for name in listed if (ROOT / name).is_file() and (ROOT / name).resolve() != this)
 
 
 def flowing_text(path: Path) -> str:
