@@ -152,10 +152,11 @@ def test_a_limit_with_its_own_margin_is_spaced_by_it_across_instances(table: Cou
     first, second = gate(table, clock), gate(table, clock)
     own = RateLimit(1, 1.0, margin=OWN_LIMIT_MARGIN_SECONDS)
 
-    granted = [subject.reserve(BATCH, own, within=60).wait for subject in (first, second, first)]
+    granted = [subject.reserve(BATCH, own, within=60) for subject in (first, second, first)]
 
     step = 1.0 + OWN_LIMIT_MARGIN_SECONDS
-    assert [round(wait, 3) for wait in granted] == [0.0, step, 2 * step]
+    assert [round(reservation.wait, 3) for reservation in granted] == [0.0, step, 2 * step]
+    assert {reservation.margin for reservation in granted} == {OWN_LIMIT_MARGIN_SECONDS}
 
 
 class SlowTable(CountingTable):
@@ -199,7 +200,8 @@ def test_before_its_first_write_a_gate_gives_a_free_slot_the_default_lead(table:
 
     granted = subject.reserve(LIST, RateLimit(1, 1.0), within=60)
 
-    assert granted == Reservation(granted=True, wait=FIRST_WRITE_LEAD_MS / 1000)
+    # The caller that wakes later than half the gate's margin after its slot takes another (trackingmore's Transport).
+    assert granted == Reservation(granted=True, wait=FIRST_WRITE_LEAD_MS / 1000, margin=SHARED_WINDOW_MARGIN_SECONDS)
 
 
 def test_a_slot_that_passed_during_a_slower_write_is_left_and_the_next_one_taken(aws: Any, clock: Clock) -> None:
@@ -310,7 +312,7 @@ def test_contention_beyond_the_attempts_refuses_with_a_short_retry(table: Any, c
 
     refused = AlwaysLate(table, clock=clock, max_attempts=3).reserve(REALTIME, THREE_PER_SECOND, within=60)
 
-    assert refused == (False, CONTENTION_RETRY_SECONDS)
+    assert refused[:2] == (False, CONTENTION_RETRY_SECONDS)
 
 
 def test_a_throttled_table_is_a_retryable_503(clock: Clock) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "BASE_DELAY",
     "DEFAULT_RATE_LIMIT_WAIT",
     "MAX_DELAY",
+    "MAX_SLOT_RETAKES",
     "RATE_LIMIT_MARGIN_SECONDS",
     "RETRY_AFTER_CAP",
     "SUCCESS_CODES",
@@ -60,6 +61,9 @@ RETRY_AFTER_CAP: Final = 120.0
 #: Longest wait for a rate-limit slot before a call (the client's ``rate_limit_wait``) when no deadline bounds it:
 #: unbounded, as the client always waited; a slot further away than a caller's own bound raises ``RateLimitError``.
 DEFAULT_RATE_LIMIT_WAIT: Final = float("inf")
+#: How many times a call takes a new rate-limit slot after waking too late for the one it slept until. A host busy
+#: enough to oversleep every time sends on the last one anyway: the call is not held back forever.
+MAX_SLOT_RETAKES: Final = 2
 #: ``meta.code`` values meaning success (reference §1).
 SUCCESS_CODES: Final[frozenset[int]] = frozenset({200, 201})
 
@@ -370,24 +374,36 @@ class Transport:
         return (min(self._connect_timeout, left), min(self._read_timeout, left))
 
     def _wait_for_slot(self, route: Route) -> None:
-        """Take a rate-limit slot for ``route`` and sleep until it starts; raise when none starts in time."""
+        """Take a rate-limit slot for ``route`` and sleep until it starts; raise when none starts in time.
+
+        A sleep that ends late (a busy host) leaves its slot unused and takes another, at most ``MAX_SLOT_RETAKES``
+        times: sent late, the call would reach TrackingMore closer than a window to the call of the next slot. The
+        slot left unused stays counted, so the gate only ever lets fewer calls through, never more.
+        """
         limit = self._rate_limits.get(route.name, route.rate_limit)
         if limit is None:
             return
-        within = self._rate_limit_wait
-        if self._budget is not None:
-            within = min(within, max(0.0, self._budget.left() - self._budget.min_attempt))
-        granted, wait = self._gate.reserve(route.name, limit, within=within)
-        if not granted:
-            raise errors.RateLimitError(
-                f"TrackingMore's rate limit allows this call again in {wait:.1f} s",
-                retry_after=wait,
-                code=None,
-                endpoint=route.name,
-                debug_detail=f"no slot within the {within:.3f} s this call could wait",
-            )
-        if wait > 0:
-            self._sleep(wait)
+        for retake in range(MAX_SLOT_RETAKES + 1):
+            within = self._rate_limit_wait
+            if self._budget is not None:
+                within = min(within, max(0.0, self._budget.left() - self._budget.min_attempt))
+            reservation = self._gate.reserve(route.name, limit, within=within)
+            if not reservation.granted:
+                raise errors.RateLimitError(
+                    f"TrackingMore's rate limit allows this call again in {reservation.wait:.1f} s",
+                    retry_after=reservation.wait,
+                    code=None,
+                    endpoint=route.name,
+                    debug_detail=f"no slot within the {within:.3f} s this call could wait",
+                )
+            if reservation.wait <= 0:
+                return
+            due = self._clock() + reservation.wait
+            self._sleep(reservation.wait)
+            late = self._clock() - due
+            if late <= reservation.margin / 2 or retake == MAX_SLOT_RETAKES:
+                return
+            logger.debug("%s woke %.3fs after its slot (retake %d)", route.name, late, retake + 1)
 
     def _pause_after_rate_limit(self, route: Route, error: errors.TrackingMoreError) -> None:
         """A 429 from TrackingMore on a rate-limited route pauses the route for every caller of the account."""

@@ -65,10 +65,16 @@ class RateLimit:
 
 class Reservation(NamedTuple):
     """A gate's answer. Granted: call after ``wait`` seconds (the slot is taken). Refused: nothing was taken, and
-    the earliest slot is ``wait`` seconds away."""
+    the earliest slot is ``wait`` seconds away.
+
+    ``margin`` is how much wider than the limit the gate kept the slot's window. A caller that starts later than half
+    of it after its slot (it slept past the slot: a busy host) would reach TrackingMore too close to the next slot's
+    call; it reserves again instead and leaves that slot unused (``Transport`` does).
+    """
 
     granted: bool
     wait: float
+    margin: float = RATE_LIMIT_MARGIN_SECONDS
 
 
 @runtime_checkable
@@ -102,14 +108,14 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             slot = max(now, not_before)
+            margin = RATE_LIMIT_MARGIN_SECONDS if self._limit.margin is None else self._limit.margin
             if len(self._slots) == self._limit.requests:
-                margin = RATE_LIMIT_MARGIN_SECONDS if self._limit.margin is None else self._limit.margin
                 slot = max(slot, self._slots[0] + self._limit.per_seconds + margin)
             wait = slot - now
             if wait > within:
-                return Reservation(granted=False, wait=wait)
+                return Reservation(granted=False, wait=wait, margin=margin)
             self._slots.append(slot)
-            return Reservation(granted=True, wait=wait)
+            return Reservation(granted=True, wait=wait, margin=margin)
 
     def acquire(self) -> float:
         """Wait (outside the lock) for the earliest slot; return how long that took."""

@@ -188,13 +188,18 @@ class FakeClock:
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
         self.sleeps: list[float] = []
+        self._late: deque[float] = deque()
 
     def __call__(self) -> float:
         return self.now
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
+        self.now += seconds + (self._late.popleft() if self._late else 0.0)
+
+    def oversleep(self, *late: float) -> None:
+        """The next sleeps end this much later than asked, one value each (a busy host wakes late)."""
+        self._late.extend(late)
 
     def advance(self, seconds: float) -> None:
         self.now += seconds

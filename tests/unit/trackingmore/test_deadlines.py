@@ -246,6 +246,21 @@ def test_a_rate_limit_wait_past_the_deadline_is_a_rate_limit_error_with_the_wait
     assert clock.sleeps == pytest.approx([WINDOW])
 
 
+def test_a_slot_retaken_after_a_late_wake_must_fit_the_deadline_too(
+    client: TrackingMoreClient, upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    upstream.reply("GET", LIST, {"items": []})
+    client.list_trackings()
+    clock.oversleep(0.2)
+
+    with pytest.raises(RateLimitError) as caught:
+        within(client, 3.5).list_trackings()  # 1.5 s to wait; woken at 1.25 s, the next slot is 0.85 s on: too late
+
+    assert caught.value.retry_after == pytest.approx(2 * WINDOW - (WINDOW + 0.2))
+    assert len(upstream.requests) == 1  # nothing sent on the late wake
+    assert clock.sleeps == pytest.approx([WINDOW])
+
+
 def test_realtime_429_pauses_every_caller_and_no_one_sleeps_past_a_deadline(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.unit.trackingmore.fakes import BASE_URL, ClientFactory, FakeClock, FakeUpstream
+from tests.unit.trackingmore.fakes import (
+    BASE_URL,
+    ClientFactory,
+    FakeClock,
+    FakeUpstream,
+    RecordedRequest,
+    Reply,
+    envelope,
+    json_reply,
+)
 from trackingmore import (
     CreateTrackingRequest,
     InProcessRateGate,
@@ -18,6 +28,7 @@ from trackingmore import (
     Reservation,
     TrackingMoreClient,
 )
+from trackingmore._transport import MAX_SLOT_RETAKES
 from trackingmore.client import LIST_RATE_LIMIT, REALTIME_RATE_LIMIT
 from trackingmore.ratelimit import RATE_LIMIT_MARGIN_SECONDS
 
@@ -95,10 +106,10 @@ def test_concurrent_reservations_get_distinct_slots() -> None:
     lock = threading.Lock()
 
     def reserve() -> None:
-        granted, wait = gate.reserve(LIST, ONE_PER_SECOND, within=100)
-        assert granted
+        reservation = gate.reserve(LIST, ONE_PER_SECOND, within=100)
+        assert reservation.granted
         with lock:
-            waits.append(wait)
+            waits.append(reservation.wait)
 
     threads = [threading.Thread(target=reserve) for _ in range(8)]
     for thread in threads:
@@ -198,6 +209,62 @@ def test_batch_creates_are_unlimited_unless_the_client_says(upstream: FakeUpstre
 
     assert plain.reserved == []
     assert limited.reserved == [(BATCH, batch_limit, float("inf"))]
+
+
+def arrival_times(upstream: FakeUpstream, clock: FakeClock, path: str, data: object) -> list[float]:
+    """Answer every call to ``path`` with ``data``; the list fills with the clock's time at each call's arrival."""
+    arrivals: list[float] = []
+
+    def answer(request: RecordedRequest) -> Reply:
+        arrivals.append(clock())
+        return json_reply(envelope(data))
+
+    upstream.handle("GET" if path == "/trackings/get" else "POST", path, answer)
+    return arrivals
+
+
+def test_a_call_that_wakes_late_for_its_slot_takes_the_next_one_so_arrivals_stay_a_window_apart(
+    upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    client = gated_client(upstream, clock, InProcessRateGate(clock))
+    clock.oversleep(0.2)  # the second call's sleep until its slot ends 0.2 s late: more than half the 50 ms margin
+
+    for _ in range(3):
+        client.list_trackings()
+
+    # Sent on its late wake, the second call would arrive at +1.25 and the third at +2.10: 0.85 s apart, a 429.
+    assert [t - arrivals[0] for t in arrivals] == pytest.approx([0.0, 2 * WINDOW, 3 * WINDOW])
+    assert clock.sleeps == pytest.approx([WINDOW, WINDOW - 0.2, WINDOW])  # the retake sleeps only to its own slot
+
+
+def test_a_late_wake_within_half_the_gates_margin_is_sent_on_its_slot(upstream: FakeUpstream, clock: FakeClock) -> None:
+    reply = {"submitted": 1, "added": 1, "trackings": [{"tracking_number": "1Z00000001", "carrier_code": "ups"}]}
+    arrivals = arrival_times(upstream, clock, "/trackings/batch", reply)
+    wide = RateLimit(requests=1, per_seconds=1.0, margin=0.25)
+    client = gated_client(upstream, clock, InProcessRateGate(clock), batch_create_rate_limit=wide)
+    clock.oversleep(0.1)  # within 0.125 s, half this limit's margin: its window still holds
+    items = [CreateTrackingRequest(tracking_number="1Z00000001", carrier_code="ups")]
+
+    for _ in range(3):
+        client.batch_create_trackings(items)
+
+    assert [t - arrivals[0] for t in arrivals] == pytest.approx([0.0, 1.35, 2.5])
+    assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 1.0  # TrackingMore's window, held
+
+
+def test_a_host_that_always_wakes_late_still_sends_after_the_last_retake(
+    upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    client = gated_client(upstream, clock, InProcessRateGate(clock))
+    clock.oversleep(*[0.2] * 10)
+
+    client.list_trackings()
+    client.list_trackings()
+
+    assert len(clock.sleeps) == MAX_SLOT_RETAKES + 1  # one sleep per slot taken, then sent late all the same
+    assert arrivals[1] - arrivals[0] == pytest.approx((MAX_SLOT_RETAKES + 1) * WINDOW + 0.2)
 
 
 @dataclass

@@ -182,7 +182,7 @@ class SharedRateGate:
             slot = state.earliest_slot(limit, now + lead, margin_ms)
             wait = (slot - now) / 1000.0
             if wait > within:
-                return Reservation(granted=False, wait=wait)
+                return Reservation(granted=False, wait=wait, margin=margin_ms / 1000)
             taken = state.with_slot(slot, limit)
             written, current = self._write(route, expected=seen, new=taken)
             done = _epoch_ms(self._clock)
@@ -195,7 +195,7 @@ class SharedRateGate:
                 logger.debug("rate gate slot passed during its write", extra={"route": route, "late_ms": done - slot})
                 continue
             if written:
-                return Reservation(granted=True, wait=max((slot - done) / 1000.0, 0.0))
+                return Reservation(granted=True, wait=max((slot - done) / 1000.0, 0.0), margin=margin_ms / 1000)
         logger.warning("rate gate contended: no slot taken", extra={"route": route, "attempts": self._max_attempts})
         return Reservation(granted=False, wait=CONTENTION_RETRY_SECONDS)
 
