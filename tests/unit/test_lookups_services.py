@@ -10,6 +10,7 @@ import pytest
 from shiptrack.data.cache import TtlCache
 from shiptrack.services import remote_checks
 from shiptrack.services.aircargo import AirCargoRequest, AirWaybill, track_air_cargo
+from shiptrack.services.lookups import LookupSource
 from trackingmore.models import AirCargo, RemoteCheckResult, TransitTime
 
 pytestmark = pytest.mark.unit
@@ -66,17 +67,24 @@ def table(aws: Any) -> Any:
     return aws.table("CacheTable")
 
 
+def waybills(table: Any, client: FakeClient, ttl_seconds: int = 60) -> LookupSource[AirWaybill, FakeClient]:
+    """The air waybills' cache, else ``client``."""
+    return LookupSource(TtlCache(table, "AWB", AirWaybill), ttl_seconds, lambda: client)
+
+
+def places(table: Any, client: FakeClient) -> LookupSource[remote_checks.RemoteAnswer, FakeClient]:
+    """The remote areas' cache, else ``client``."""
+    return LookupSource(TtlCache(table, "REMOTE", remote_checks.RemoteAnswer), 60, lambda: client)
+
+
 def stored(table: Any) -> dict[str, str]:
     return {item["pk"]: item["kind"] for item in table.scan()["Items"]}
 
 
 def test_seed_001_becomes_a_waybill_with_local_times_newest_first(table: Any) -> None:
     client = FakeClient(aircargo=[SEED_001])
-    cache = TtlCache(table, "AWB", AirWaybill)
 
-    response = track_air_cargo(
-        AirCargoRequest(awb_numbers=["17228891936"]), client=lambda: client, cache=cache, ttl_seconds=1800
-    )
+    response = track_air_cargo(AirCargoRequest(awb_numbers=["17228891936"]), waybills(table, client, 1800))
 
     waybill = response.results[0].waybill
     assert waybill is not None
@@ -90,14 +98,8 @@ def test_seed_001_becomes_a_waybill_with_local_times_newest_first(table: Any) ->
 
 def test_a_waybill_the_answer_leaves_out_fails_and_is_not_cached(table: Any) -> None:
     client = FakeClient(aircargo=[SEED_001])
-    cache = TtlCache(table, "AWB", AirWaybill)
 
-    response = track_air_cargo(
-        AirCargoRequest(awb_numbers=["172-28891936", "020-12345675"]),
-        client=lambda: client,
-        cache=cache,
-        ttl_seconds=60,
-    )
+    response = track_air_cargo(AirCargoRequest(awb_numbers=["172-28891936", "020-12345675"]), waybills(table, client))
 
     assert [(r.outcome, r.problem.code if r.problem else None) for r in response.results] == [
         ("found", None),
@@ -108,11 +110,8 @@ def test_a_waybill_the_answer_leaves_out_fails_and_is_not_cached(table: Any) -> 
 
 def test_an_empty_answer_is_a_short_lived_not_found(table: Any) -> None:
     client = FakeClient(aircargo=[{"track_number": "020-12345675", "return_data": {}, "airline_info": None}])
-    cache = TtlCache(table, "AWB", AirWaybill)
 
-    response = track_air_cargo(
-        AirCargoRequest(awb_numbers=["020-12345675"]), client=lambda: client, cache=cache, ttl_seconds=1800
-    )
+    response = track_air_cargo(AirCargoRequest(awb_numbers=["020-12345675"]), waybills(table, client, 1800))
 
     assert response.results[0].problem is not None
     assert response.results[0].problem.code == "awb_not_found"
@@ -120,16 +119,13 @@ def test_an_empty_answer_is_a_short_lived_not_found(table: Any) -> None:
 
 
 def test_the_client_is_not_built_when_everything_is_cached(table: Any) -> None:
-    cache = TtlCache(table, "AWB", AirWaybill)
-    track_air_cargo(AirCargoRequest(awb_numbers=["172-28891936"]), client=lambda: FakeClient(aircargo=[SEED_001]),
-                    cache=cache, ttl_seconds=60)  # fmt: skip
+    source = waybills(table, FakeClient(aircargo=[SEED_001]))
+    track_air_cargo(AirCargoRequest(awb_numbers=["172-28891936"]), source)
 
     def no_client() -> FakeClient:
         raise AssertionError("reading the secret and building a client is not needed")
 
-    response = track_air_cargo(
-        AirCargoRequest(awb_numbers=["172-28891936"]), client=no_client, cache=cache, ttl_seconds=60
-    )
+    response = track_air_cargo(AirCargoRequest(awb_numbers=["172-28891936"]), source._replace(client=no_client))
 
     assert response.results[0].source == "cache"
 
@@ -151,13 +147,10 @@ def test_seed_003_places_are_matched_whatever_the_case_upstream_echoes(table: An
         "errors": [],
     }  # fmt: skip
     client = FakeClient(remote=seed_003)
-    cache = TtlCache(table, "REMOTE", remote_checks.RemoteAnswer)
 
     response = remote_checks.check_remote_areas(
         remote_request({"country": "Japan", "postcode": "7621094"}, {"country": "NZ", "postcode": "Papaaroha"}),
-        client=lambda: client,
-        cache=cache,
-        ttl_seconds=60,
+        places(table, client),
     )
 
     assert [(r.country_code, r.remote, r.carriers) for r in response.results] == [
@@ -170,13 +163,9 @@ def test_seed_003_places_are_matched_whatever_the_case_upstream_echoes(table: An
 
 def test_a_carrier_is_sent_as_trackingmore_spells_it(table: Any) -> None:
     client = FakeClient(remote={"submitted": 1, "other": [], "remote": [], "errors": []})
-    cache = TtlCache(table, "REMOTE", remote_checks.RemoteAnswer)
 
     response = remote_checks.check_remote_areas(
-        remote_request({"country": "US", "postcode": "99501", "carrier": "FEDEX"}),
-        client=lambda: client,
-        cache=cache,
-        ttl_seconds=60,
+        remote_request({"country": "US", "postcode": "99501", "carrier": "FEDEX"}), places(table, client)
     )
 
     assert client.asked[0][1][0].company == "FedEx"
@@ -190,13 +179,10 @@ def test_a_place_no_list_mentions_is_unanswered_when_upstream_lists_the_others(t
         "remote": [],
         "errors": [],
     }
-    cache = TtlCache(table, "REMOTE", remote_checks.RemoteAnswer)
 
     response = remote_checks.check_remote_areas(
         remote_request({"country": "US", "postcode": "10001"}, {"country": "US", "postcode": "99501"}),
-        client=lambda: FakeClient(remote=answer),
-        cache=cache,
-        ttl_seconds=60,
+        places(table, FakeClient(remote=answer)),
     )
 
     assert [(r.outcome, r.remote) for r in response.results] == [("found", False), ("failed", None)]
@@ -208,14 +194,13 @@ def test_a_place_no_list_mentions_is_unanswered_when_upstream_lists_the_others(t
 def test_transit_bands_keep_documented_bounds_and_leave_undocumented_ones_open(table: Any) -> None:
     answer = [{"carrier_code": "dhl", "original": "CN", "destination": "US", "total": 100, "delivered": 90,
                "range1": "50.5", "range2": 4.5, "range3": 30, "range4": 10, "range5": 5}]  # fmt: skip
-    cache = TtlCache(table, "TRANSIT", remote_checks.TransitTimeStats)
     request = remote_checks.TransitTimesRequest.model_validate(
         {"routes": [{"carrier_code": "DHL", "origin": "China", "destination": "US"}]}
     )
+    cache = TtlCache(table, "TRANSIT", remote_checks.TransitTimeStats)
+    source = LookupSource(cache, 60, lambda: FakeClient(transit=answer))
 
-    response = remote_checks.get_transit_times(
-        request, client=lambda: FakeClient(transit=answer), cache=cache, ttl_seconds=60
-    )
+    response = remote_checks.get_transit_times(request, source)
 
     stats = response.results[0].stats
     assert stats is not None

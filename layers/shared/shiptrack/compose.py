@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from shiptrack.services.aircargo import AirWaybill
     from shiptrack.services.detection import DetectedCarrier
     from shiptrack.services.import_dispatch import ChunkQueue
+    from shiptrack.services.lookups import LookupSource
     from shiptrack.services.orders import CreateTrackings
     from shiptrack.services.refresh import RefreshConfig
     from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
@@ -68,7 +69,6 @@ if TYPE_CHECKING:
     from trackingmore import TrackingMoreClient
 
 __all__ = [
-    "Aircargo",
     "Archive",
     "ImportDispatch",
     "ImportWorker",
@@ -203,41 +203,31 @@ def webhook() -> PushReceiver:
     )
 
 
-class Aircargo(NamedTuple):
-    client: ClientFactory
-    cache: TtlCache[AirWaybill]
-    ttl_seconds: int
-
-
-def aircargo() -> Aircargo:
+def aircargo() -> LookupSource[AirWaybill, TrackingMoreClient]:
     """AircargoFunction: answers cached per waybill (``CACHE#AWB#``)."""
     from shiptrack.data.cache import TtlCache
     from shiptrack.services.aircargo import AirWaybill
+    from shiptrack.services.lookups import LookupSource
 
     cache = TtlCache(runtime.cache_table(), "AWB", AirWaybill)
-    return Aircargo(client=_client(), cache=cache, ttl_seconds=get_settings().aircargo_cache_seconds)
+    return LookupSource(cache, get_settings().aircargo_cache_seconds, _client())
 
 
 class RemoteChecks(NamedTuple):
-    client: ClientFactory
-    remote_cache: TtlCache[RemoteAnswer]
-    remote_ttl_seconds: int
-    transit_cache: TtlCache[TransitTimeStats]
-    transit_ttl_seconds: int
+    remote: LookupSource[RemoteAnswer, TrackingMoreClient]
+    transit: LookupSource[TransitTimeStats, TrackingMoreClient]
 
 
 def remote_checks() -> RemoteChecks:
-    """RemoteChecksFunction: remote areas (``CACHE#REMOTE#``) and transit times (``CACHE#TRANSIT#``)."""
+    """RemoteChecksFunction: remote areas (``CACHE#REMOTE#``) and transit times (``CACHE#TRANSIT#``), one client."""
     from shiptrack.data.cache import TtlCache
+    from shiptrack.services.lookups import LookupSource
     from shiptrack.services.remote_checks import RemoteAnswer, TransitTimeStats
 
-    settings, table = get_settings(), runtime.cache_table()
+    settings, table, client = get_settings(), runtime.cache_table(), _client()
     return RemoteChecks(
-        client=_client(),
-        remote_cache=TtlCache(table, "REMOTE", RemoteAnswer),
-        remote_ttl_seconds=settings.remote_cache_seconds,
-        transit_cache=TtlCache(table, "TRANSIT", TransitTimeStats),
-        transit_ttl_seconds=settings.transit_cache_seconds,
+        remote=LookupSource(TtlCache(table, "REMOTE", RemoteAnswer), settings.remote_cache_seconds, client),
+        transit=LookupSource(TtlCache(table, "TRANSIT", TransitTimeStats), settings.transit_cache_seconds, client),
     )
 
 

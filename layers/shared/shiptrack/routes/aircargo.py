@@ -36,5 +36,4 @@ Results: one per distinct waybill, in request order, each `found` (with the `way
     result_per="waybill",
 )
 def track_air_cargo(request: AirCargoRequest) -> AirCargoResponse:
-    deps = compose.aircargo()
-    return track_air_cargo_service(request, client=deps.client, cache=deps.cache, ttl_seconds=deps.ttl_seconds)
+    return track_air_cargo_service(request, compose.aircargo())

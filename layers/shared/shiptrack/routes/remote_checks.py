@@ -41,10 +41,7 @@ one per distinct route, in request order. {UPSTREAM_FAILURE}"""
     result_per="check",
 )
 def check_remote_areas(request: service.RemoteChecksRequest) -> service.RemoteChecksResponse:
-    deps = compose.remote_checks()
-    return service.check_remote_areas(
-        request, client=deps.client, cache=deps.remote_cache, ttl_seconds=deps.remote_ttl_seconds
-    )
+    return service.check_remote_areas(request, compose.remote_checks().remote)
 
 
 @lookup_route(
@@ -56,7 +53,4 @@ def check_remote_areas(request: service.RemoteChecksRequest) -> service.RemoteCh
     result_per="route",
 )
 def get_transit_times(request: service.TransitTimesRequest) -> service.TransitTimesResponse:
-    deps = compose.remote_checks()
-    return service.get_transit_times(
-        request, client=deps.client, cache=deps.transit_cache, ttl_seconds=deps.transit_ttl_seconds
-    )
+    return service.get_transit_times(request, compose.remote_checks().transit)

@@ -13,12 +13,12 @@ waybill reaches the airline's system within minutes. A waybill the answer leaves
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from shiptrack.data.cache import CachedError, TtlCache
+from shiptrack.data.cache import CachedError
 from shiptrack.errors import Problem
 from shiptrack.services import lookups
 from shiptrack.services.lookups import (
@@ -27,6 +27,7 @@ from shiptrack.services.lookups import (
     ItemFailure,
     LookupKind,
     LookupOutcome,
+    LookupSource,
     LookupSummary,
     Source,
 )
@@ -284,16 +285,11 @@ AIRCARGO: Final = LookupKind(
 )
 
 
-def track_air_cargo(
-    request: AirCargoRequest, *, client: Callable[[], AirCargoClient], cache: TtlCache[AirWaybill], ttl_seconds: int
-) -> AirCargoResponse:
-    """Results for the request's distinct waybills, in order: from the cache, else from one upstream call.
-
-    ``client`` is a factory called only when something is not cached (building the real client reads the secret).
-    """
+def track_air_cargo(request: AirCargoRequest, source: LookupSource[AirWaybill, AirCargoClient]) -> AirCargoResponse:
+    """Results for the request's distinct waybills, in order: from the cache, else from one upstream call."""
     awbs = list(dict.fromkeys(request.awb_numbers))
     valid = [awb for awb in awbs if awb_check_digit_ok(awb)]
-    found = lookups.cached_lookup(valid, AIRCARGO, cache=cache, client=client, ttl_seconds=ttl_seconds)
+    found = lookups.cached_lookup(valid, AIRCARGO, source)
     looked_up = {outcome.item: outcome for outcome in found}
     outcomes = [looked_up.get(awb) or _bad_check_digit(awb) for awb in awbs]
     results = [AirCargoResult(awb_number=o.item, waybill=o.value, **lookups.result_fields(o)) for o in outcomes]

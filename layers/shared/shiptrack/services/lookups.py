@@ -38,6 +38,7 @@ __all__ = [
     "ItemFailure",
     "LookupKind",
     "LookupOutcome",
+    "LookupSource",
     "LookupSummary",
     "cached_lookup",
     "distinct_items",
@@ -52,6 +53,7 @@ __all__ = [
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V", bound=BaseModel)
 C = TypeVar("C")
+C_co = TypeVar("C_co", covariant=True)
 
 #: Where an item's result came from: the cache, TrackingMore, or our own checks before any lookup.
 Source = Literal["cache", "upstream", "validation"]
@@ -114,6 +116,16 @@ class LookupKind(NamedTuple, Generic[K, V, C]):
     error_ttl_seconds: int
 
 
+class LookupSource(NamedTuple, Generic[V, C_co]):
+    """Where one kind of lookup gets its answers: ``cache``, which keeps them ``ttl_seconds``, else TrackingMore
+    through ``client``: a factory, called only when something is not cached (building the real client reads the
+    secret)."""
+
+    cache: TtlCache[V]
+    ttl_seconds: int
+    client: Callable[[], C_co]
+
+
 def item_problem(failure: CachedError, *, status: int = 422) -> Problem:
     """The problem document shown for one failed item."""
     return Problem.build(status=status, code=failure.code, title=failure.title, detail=failure.detail)
@@ -156,20 +168,15 @@ def record_cache_lookups(cache_name: str, hits: int, misses: int) -> None:
 
 
 def cached_lookup(
-    items: Sequence[K],
-    kind: LookupKind[K, V, C],
-    *,
-    cache: TtlCache[V],
-    client: Callable[[], C],
-    ttl_seconds: int,
+    items: Sequence[K], kind: LookupKind[K, V, C], source: LookupSource[V, C]
 ) -> list[LookupOutcome[K, V]]:
     """Answer ``items`` (distinct, in order) from the cache and at most one upstream call for the rest.
 
-    ``client`` is a factory, called only when something is not cached (building the real client reads the
-    secret). An item the answer leaves out fails as :func:`upstream_incomplete`. Exceptions from the call propagate
-    (the route turns them into a problem) and nothing is cached.
+    An item the answer leaves out fails as :func:`upstream_incomplete`. Exceptions from the call propagate (the route
+    turns them into a problem) and nothing is cached.
     """
     endpoint, error_ttl_seconds = kind.endpoint, kind.error_ttl_seconds
+    cache, ttl_seconds = source.cache, source.ttl_seconds
     metrics.add_metric(name="LookupItems", unit=MetricUnit.Count, value=len(items))
     keys = {item: cache.key(*kind.key_parts(item)) for item in items}
     cached: dict[str, CacheEntry[V]] = cache.get_many(keys.values()) if items else {}
@@ -178,7 +185,7 @@ def cached_lookup(
 
     fetched: Mapping[K, V | ItemFailure] = {}
     if uncached:
-        fetched = counted_call(endpoint, lambda: kind.fetch(client(), uncached), items=len(uncached))
+        fetched = counted_call(endpoint, lambda: kind.fetch(source.client(), uncached), items=len(uncached))
     now = cache.now()  # when the answer arrived: shown as fetched_at, and the start of its TTL
     fetched_at = datetime.fromtimestamp(now, tz=UTC)
 

@@ -15,16 +15,23 @@ cached for at most :data:`ERROR_TTL_SECONDS`; an item the answer leaves out is r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final, Literal, Protocol
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from shiptrack.countries import CODE_PATTERN, COUNTRIES, country_code
-from shiptrack.data.cache import TtlCache
 from shiptrack.errors import Problem
 from shiptrack.services import lookups
-from shiptrack.services.lookups import LOOKUP_REQUEST, FetchedAt, ItemFailure, LookupKind, LookupSummary, Source
+from shiptrack.services.lookups import (
+    LOOKUP_REQUEST,
+    FetchedAt,
+    ItemFailure,
+    LookupKind,
+    LookupSource,
+    LookupSummary,
+    Source,
+)
 
 __all__ = [
     "ERROR_TTL_SECONDS",
@@ -334,18 +341,11 @@ REMOTE: Final = LookupKind(
 
 
 def check_remote_areas(
-    request: RemoteChecksRequest,
-    *,
-    client: Callable[[], RemoteChecksClient],
-    cache: TtlCache[RemoteAnswer],
-    ttl_seconds: int,
+    request: RemoteChecksRequest, source: LookupSource[RemoteAnswer, RemoteChecksClient]
 ) -> RemoteChecksResponse:
-    """Results for the request's distinct checks, in order: from the cache, else from one upstream call.
-
-    ``client`` is a factory called only when something is not cached (building the real client reads the secret).
-    """
+    """Results for the request's distinct checks, in order: from the cache, else from one upstream call."""
     items = list(dict.fromkeys(request.checks))
-    outcomes = lookups.cached_lookup(items, REMOTE, cache=cache, client=client, ttl_seconds=ttl_seconds)
+    outcomes = lookups.cached_lookup(items, REMOTE, source)
     results = [
         RemoteCheckResult(
             country_code=outcome.item.country,
@@ -429,15 +429,11 @@ TRANSIT: Final = LookupKind(
 
 
 def get_transit_times(
-    request: TransitTimesRequest,
-    *,
-    client: Callable[[], RemoteChecksClient],
-    cache: TtlCache[TransitTimeStats],
-    ttl_seconds: int,
+    request: TransitTimesRequest, source: LookupSource[TransitTimeStats, RemoteChecksClient]
 ) -> TransitTimesResponse:
     """Results for the request's distinct routes, in order: from the cache, else from one upstream call."""
     routes = list(dict.fromkeys(request.routes))
-    outcomes = lookups.cached_lookup(routes, TRANSIT, cache=cache, client=client, ttl_seconds=ttl_seconds)
+    outcomes = lookups.cached_lookup(routes, TRANSIT, source)
     results = [
         TransitTimeResult(
             carrier_code=outcome.item.carrier_code,
