@@ -279,7 +279,7 @@ def _fetch_remote(
         if area.two_code and area.far_city_postcode and area.far_express_company:
             place = (area.two_code.upper(), _match_key(area.far_city_postcode))
             remote.setdefault(place, set()).add(area.far_express_company.lower())
-    not_remote = {_other_place(entry) for entry in result.other} - {None}
+    not_remote = {_place_of(entry) for entry in result.other} - {None}
     failed = {place: failure for place, failure in map(_remote_error, result.errors) if place is not None}
     # seed 003 lists non-remote places in neither list (``other`` stays empty): then absence from ``remote`` means
     # "not remote" as long as every item was taken. When ``other`` lists places, a place in no list is unanswered.
@@ -301,8 +301,8 @@ def _fetch_remote(
     return answers
 
 
-def _other_place(entry: Any) -> tuple[str, str] | None:
-    """The place of one ``other[]`` entry (a place that is not remote), when it names one."""
+def _place_of(entry: Any) -> tuple[str, str] | None:
+    """The place an ``other[]`` entry (a place that is not remote) or an ``errors[]`` entry names, if it names one."""
     if not isinstance(entry, Mapping):
         return None
     country = country_code(str(entry.get("two_code") or entry.get("country") or ""))
@@ -313,18 +313,13 @@ def _other_place(entry: Any) -> tuple[str, str] | None:
 def _remote_error(error: Any) -> tuple[tuple[str, str] | None, ItemFailure]:
     """The place and failure of one ``errors[]`` entry (shape not documented: a mapping naming the item)."""
     message = "TrackingMore could not check this place."
-    place: tuple[str, str] | None = None
     if isinstance(error, Mapping):
-        country = country_code(str(error.get("two_code") or error.get("country") or ""))
-        postcode = error.get("far_city_postcode") or error.get("postcode")
-        if country and postcode:
-            place = (country, _match_key(str(postcode)))
         message = str(error.get("message") or error.get("msg") or message)
         code = error.get("code")
         if code is not None:
             message = f"TrackingMore answered {code}: {message}"
     failure = ItemFailure(code="remote_check_failed", title="Remote check failed", detail=message, definitive=True)
-    return place, failure
+    return _place_of(error), failure
 
 
 def _remote_unanswered(item: RemoteCheckItem) -> str:
