@@ -383,8 +383,9 @@ class Transport:
         limit = self._rate_limits.get(route.name, route.rate_limit)
         if limit is None:
             return
+        started = self._clock()
         for retake in range(MAX_SLOT_RETAKES + 1):
-            within = self._rate_limit_wait
+            within = max(0.0, self._rate_limit_wait - (self._clock() - started))  # a retake waits what is left of it
             if self._budget is not None:
                 within = min(within, max(0.0, self._budget.left() - self._budget.min_attempt))
             reservation = self._gate.reserve(route.name, limit, within=within)

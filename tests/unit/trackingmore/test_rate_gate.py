@@ -253,6 +253,21 @@ def test_a_late_wake_within_half_the_gates_margin_is_sent_on_its_slot(upstream: 
     assert min(b - a for a, b in itertools.pairwise(arrivals)) >= 1.0  # TrackingMore's window, held
 
 
+def test_a_retake_waits_only_what_is_left_of_the_callers_rate_limit_wait(
+    upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    client = gated_client(upstream, clock, InProcessRateGate(clock), rate_limit_wait=1.5)
+    client.list_trackings()
+    clock.oversleep(0.2)
+
+    with pytest.raises(RateLimitError) as caught:
+        client.list_trackings()  # woken at +1.25 of its 1.5 s: the next slot, 0.85 s on, is past what is left
+
+    assert caught.value.retry_after == pytest.approx(2 * WINDOW - (WINDOW + 0.2))
+    assert len(arrivals) == 1
+
+
 def test_a_host_that_always_wakes_late_still_sends_after_the_last_retake(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:
