@@ -44,7 +44,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--import-rate", type=int, default=1, help="imports: BatchCreateRateLimit")
     parser.add_argument("--import-workers", type=int, default=2, help="imports: ImportWorkerConcurrency")
     parser.add_argument("--reliability-items", type=int, default=5000, help="imports: items of the fault scenario")
-    parser.add_argument("--batch-sizes", default="200,400,600,800,1000", help="batch_size: sizes to measure")
+    parser.add_argument("--batch-sizes", default="40,100,200", help="batch_size: sizes to measure")
     parser.add_argument("--batch-repeats", type=int, default=8, help="batch_size: requests per size")
     parser.add_argument("--webhook-rounds", type=int, default=5, help="webhooks: rounds of delivery blocks")
     parser.add_argument("--webhook-samples", type=int, default=40, help="webhooks: latency samples")
