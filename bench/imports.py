@@ -298,6 +298,8 @@ def _achievable(run_: dict[str, Any], r: dict[str, Any], bound: dict[str, Any]) 
 
 
 def render(entry: dict[str, Any], stamp: str, table: Any) -> list[str]:
+    """The page's section; sorted wherever the result has a mapping, so a fresh run and a re-render of the stored JSON
+    (written with sorted keys) read the same."""
     r = entry["result"]
     rows = [
         [
@@ -308,14 +310,14 @@ def render(entry: dict[str, Any], stamp: str, table: Any) -> list[str]:
             f"{run_['speed_vs_floor']:.2f}",
             f"{run_['batch_calls']} / {run_['minimum_calls']}",
             run_["rate_limited"],
-            ", ".join(f"{k} {v}" for k, v in run_["summary"].items()),
+            ", ".join(f"{k} {v}" for k, v in sorted(run_["summary"].items())),
         ]
         for run_ in r["runs"]
     ]
     writes = r["writes"]
     write_rows = [
         [table_name, op, count, f"{count / writes['items']:.3f}"]
-        for table_name, ops in writes["writes"].items()
+        for table_name, ops in sorted(writes["writes"].items())
         for op, count in sorted(ops.items())
     ]
     out = [
