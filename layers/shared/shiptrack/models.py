@@ -114,6 +114,8 @@ MAX_CHECKPOINT_TEXT: Final = 500
 MAX_BATCH_ITEMS: Final = 200
 MAX_LIST_LIMIT: Final = 100
 DEFAULT_LIST_LIMIT: Final = 25
+#: The longest ``cursor`` a listing takes back (ours are signed and far shorter: ``shiptrack.data.cursors``).
+MAX_CURSOR_LENGTH: Final = 2048
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Time
@@ -496,7 +498,7 @@ class ListQuery(_Request):
     created_before: UtcTimestampInput | None = None
     updated_after: UtcTimestampInput | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT
-    cursor: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    cursor: Annotated[str, Field(min_length=1, max_length=MAX_CURSOR_LENGTH)] | None = None
 
     @model_validator(mode="after")
     def _window(self) -> ListQuery:

@@ -30,6 +30,7 @@ from shiptrack.import_models import (
     ImportRequest,
     ImportResults,
 )
+from shiptrack.routes._params import CursorQuery
 
 __all__ = ["MAX_IMPORT_BODY_BYTES", "OPENAPI_REQUEST_BODIES", "router"]
 
@@ -42,7 +43,6 @@ JSON = "application/json"
 MAX_IMPORT_BODY_BYTES: Final = 6 * 1024 * 1024
 
 ImportIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$", description="Import id")]
-CursorQuery = Annotated[str | None, Query(min_length=1, max_length=2048, description="A page's `next_cursor`")]
 
 _CSV_DESCRIPTION = (
     "A CSV (RFC 4180, comma-separated, UTF-8) with a header row: `tracking_number` (required), `carrier_code`, "

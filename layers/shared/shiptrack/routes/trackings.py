@@ -17,7 +17,9 @@ from shiptrack import compose, errors
 from shiptrack import deadline as deadlines
 from shiptrack.http import IdempotencyKeyHeader, json_response, model_response, route_responses
 from shiptrack.models import (
+    DEFAULT_LIST_LIMIT,
     MAX_BATCH_ITEMS,
+    MAX_LIST_LIMIT,
     BatchCreateRequest,
     BatchCreateResponse,
     CreateTrackingRequest,
@@ -29,6 +31,7 @@ from shiptrack.models import (
     TrackingRef,
     UpdateTrackingRequest,
 )
+from shiptrack.routes._params import CursorQuery
 from shiptrack.services import create, delete, reads, resync, update
 
 __all__ = ["router"]
@@ -156,8 +159,8 @@ def list_trackings(  # noqa: PLR0917 - Powertools binds each query parameter to 
     updated_after: Annotated[
         str | None, Query(description="ISO-8601 with an offset, inclusive: the changes feed, oldest change first")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=2048)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT)] = DEFAULT_LIST_LIMIT,
+    cursor: CursorQuery = None,
 ) -> Response[str]:
     query = _list_query(
         status=status,

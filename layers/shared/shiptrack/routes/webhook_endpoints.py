@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from shiptrack import compose
 from shiptrack import webhook_models as models
 from shiptrack.http import json_response, model_response, route_responses
+from shiptrack.routes._params import CursorQuery
 from shiptrack.services import webhook_endpoints as service
 from shiptrack.services.webhook_endpoints import MAX_ENDPOINTS
 
@@ -30,7 +31,6 @@ EndpointIdPath = Annotated[
 DeliveryIdPath = Annotated[
     str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_]+$", description="Delivery id, `dlv_…`")
 ]
-CursorQuery = Annotated[str | None, Query(min_length=1, max_length=2048, description="`next_cursor` of a page")]
 
 
 @router.post(
