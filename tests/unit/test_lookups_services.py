@@ -105,6 +105,10 @@ def test_a_waybill_the_answer_leaves_out_fails_and_is_not_cached(table: Any) -> 
         ("found", None),
         ("failed", "upstream_incomplete"),
     ]
+    assert response.results[1].problem is not None
+    assert response.results[1].problem.detail == (
+        "TrackingMore's answer did not include air waybill 020-12345675; try again."
+    )
     assert stored(table) == {"CACHE#AWB#172-28891936": "value"}
 
 
@@ -188,7 +192,27 @@ def test_a_place_no_list_mentions_is_unanswered_when_upstream_lists_the_others(t
     assert [(r.outcome, r.remote) for r in response.results] == [("found", False), ("failed", None)]
     assert response.results[1].problem is not None
     assert response.results[1].problem.code == "upstream_incomplete"
+    assert response.results[1].problem.detail == "TrackingMore's answer did not include US 99501; try again."
     assert stored(table) == {"CACHE#REMOTE#US#10001#ALL": "value"}
+
+
+def test_a_route_the_answer_leaves_out_fails_by_its_lane_and_is_not_cached(table: Any) -> None:
+    answer = [{"carrier_code": "dhl", "original": "CN", "destination": "US", "total": 10, "delivered": 9}]
+    request = remote_checks.TransitTimesRequest.model_validate(
+        {"routes": [{"carrier_code": "dhl", "origin": "CN", "destination": "US"},
+                    {"carrier_code": "ups", "origin": "DE", "destination": "FR"}]}
+    )  # fmt: skip
+    cache = TtlCache(table, "TRANSIT", remote_checks.TransitTimeStats)
+
+    response = remote_checks.get_transit_times(request, LookupSource(cache, 60, lambda: FakeClient(transit=answer)))
+
+    assert [(r.outcome, r.problem.code if r.problem else None) for r in response.results] == [
+        ("found", None),
+        ("failed", "upstream_incomplete"),
+    ]
+    assert response.results[1].problem is not None
+    assert response.results[1].problem.detail == "TrackingMore's answer did not include ups DE→FR; try again."
+    assert stored(table) == {"CACHE#TRANSIT#dhl#CN#US": "value"}
 
 
 def test_transit_bands_keep_documented_bounds_and_leave_undocumented_ones_open(table: Any) -> None:

@@ -276,12 +276,12 @@ def _key_parts(awb: str) -> tuple[str]:
     return (awb,)
 
 
-def _unanswered(awb: str) -> str:
-    return f"TrackingMore's answer did not include air waybill {awb}; try again."
+def _named(awb: str) -> str:
+    return f"air waybill {awb}"
 
 
 AIRCARGO: Final = LookupKind(
-    endpoint="aircargo", key_parts=_key_parts, fetch=_fetch, unanswered=_unanswered, error_ttl_seconds=ERROR_TTL_SECONDS
+    endpoint="aircargo", key_parts=_key_parts, fetch=_fetch, named=_named, error_ttl_seconds=ERROR_TTL_SECONDS
 )
 
 

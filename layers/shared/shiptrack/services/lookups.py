@@ -106,13 +106,13 @@ class LookupKind(NamedTuple, Generic[K, V, C]):
     """One kind of cached lookup: everything :func:`cached_lookup` needs to know about it.
 
     ``fetch`` makes the single upstream call for the uncached items (with the client ``C``) and maps each to an
-    answer or an :class:`ItemFailure`; ``unanswered`` says, for an item the answer left out, what is missing.
+    answer or an :class:`ItemFailure`; ``named`` is how a message names an item (``air waybill 172-28891936``).
     """
 
     endpoint: str
     key_parts: Callable[[K], Sequence[str]]
     fetch: Callable[[C, Sequence[K]], Mapping[K, V | ItemFailure]]
-    unanswered: Callable[[K], str]
+    named: Callable[[K], str]
     error_ttl_seconds: int
 
 
@@ -155,8 +155,9 @@ def item_error(
     return ItemFailure(code=our_code, title=title, detail=detail, definitive=definitive)
 
 
-def upstream_incomplete(detail: str) -> ItemFailure:
-    """An item the answer left out: not a statement about the item, so it is not cached."""
+def upstream_incomplete(named: str) -> ItemFailure:
+    """The item ``named`` that the answer left out: not a statement about the item, so it is not cached."""
+    detail = f"TrackingMore's answer did not include {named}; try again."
     return ItemFailure(code="upstream_incomplete", title="No answer from upstream", detail=detail, definitive=False)
 
 
@@ -199,7 +200,7 @@ def cached_lookup(
             continue
         result = fetched.get(item)
         if result is None:
-            result = upstream_incomplete(kind.unanswered(item))
+            result = upstream_incomplete(kind.named(item))
         if isinstance(result, ItemFailure):
             failure = CachedError(code=result.code, title=result.title, detail=result.detail)
             if result.definitive:

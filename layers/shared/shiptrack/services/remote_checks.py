@@ -322,15 +322,15 @@ def _remote_error(error: Any) -> tuple[tuple[str, str] | None, ItemFailure]:
     return _place_of(error), failure
 
 
-def _remote_unanswered(item: RemoteCheckItem) -> str:
-    return f"TrackingMore did not answer for {item.country} {item.postcode}."
+def _place_named(item: RemoteCheckItem) -> str:
+    return f"{item.country} {item.postcode}" + (f" for {item.carrier}" if item.carrier else "")
 
 
 REMOTE: Final = LookupKind(
     endpoint="remote",
     key_parts=_remote_key,
     fetch=_fetch_remote,
-    unanswered=_remote_unanswered,
+    named=_place_named,
     error_ttl_seconds=ERROR_TTL_SECONDS,
 )
 
@@ -410,15 +410,11 @@ _TRANSIT_ERRORS: Final[dict[int, tuple[str, str]]] = {
 _OTHER_TRANSIT_ERROR: Final = ("transit_time_failed", "Transit-time lookup failed")
 
 
-def _transit_unanswered(route: TransitRoute) -> str:
-    return f"TrackingMore's answer did not include {_lane(route)}."
-
-
 TRANSIT: Final = LookupKind(
     endpoint="transit",
     key_parts=_transit_key,
     fetch=_fetch_transit,
-    unanswered=_transit_unanswered,
+    named=_lane,
     error_ttl_seconds=ERROR_TTL_SECONDS,
 )
 
