@@ -32,14 +32,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="ArchiveRefusedUpstream", unit=MetricUnit.Count, value=report.refused_upstream)
     metrics.add_metric(name="UpstreamCalls", unit=MetricUnit.Count, value=report.upstream_calls)
     metrics.add_metric(name="ArchiveInterrupted", unit=MetricUnit.Count, value=0 if report.completed else 1)
-    summary = {
-        "completed": report.completed,
-        "interrupted_by": report.interrupted_by,
-        "cutoff": report.cutoff,
-        "candidates": report.candidates,
-        "archived": report.archived,
-        "refused_upstream": report.refused_upstream,
-        "upstream_calls": report.upstream_calls,
-    }
+    summary = report.summary()
     logger.info("archive run finished", extra=summary)
     return summary

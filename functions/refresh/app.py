@@ -35,20 +35,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if report.watermark_lag_seconds is not None:
         metrics.add_metric(name="WatermarkLag", unit=MetricUnit.Seconds, value=report.watermark_lag_seconds)
-    summary = {
-        "completed": report.completed,
-        "interrupted_by": report.interrupted_by,
-        "pulled": report.pulled,
-        "changed": report.changed,
-        "unchanged": report.unchanged,
-        "stale_refused": report.stale_refused,
-        "swept": report.swept,
-        "missing_upstream": report.missing_upstream,
-        "stopped": report.stopped,
-        "stopped_by_reason": report.stopped_by_reason,
-        "upstream_calls": report.upstream_calls,
-        "list_calls": report.list_calls,
-        "watermark": report.watermark,
-    }
+    summary = report.summary()
     logger.info("refresh run finished", extra=summary)
     return summary

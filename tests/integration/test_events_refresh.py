@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -120,6 +121,7 @@ def test_scheduled_sample_runs_the_function(on_sandbox: Any, sandbox: Any) -> No
     )
     assert summary["completed"] is True
     assert summary["watermark"] is not None
+    assert set(summary) == {f.name for f in fields(RefreshReport)}  # every counter, one added later too
     assert sorted(p.name for p in (EVENTS / "refresh").glob("*.json")) == ["scheduled.json"]
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -124,6 +124,10 @@ class JobReport:
     upstream_calls: int = 0
     completed: bool = False
     interrupted_by: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Every field, as the job's function returns and logs it."""
+        return asdict(self)
 
 
 @dataclass
