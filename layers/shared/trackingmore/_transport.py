@@ -3,7 +3,8 @@
 Every call goes through ``Transport.request``. It sends JSON with the API key header, unwraps the v2 envelope
 ``{"meta": {...}, "data": ...}`` (errors arrive as HTTP 200 with the code in ``meta.code``, reference §1),
 raises the exception ``errors.error_class_for`` picks, retries what the route allows, and asks the rate gate
-(``trackingmore.ratelimit``) for a slot before each call to a rate-limited route.
+(``trackingmore.ratelimit``) for a slot before each call to a rate-limited route, sleeps until it, and takes another
+when it woke too late for it.
 
 A transport bound to a deadline (``Transport.bound``) fits every step into the time left minus a margin: no attempt
 starts with less than a minimum attempt left (``DeadlineExceededError``, nothing sent); each attempt's connect and
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT",
     "MAX_DELAY",
     "MAX_SLOT_RETAKES",
+    "MIN_LATE_WAKE_SECONDS",
     "RATE_LIMIT_MARGIN_SECONDS",
     "RETRY_AFTER_CAP",
     "SUCCESS_CODES",
@@ -64,6 +66,9 @@ DEFAULT_RATE_LIMIT_WAIT: Final = float("inf")
 #: How many times a call takes a new rate-limit slot after waking too late for the one it slept until. A host busy
 #: enough to oversleep every time sends on the last one anyway: the call is not held back forever.
 MAX_SLOT_RETAKES: Final = 2
+#: The least lateness after a slot that counts as waking late, whatever the gate's margin: every sleep overshoots a
+#: little (timer slack, a thread switch), and a limit with no margin would otherwise retake every slot it waits for.
+MIN_LATE_WAKE_SECONDS: Final = 0.005
 #: ``meta.code`` values meaning success (reference §1).
 SUCCESS_CODES: Final[frozenset[int]] = frozenset({200, 201})
 
@@ -376,9 +381,11 @@ class Transport:
     def _wait_for_slot(self, route: Route) -> None:
         """Take a rate-limit slot for ``route`` and sleep until it starts; raise when none starts in time.
 
-        A sleep that ends late (a busy host) leaves its slot unused and takes another, at most ``MAX_SLOT_RETAKES``
-        times: sent late, the call would reach TrackingMore closer than a window to the call of the next slot. The
-        slot left unused stays counted, so the gate only ever lets fewer calls through, never more.
+        A sleep that ends more than half the gate's margin after the slot (a busy host) leaves the slot unused and
+        takes another, at most ``MAX_SLOT_RETAKES`` times: sent late, the call would reach TrackingMore closer than a
+        window to the call of the next slot. The slot left unused stays counted, so the gate only ever lets fewer
+        calls through, never more. A retake must start within what is left of ``rate_limit_wait`` and the deadline,
+        like the first slot: when it cannot, the call ends with ``RateLimitError``, nothing sent.
         """
         limit = self._rate_limits.get(route.name, route.rate_limit)
         if limit is None:
@@ -402,7 +409,7 @@ class Transport:
             due = self._clock() + reservation.wait
             self._sleep(reservation.wait)
             late = self._clock() - due
-            if late <= reservation.margin / 2 or retake == MAX_SLOT_RETAKES:
+            if late <= max(reservation.margin / 2, MIN_LATE_WAKE_SECONDS) or retake == MAX_SLOT_RETAKES:
                 return
             logger.debug("%s woke %.3fs after its slot (retake %d)", route.name, late, retake + 1)
 

@@ -105,7 +105,8 @@ class TrackingMoreClient:
     ``Trackingmore-Api-Key`` header and never appears in reprs, exception messages or logs.
 
     Rate limits: before each call to a rate-limited route (list 1/s, realtime 3/s, and batch creates when
-    ``batch_create_rate_limit`` is given) the client reserves a slot from ``rate_gate`` and sleeps until it starts;
+    ``batch_create_rate_limit`` is given) the client reserves a slot from ``rate_gate`` and sleeps until it starts
+    (waking more than half the gate's margin late, it leaves that slot and takes another: ``MAX_SLOT_RETAKES``);
     after a 429 it asks the gate to pause the route (120 s for realtime). A slot further away than
     ``rate_limit_wait`` seconds (default: no bound) or than the deadline allows is not waited for:
     ``RateLimitError`` with ``retry_after``, nothing sent. Without ``rate_gate``, every client of the same account

@@ -83,7 +83,9 @@ class RateGate(Protocol):
 
     def reserve(self, route: str, limit: RateLimit, *, within: float) -> Reservation:
         """Take the earliest slot of ``route`` (``"POST /trackings/realtime"``) that keeps it under ``limit`` and
-        outside any pause, if it starts within ``within`` seconds; otherwise take nothing and refuse."""
+        outside any pause, if it starts within ``within`` seconds; otherwise take nothing and refuse. Say in the
+        reservation how much the gate widened the window (``Reservation.margin``): the caller retakes a slot it wakes
+        later than half of it for."""
         ...
 
     def pause(self, route: str, seconds: float) -> None:

@@ -238,6 +238,34 @@ def test_a_call_that_wakes_late_for_its_slot_takes_the_next_one_so_arrivals_stay
     assert clock.sleeps == pytest.approx([WINDOW, WINDOW - 0.2, WINDOW])  # the retake sleeps only to its own slot
 
 
+def test_waking_later_than_half_the_margin_is_late_though_the_window_is_wider(
+    upstream: FakeUpstream, clock: FakeClock
+) -> None:
+    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    client = gated_client(upstream, clock, InProcessRateGate(clock))
+    clock.oversleep(0.04)  # under the 50 ms margin, over its half: the other half is for the way to TrackingMore
+
+    client.list_trackings()
+    client.list_trackings()
+
+    assert arrivals[1] - arrivals[0] == pytest.approx(2 * WINDOW)  # the slot at +1.05 was left for the next one
+
+
+def test_with_no_margin_an_ordinary_sleep_overshoot_is_not_late(upstream: FakeUpstream, clock: FakeClock) -> None:
+    reply = {"submitted": 1, "added": 1, "trackings": [{"tracking_number": "1Z00000001", "carrier_code": "ups"}]}
+    arrivals = arrival_times(upstream, clock, "/trackings/batch", reply)
+    exact = RateLimit(requests=1, per_seconds=1.0, margin=0)
+    client = gated_client(upstream, clock, InProcessRateGate(clock), batch_create_rate_limit=exact)
+    clock.oversleep(0.001, 0.001)  # timer slack, as every real sleep has
+    items = [CreateTrackingRequest(tracking_number="1Z00000001", carrier_code="ups")]
+
+    for _ in range(3):
+        client.batch_create_trackings(items)
+
+    assert len(clock.sleeps) == 2  # one sleep per call that waited: no slot taken again
+    assert [t - arrivals[0] for t in arrivals] == pytest.approx([0.0, 1.001, 2.001])
+
+
 def test_a_late_wake_within_half_the_gates_margin_is_sent_on_its_slot(upstream: FakeUpstream, clock: FakeClock) -> None:
     reply = {"submitted": 1, "added": 1, "trackings": [{"tracking_number": "1Z00000001", "carrier_code": "ups"}]}
     arrivals = arrival_times(upstream, clock, "/trackings/batch", reply)

@@ -30,7 +30,9 @@ instance (one ``UpdateItem``), and every later reservation sees it.
 
 Clocks: the slots are wall-clock times compared across instances (NTP-synchronised to within milliseconds); the
 margin absorbs that and, mostly, the variation in how long a request takes to reach TrackingMore after its slot,
-which is what TrackingMore counts (docs/operations.md "Shared rate limits").
+which is what TrackingMore counts (docs/operations.md "Shared rate limits"). Half of it is what a caller may start
+late: one that wakes later after its slot takes another (``trackingmore``'s transport), so a busy host sends fewer
+calls, never closer ones.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ RATE_PREFIX: Final = "RATE#"
 #: Every window is widened by this much. TrackingMore counts arrivals; we can only space slots, and a request reaches
 #: TrackingMore some time after its slot (a new TLS connection, a busy host). Requests sent late after earlier slots
 #: and on time after later ones would otherwise squeeze more than the limit into one of TrackingMore's windows. The
-#: in-process limiter's 50 ms suits one process on a warm connection; instances across AZs need more.
+#: in-process limiter's 50 ms suits one process on a warm connection; instances across AZs need more. A caller that
+#: wakes more than half of it after its slot (a busy host) does not send on it but takes another.
 SHARED_WINDOW_MARGIN_SECONDS: Final = 0.2
 #: The margin of the limit we set ourselves (``BatchCreateRateLimit``: TrackingMore documents no limit on batch
 #: creates), the in-process limiter's: a call that reaches TrackingMore a few ms early against our own limit costs
@@ -197,7 +200,7 @@ class SharedRateGate:
             if written:
                 return Reservation(granted=True, wait=max((slot - done) / 1000.0, 0.0), margin=margin_ms / 1000)
         logger.warning("rate gate contended: no slot taken", extra={"route": route, "attempts": self._max_attempts})
-        return Reservation(granted=False, wait=CONTENTION_RETRY_SECONDS)
+        return Reservation(granted=False, wait=CONTENTION_RETRY_SECONDS, margin=margin_ms / 1000)
 
     def pause(self, route: str, seconds: float) -> None:
         """No slot of ``route`` starts in the next ``seconds``, for any instance (a longer pause in force stays)."""
