@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -101,6 +102,7 @@ def test_scheduled_sample_runs_the_function(on_sandbox: Any, sandbox: Any) -> No
     assert summary["completed"] is True
     assert summary["archived"] == 0
     assert set(summary) == {f.name for f in fields(ArchiveReport)}  # every counter, one added later too
+    assert json.loads(json.dumps(summary)) == summary  # what Lambda returns: JSON, losing nothing
     assert sorted(p.name for p in (EVENTS / "archive").glob("*.json")) == ["scheduled.json"]
 
 

@@ -7,6 +7,7 @@ is always scripted, never measured.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import fields
@@ -122,6 +123,7 @@ def test_scheduled_sample_runs_the_function(on_sandbox: Any, sandbox: Any) -> No
     assert summary["completed"] is True
     assert summary["watermark"] is not None
     assert set(summary) == {f.name for f in fields(RefreshReport)}  # every counter, one added later too
+    assert json.loads(json.dumps(summary)) == summary  # what Lambda returns: JSON, losing nothing
     assert sorted(p.name for p in (EVENTS / "refresh").glob("*.json")) == ["scheduled.json"]
 
 
