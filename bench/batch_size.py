@@ -174,9 +174,8 @@ def render(entry: dict[str, Any], stamp: str, table: Any) -> list[str]:
         else f"as long as the `{r['latency']}` profile makes them"
     )
     not_measured = r.get("not_measured") or {}
-    skipped = [f"Not measured: {', '.join(f'{k} items ({v})' for k, v in not_measured.items())}.", ""]
-    if not not_measured:
-        skipped = []
+    listed = ", ".join(f"{k} items ({v})" for k, v in not_measured.items())
+    skipped = [f"Not measured: {listed}.", ""] if not_measured else []
     return [
         "## The batch route's size",
         "",
