@@ -211,22 +211,24 @@ def test_batch_creates_are_unlimited_unless_the_client_says(upstream: FakeUpstre
     assert limited.reserved == [(BATCH, batch_limit, float("inf"))]
 
 
-def arrival_times(upstream: FakeUpstream, clock: FakeClock, path: str, data: object) -> list[float]:
-    """Answer every call to ``path`` with ``data``; the list fills with the clock's time at each call's arrival."""
+def arrival_times(upstream: FakeUpstream, clock: FakeClock, route: str, data: object) -> list[float]:
+    """Answer every call to ``route`` (``"GET /trackings/get"``) with ``data``; the list fills with the clock's time
+    at each call's arrival."""
     arrivals: list[float] = []
 
     def answer(request: RecordedRequest) -> Reply:
         arrivals.append(clock())
         return json_reply(envelope(data))
 
-    upstream.handle("GET" if path == "/trackings/get" else "POST", path, answer)
+    method, path = route.split(" ", 1)
+    upstream.handle(method, path, answer)
     return arrivals
 
 
 def test_a_call_that_wakes_late_for_its_slot_takes_the_next_one_so_arrivals_stay_a_window_apart(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:
-    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    arrivals = arrival_times(upstream, clock, LIST, {"items": []})
     client = gated_client(upstream, clock, InProcessRateGate(clock))
     clock.oversleep(0.2)  # the second call's sleep until its slot ends 0.2 s late: more than half the 50 ms margin
 
@@ -241,7 +243,7 @@ def test_a_call_that_wakes_late_for_its_slot_takes_the_next_one_so_arrivals_stay
 def test_waking_later_than_half_the_margin_is_late_though_the_window_is_wider(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:
-    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    arrivals = arrival_times(upstream, clock, LIST, {"items": []})
     client = gated_client(upstream, clock, InProcessRateGate(clock))
     clock.oversleep(0.04)  # under the 50 ms margin, over its half: the other half is for the way to TrackingMore
 
@@ -253,7 +255,7 @@ def test_waking_later_than_half_the_margin_is_late_though_the_window_is_wider(
 
 def test_with_no_margin_an_ordinary_sleep_overshoot_is_not_late(upstream: FakeUpstream, clock: FakeClock) -> None:
     reply = {"submitted": 1, "added": 1, "trackings": [{"tracking_number": "1Z00000001", "carrier_code": "ups"}]}
-    arrivals = arrival_times(upstream, clock, "/trackings/batch", reply)
+    arrivals = arrival_times(upstream, clock, BATCH, reply)
     exact = RateLimit(requests=1, per_seconds=1.0, margin=0)
     client = gated_client(upstream, clock, InProcessRateGate(clock), batch_create_rate_limit=exact)
     clock.oversleep(0.001, 0.001)  # timer slack, as every real sleep has
@@ -268,7 +270,7 @@ def test_with_no_margin_an_ordinary_sleep_overshoot_is_not_late(upstream: FakeUp
 
 def test_a_late_wake_within_half_the_gates_margin_is_sent_on_its_slot(upstream: FakeUpstream, clock: FakeClock) -> None:
     reply = {"submitted": 1, "added": 1, "trackings": [{"tracking_number": "1Z00000001", "carrier_code": "ups"}]}
-    arrivals = arrival_times(upstream, clock, "/trackings/batch", reply)
+    arrivals = arrival_times(upstream, clock, BATCH, reply)
     wide = RateLimit(requests=1, per_seconds=1.0, margin=0.25)
     client = gated_client(upstream, clock, InProcessRateGate(clock), batch_create_rate_limit=wide)
     clock.oversleep(0.1)  # within 0.125 s, half this limit's margin: its window still holds
@@ -284,7 +286,7 @@ def test_a_late_wake_within_half_the_gates_margin_is_sent_on_its_slot(upstream: 
 def test_a_retake_waits_only_what_is_left_of_the_callers_rate_limit_wait(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:
-    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    arrivals = arrival_times(upstream, clock, LIST, {"items": []})
     client = gated_client(upstream, clock, InProcessRateGate(clock), rate_limit_wait=1.5)
     client.list_trackings()
     clock.oversleep(0.2)
@@ -299,7 +301,7 @@ def test_a_retake_waits_only_what_is_left_of_the_callers_rate_limit_wait(
 def test_a_host_that_always_wakes_late_still_sends_after_the_last_retake(
     upstream: FakeUpstream, clock: FakeClock
 ) -> None:
-    arrivals = arrival_times(upstream, clock, "/trackings/get", {"items": []})
+    arrivals = arrival_times(upstream, clock, LIST, {"items": []})
     client = gated_client(upstream, clock, InProcessRateGate(clock))
     clock.oversleep(*[0.2] * 10)
 
